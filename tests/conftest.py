@@ -1,0 +1,21 @@
+"""Shared fixtures: an isolated home for config, secrets and state in every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point config, secrets and state at a temp dir and clear key variables."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MARKETPANE_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("MARKETPANE_SECRETS", str(home / "secrets" / "secrets.toml"))
+    monkeypatch.setenv("MARKETPANE_STATE_DIR", str(home / "state"))
+    for name in ("INSIGHTSENTRY_API_KEY", "INSIGHTSENTRY_RAPIDAPI_KEY", "STOCKNEWS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    yield home

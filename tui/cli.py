@@ -1,0 +1,199 @@
+"""The ``marketpane`` command line (argparse).
+
+``marketpane`` runs the dashboard; ``marketpane config path|check|set-key``, ``marketpane sim``
+and ``marketpane replay`` are subcommands. Bad flags and bad config exit 2 with one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from tui import __version__, paths
+from tui.config import Config, ConfigError, LayoutName, load_config
+from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
+from tui.secrets import ENV_NAMES, Keys, SecretsFileError, load_keys, mask_secrets, save_secret
+
+EXIT_USAGE = 2
+"""Exit status for bad flags and bad config."""
+SUBCOMMANDS = ("config", "sim", "replay")
+"""Words that select a subcommand instead of the dashboard."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+@dataclass
+class RunOptions:
+    """Everything the dashboard needs from the command line and the config file."""
+
+    config: Config
+    config_path: Path
+    keys: Keys
+    demo: bool
+    symbols: list[str] | None
+    theme: str | None
+    layout: LayoutName | None
+    record: Path | None
+    seed: int
+    speed: float
+
+
+def _add_endpoint_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that point the app at any server."""
+    parser.add_argument("--live-url", help="InsightSentry /live WebSocket URL")
+    parser.add_argument("--newsfeed-url", help="InsightSentry /newsfeed WebSocket URL")
+    parser.add_argument("--stocknews-url", help="StockNews.live /ws WebSocket URL")
+    parser.add_argument("--rest-url", help="InsightSentry REST base URL")
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    """The parser for the dashboard itself."""
+    parser = _Parser(
+        prog="marketpane",
+        description="Live market data and financial news in your terminal. "
+        "Subcommands: config {path,check,set-key}, sim, replay.",
+    )
+    parser.add_argument("--version", action="version", version=f"marketpane {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (or $MARKETPANE_CONFIG)")
+    parser.add_argument("--symbols", metavar="A,B", help="watch these symbols instead")
+    parser.add_argument("--demo", action="store_true", help="use the embedded simulator")
+    parser.add_argument("--theme", help="theme name")
+    parser.add_argument("--layout", choices=["auto", "wide", "medium", "compact"])
+    parser.add_argument("--record", metavar="FILE", help="record inbound frames as JSON lines")
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (demo mode)")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (demo mode)")
+    _add_endpoint_flags(parser)
+    return parser
+
+
+def _fail(message: str) -> NoReturn:
+    """Print one masked line and exit 2."""
+    sys.stderr.write(f"marketpane: error: {mask_secrets(message)}\n")
+    raise SystemExit(EXIT_USAGE)
+
+
+def _load(config_flag: str | None) -> tuple[Config, Path, bool]:
+    """Load the config or exit 2 with its error line."""
+    path = paths.config_path(config_flag)
+    try:
+        config, existed = load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    return config, path, existed
+
+
+def parse_run_options(argv: Sequence[str]) -> RunOptions:
+    """Parse dashboard flags and load config and keys; exits 2 on any problem."""
+    args = build_run_parser().parse_args(list(argv))
+    config, path, _ = _load(args.config)
+    for flag, attr in (
+        ("live_url", "live_url"),
+        ("newsfeed_url", "newsfeed_url"),
+        ("stocknews_url", "stocknews_url"),
+        ("rest_url", "rest_url"),
+    ):
+        value = getattr(args, flag)
+        if value:
+            if not value.startswith(("ws://", "wss://", "http://", "https://")):
+                _fail(f"--{flag.replace('_', '-')}: {value!r} is not a ws(s):// or http(s):// URL")
+            setattr(config.endpoints, attr, value)
+    symbols = None
+    if args.symbols:
+        symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        for code in symbols:
+            try:
+                validate_symbol_code(code)
+            except SubscriptionRuleError as exc:
+                _fail(f"--symbols: {exc.problem}")
+    try:
+        keys = load_keys(paths.secrets_path())
+    except SecretsFileError as exc:
+        _fail(str(exc))
+    if args.speed <= 0:
+        _fail("--speed must be positive")
+    return RunOptions(
+        config=config,
+        config_path=path,
+        keys=keys,
+        demo=args.demo or not keys.has_insightsentry,
+        symbols=symbols,
+        theme=args.theme,
+        layout=args.layout,
+        record=Path(args.record) if args.record else None,
+        seed=args.seed,
+        speed=args.speed,
+    )
+
+
+def _config_command(argv: Sequence[str]) -> int:
+    """``marketpane config path|check|set-key``."""
+    parser = _Parser(prog="marketpane config", description="Inspect the configuration.")
+    parser.add_argument("--config", metavar="PATH")
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("path", help="print the config, secrets and state paths")
+    sub.add_parser("check", help="validate the config and secrets files")
+    set_key = sub.add_parser("set-key", help="store a key in the secrets file (read from stdin)")
+    set_key.add_argument("name", choices=sorted(ENV_NAMES))
+    args = parser.parse_args(list(argv))
+    if args.action == "path":
+        print(f"config:  {paths.config_path(args.config)}")
+        print(f"secrets: {paths.secrets_path()}")
+        print(f"state:   {paths.state_dir()}")
+        print(f"themes:  {paths.user_themes_dir()}")
+        return 0
+    if args.action == "set-key":
+        value = getpass.getpass(f"{args.name}: ") if sys.stdin.isatty() else sys.stdin.readline()
+        value = value.strip()
+        if not value:
+            _fail("no key given")
+        try:
+            save_secret(paths.secrets_path(), args.name, value)
+        except SecretsFileError as exc:
+            _fail(str(exc))
+        print(f"stored {args.name} in {paths.secrets_path()} (mode 0600)")
+        return 0
+    config, path, existed = _load(args.config)
+    try:
+        keys = load_keys(paths.secrets_path())
+    except SecretsFileError as exc:
+        _fail(str(exc))
+    state = "ok" if existed else "not found, defaults apply"
+    print(f"config {path}: {state}")
+    print(f"watchlists: {', '.join(w.name for w in config.watchlists) or '(none)'}")
+    for name in ENV_NAMES:
+        where = keys.sources.get(name)
+        print(f"{name}: {'set from ' + where if where else 'not set'}")
+    if not keys.has_insightsentry:
+        print("no InsightSentry key: marketpane runs on the embedded simulator (demo data)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``marketpane`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "config":
+        return _config_command(args[1:])
+    if args and args[0] == "sim":
+        from tui.sim.cli import sim_command
+
+        return sim_command(args[1:])
+    if args and args[0] == "replay":
+        from tui.engine.replay import replay_command
+
+        return replay_command(args[1:])
+    options = parse_run_options(args)
+    os.environ.setdefault("TEXTUAL_FPS", "30")
+    from tui.ui.app import run_app
+
+    return run_app(options)

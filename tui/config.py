@@ -1,0 +1,262 @@
+"""The TOML config file: typed structs, clear errors, atomic write-back.
+
+Decoded with ``msgspec.toml`` into Structs with ``forbid_unknown_fields``; any error is a
+:class:`ConfigError` rendered as ``file:line: key: what is wrong``. Writes go through
+:func:`tui.atomic.atomic_write_text`, and the previous file is kept as ``<name>.bak``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from tui.atomic import atomic_write_text
+from tui.protocol.live import BarType, Subscription
+from tui.protocol.rules import SubscriptionRuleError, normalise_subscription, validate_symbol_code
+
+LayoutName = Literal["auto", "wide", "medium", "compact"]
+"""``--layout`` and ``display.layout`` values."""
+
+
+class WatchSymbol(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A symbol on a watchlist: its quote row, and the chart settings used when focused."""
+
+    code: str
+    quote: bool = True
+    bar_type: BarType = "minute"
+    bar_interval: int = 1
+    max_dp: int = 300
+    extended: bool | None = None
+    split: bool | None = None
+    dadj: bool | None = None
+    badj: bool | None = None
+    settlement: bool | None = None
+    currency: str | None = None
+    unit: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_symbol_code(self.code)
+        normalise_subscription(self.series_subscription(), plan_max_dp=30_000)
+
+    def quote_subscription(self) -> Subscription:
+        """The quote subscription for this symbol's grid row."""
+        return Subscription(code=self.code, type="quote")
+
+    def series_subscription(self) -> Subscription:
+        """The series subscription for this symbol's chart."""
+        return Subscription(
+            code=self.code,
+            type="series",
+            bar_type=self.bar_type,
+            bar_interval=self.bar_interval,
+            max_dp=self.max_dp,
+            extended=self.extended,
+            split=self.split,
+            dadj=self.dadj,
+            badj=self.badj,
+            settlement=self.settlement,
+            currency=self.currency,
+            unit=self.unit,
+        )
+
+
+class Watchlist(msgspec.Struct, forbid_unknown_fields=True):
+    """A named list of symbols."""
+
+    name: str
+    symbols: list[WatchSymbol] = []
+
+    def __post_init__(self) -> None:
+        codes = [s.code for s in self.symbols]
+        dupes = {c for c in codes if codes.count(c) > 1}
+        if dupes:
+            raise ValueError(f"symbol {sorted(dupes)[0]} is listed twice")
+
+
+class Endpoints(msgspec.Struct, forbid_unknown_fields=True):
+    """Server addresses, so the app can point at any server (real or simulator)."""
+
+    live_url: str = "wss://realtime.insightsentry.com/live"
+    newsfeed_url: str = "wss://realtime.insightsentry.com/newsfeed"
+    stocknews_url: str = "wss://dev.stocknews.live/ws"
+    rest_url: str = "https://api.insightsentry.com"
+    rapidapi_url: str = "https://insightsentry.p.rapidapi.com"
+    rapidapi_host: str = "insightsentry.p.rapidapi.com"
+    history_field: Literal["max_dp", "dp"] = "max_dp"
+
+
+class Plan(msgspec.Struct, forbid_unknown_fields=True):
+    """The account's plan limits (never hard-coded in the client)."""
+
+    name: str = "pro"
+    subscriptions: int = 2
+    max_dp: int = 1000
+    connections: int = 1
+    messages_per_window: int = 120
+    window_seconds: int = 3 * 3600
+
+    def __post_init__(self) -> None:
+        if self.subscriptions < 1:
+            raise ValueError("subscriptions must be at least 1")
+        if not 1 <= self.max_dp <= 30_000:
+            raise ValueError("max_dp must be 1..30000")
+
+
+class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """How the dashboard looks."""
+
+    theme: str = "marketpane-dark"
+    layout: LayoutName = "auto"
+    up_color: str | None = None
+    down_color: str | None = None
+    stale_after_seconds: float = 30.0
+    ui_hz: float = 20.0
+    news_filter: bool = False
+
+
+def default_watchlists() -> list[Watchlist]:
+    """The watchlists a new user starts with: one per asset class mix."""
+
+    def wl(name: str, codes: list[str]) -> Watchlist:
+        return Watchlist(name=name, symbols=[WatchSymbol(code=c) for c in codes])
+
+    return [
+        wl(
+            "default",
+            [
+                "NASDAQ:AAPL",
+                "NASDAQ:MSFT",
+                "NASDAQ:NVDA",
+                "NASDAQ:TSLA",
+                "NYSE:JPM",
+                "AMEX:SPY",
+                "CME_MINI:ES1!",
+                "BINANCE:BTCUSDT",
+                "BINANCE:ETHUSDT",
+                "FX:EURUSD",
+            ],
+        ),
+        wl("crypto", ["BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:SOLUSDT"]),
+    ]
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    """The whole config file."""
+
+    active_watchlist: str = "default"
+    watchlists: list[Watchlist] = msgspec.field(default_factory=default_watchlists)
+    endpoints: Endpoints = msgspec.field(default_factory=Endpoints)
+    plan: Plan = msgspec.field(default_factory=Plan)
+    display: Display = msgspec.field(default_factory=Display)
+
+    def __post_init__(self) -> None:
+        names = [w.name for w in self.watchlists]
+        if len(set(names)) != len(names):
+            raise ValueError("watchlist names must be unique")
+        if self.watchlists and self.active_watchlist not in names:
+            raise ValueError(f"active_watchlist {self.active_watchlist!r} is not a watchlist")
+
+    def watchlist(self, name: str | None = None) -> Watchlist:
+        """The named (default: active) watchlist; an empty one if there is none."""
+        wanted = name or self.active_watchlist
+        for w in self.watchlists:
+            if w.name == wanted:
+                return w
+        return Watchlist(name=wanted)
+
+
+class ConfigError(Exception):
+    """A config problem, rendered as ``file:line: key: what is wrong``."""
+
+    def __init__(self, path: Path, key: str | None, problem: str, line: int | None = None):
+        self.path, self.key, self.problem, self.line = path, key, problem, line
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+_MSGSPEC_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+"""Splits msgspec's ``"... - at `$.a.b[0]`"`` messages into problem and path."""
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
+"""Finds the offending name in msgspec's unknown-field message."""
+
+
+def _key_and_line(text: str, path: str, problem: str) -> tuple[str, int | None]:
+    """Dotted key for a msgspec path, and a best-effort line number in ``text``."""
+    key = path.lstrip(".")
+    unknown = _UNKNOWN_FIELD.search(problem)
+    if unknown:
+        key = f"{key}.{unknown['name']}" if key else unknown["name"]
+    leaf = re.sub(r"\[\d+\]", "", key).rsplit(".", 1)[-1] if key else ""
+    line = None
+    if leaf:
+        pattern = re.compile(rf"^\s*(\[\[?)?\s*([\w.]*\.)?{re.escape(leaf)}\b")
+        for number, content in enumerate(text.splitlines(), start=1):
+            if pattern.match(content):
+                line = number
+                break
+    return key or "(top level)", line
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Decode config text; raises :class:`ConfigError` with file, line and key."""
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)|\s*\(at end of document\)", "", str(exc))
+        raise ConfigError(path, None, f"not valid TOML: {message}", line) from None
+    try:
+        return msgspec.toml.decode(text, type=Config)
+    except msgspec.ValidationError as exc:
+        match = _MSGSPEC_PATH.match(str(exc))
+        problem = match["msg"] if match else str(exc)
+        key, line = _key_and_line(text, (match["path"] if match else "") or "", problem)
+        raise ConfigError(path, key, _plain(problem), line) from None
+    except SubscriptionRuleError as exc:
+        raise ConfigError(path, exc.field, exc.problem) from None
+
+
+def _plain(problem: str) -> str:
+    """Reword msgspec's messages for people who edit TOML, not Python."""
+    return (
+        problem.replace("Object contains unknown field", "unknown setting")
+        .replace("Object missing required field", "missing required setting")
+        .replace("Expected `", "expected `")
+    )
+
+
+def load_config(path: Path) -> tuple[Config, bool]:
+    """Load ``path``; a missing file gives the defaults. Returns ``(config, existed)``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config(), False
+    except PermissionError:
+        raise ConfigError(path, None, "cannot read the file: permission denied") from None
+    except IsADirectoryError:
+        raise ConfigError(path, None, "is a directory, not a config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, None, "is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the file: {exc.strerror}") from None
+    return parse_config(text, path), True
+
+
+def encode_config(config: Config) -> str:
+    """Config as TOML text (``msgspec.toml.encode`` via tomli-w)."""
+    return msgspec.toml.encode(config).decode("utf-8")
+
+
+def save_config(config: Config, path: Path) -> None:
+    """Write ``config`` atomically, keeping the previous file as ``<name>.bak``."""
+    text = encode_config(config)
+    parse_config(text, path)  # never write a file we could not read back
+    if path.exists():
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+    atomic_write_text(path, text)

@@ -1,0 +1,312 @@
+"""InsightSentry ``/live`` wire models, both ways, and the frame dispatcher.
+
+Shapes follow the vendor guide (``shared/api/000_*.txt``, sections 1, 2, 3, 5 and 6) and
+``protocol-notes.md``. Inbound frames are decoded once into a superset envelope with a typed
+``msgspec.json.Decoder`` and then classified, so a 30,000-bar history costs one decode pass.
+``dispatch_live`` never raises: a bad frame becomes a :class:`DecodeFailure`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from tui.protocol.common import (
+    DecodeFailure,
+    Pong,
+    StatusEvent,
+    Unrecognised,
+    excerpt,
+    is_pong,
+)
+
+BarType = Literal["tick", "second", "minute", "hour", "day", "week"]
+"""Every ``bar_type`` the guide lists (section 2, Series Data Parameters)."""
+
+SubscriptionType = Literal["series", "quote", "both"]
+"""``type`` values: the guide's ``series``/``quote`` plus ``both`` from the official client."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound
+# ---------------------------------------------------------------------------------------------
+
+
+class Bar(msgspec.Struct, omit_defaults=True):
+    """One OHLCV row of a ``series`` message; tick rows may carry only some fields."""
+
+    time: float
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    close: float | None = None
+    volume: float | None = None
+
+
+class Quote(msgspec.Struct, omit_defaults=True):
+    """One entry of a quote message's ``data`` list (guide section 3, Quote Data).
+
+    Updates can be sparse (protocol-notes): every field but ``code`` may be absent, and an
+    absent field means "unchanged", never "blank".
+    """
+
+    code: str
+    status: str | None = None
+    lp_time: float | None = None
+    volume: float | None = None
+    last_price: float | None = None
+    change_percent: float | None = None
+    change: float | None = None
+    ask: float | None = None
+    bid: float | None = None
+    ask_size: float | None = None
+    bid_size: float | None = None
+    prev_close_price: float | None = None
+    open_price: float | None = None
+    low_price: float | None = None
+    high_price: float | None = None
+    market_cap: float | None = None
+    currency_code: str | None = None
+    delay_seconds: int | None = None
+
+
+class _LiveEnvelope(msgspec.Struct):
+    """Superset of every ``/live`` JSON object; unknown keys are ignored by msgspec."""
+
+    message: str | None = None
+    server: str | None = None
+    error: str | None = None
+    symbol: str | None = None
+    details: object = None
+    action: str | None = None
+    retryable: bool | None = None
+    delay_seconds: float | None = None
+    retry_after_seconds: float | None = None
+    reference_id: str | None = None
+    server_time: float | None = None
+    code: str | None = None
+    bar_end: float | None = None
+    last_update: float | None = None
+    bar_type: str | None = None
+    series: list[Bar] | None = None
+    total_items: int | None = None
+    data: list[Quote] | None = None
+    event: str | None = None
+    status: str | None = None
+
+
+class Greeting(msgspec.Struct, frozen=True):
+    """``{"message": "Connecting...", "server": ...}`` sent on connect (guide section 1)."""
+
+    message: str
+    server: str
+
+
+class ServerMessage(msgspec.Struct, frozen=True):
+    """A plain ``{"message": ...}`` frame: a simple validation error or informational text.
+
+    Guide section 6: "Simple validation errors use a single message field". Third parties
+    also saw ``{"message": "Connected to <region>"}`` (protocol-notes), which is not an error.
+    """
+
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        """True unless the text is one of the known informational connection messages."""
+        lowered = self.message.lower()
+        return not (lowered.startswith("connecting") or lowered.startswith("connected"))
+
+
+class LiveError(msgspec.Struct, frozen=True):
+    """A typed error frame (guide section 6, Error Codes; extra fields from protocol-notes)."""
+
+    error: str
+    message: str = ""
+    symbol: str | None = None
+    details: str | None = None
+    action: str | None = None
+    retryable: bool | None = None
+    delay_seconds: float | None = None
+    retry_after_seconds: float | None = None
+    reference_id: str | None = None
+
+    @property
+    def server_delay(self) -> float | None:
+        """The delay the server names, in seconds, if any (it wins over our backoff)."""
+        delays = [d for d in (self.delay_seconds, self.retry_after_seconds) if d is not None]
+        return max(delays) if delays else None
+
+
+class Heartbeat(msgspec.Struct, frozen=True):
+    """``{"server_time": ms}``, about every 10 s (guide section 5, Server Heartbeat)."""
+
+    server_time_ms: float
+
+
+class SeriesUpdate(msgspec.Struct, frozen=True):
+    """A series message: history on (re)subscribe, then single-bar updates (guide section 3)."""
+
+    code: str
+    bar_type: str | None
+    bar_end: float | None
+    last_update: float | None
+    series: list[Bar]
+
+
+class QuoteUpdate(msgspec.Struct, frozen=True):
+    """A quote message with ``last_update``, ``total_items`` and ``data`` (guide section 3)."""
+
+    last_update: float | None
+    total_items: int | None
+    data: list[Quote]
+
+
+LiveEvent = (
+    Greeting
+    | ServerMessage
+    | LiveError
+    | Heartbeat
+    | SeriesUpdate
+    | QuoteUpdate
+    | StatusEvent
+    | Pong
+    | Unrecognised
+    | DecodeFailure
+)
+"""Everything :func:`dispatch_live` can return."""
+
+_ENVELOPE_DECODER = msgspec.json.Decoder(_LiveEnvelope)
+"""Typed decoder for every ``/live`` JSON frame."""
+
+
+def _details_text(value: object) -> str | None:
+    """Render the free-form ``details`` field (string or object) as text."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+
+
+def dispatch_live(frame: str | bytes) -> LiveEvent:
+    """Turn one raw ``/live`` frame into a typed event; never raises."""
+    if is_pong(frame):
+        return Pong()
+    if isinstance(frame, str):
+        try:
+            payload = frame.encode("utf-8")
+        except UnicodeError:
+            return DecodeFailure(reason="frame is not valid UTF-8", excerpt=excerpt(frame))
+    else:
+        payload = frame
+    try:
+        env = _ENVELOPE_DECODER.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
+        return DecodeFailure(reason=str(exc), excerpt=excerpt(frame))
+    return _classify(env, frame)
+
+
+def _classify(env: _LiveEnvelope, frame: str | bytes) -> LiveEvent:
+    """Pick the event type from the fields present in a decoded envelope."""
+    if env.series is not None and env.code is not None:
+        return SeriesUpdate(
+            code=env.code,
+            bar_type=env.bar_type,
+            bar_end=env.bar_end,
+            last_update=env.last_update,
+            series=env.series,
+        )
+    if env.data is not None:
+        return QuoteUpdate(last_update=env.last_update, total_items=env.total_items, data=env.data)
+    if env.server_time is not None:
+        return Heartbeat(server_time_ms=env.server_time)
+    if env.error is not None:
+        return LiveError(
+            error=env.error,
+            message=env.message or "",
+            symbol=env.symbol,
+            details=_details_text(env.details),
+            action=env.action,
+            retryable=env.retryable,
+            delay_seconds=env.delay_seconds,
+            retry_after_seconds=env.retry_after_seconds,
+            reference_id=env.reference_id,
+        )
+    if env.event is not None:
+        return StatusEvent(event=env.event, status=env.status)
+    if env.message is not None and env.server is not None:
+        return Greeting(message=env.message, server=env.server)
+    if env.message is not None:
+        return ServerMessage(message=env.message)
+    return Unrecognised(excerpt=excerpt(frame))
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbound
+# ---------------------------------------------------------------------------------------------
+
+
+class Subscription(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """One subscription object (guide section 2, Subscription Parameters).
+
+    ``None`` means "not sent: the server default applies", so encoding omits it.
+    """
+
+    code: str
+    type: SubscriptionType | None = None
+    bar_type: BarType | None = None
+    bar_interval: int | None = None
+    currency: str | None = None
+    unit: str | None = None
+    extended: bool | None = None
+    split: bool | None = None
+    dadj: bool | None = None
+    badj: bool | None = None
+    settlement: bool | None = None
+    max_dp: int | None = None
+
+    @property
+    def is_quote(self) -> bool:
+        """True for quote subscriptions (``type`` defaults to ``series``)."""
+        return self.type == "quote"
+
+
+class SubscriptionMessage(msgspec.Struct, forbid_unknown_fields=True):
+    """The full subscription message; each one replaces the previous set (guide section 2)."""
+
+    api_key: str
+    subscriptions: list[Subscription]
+
+
+_JSON_ENCODER = msgspec.json.Encoder()
+"""Shared encoder for outbound messages."""
+
+
+def encode_subscription_message(
+    api_key: str, subscriptions: list[Subscription], *, history_field: str = "max_dp"
+) -> str:
+    """Encode a subscription message as text; ``history_field="dp"`` renames ``max_dp``.
+
+    The newest official client sends ``dp`` while the guide says ``max_dp`` (protocol-notes).
+    """
+    message = SubscriptionMessage(api_key=api_key, subscriptions=subscriptions)
+    if history_field == "max_dp":
+        return _JSON_ENCODER.encode(message).decode()
+    builtins = msgspec.to_builtins(message)
+    for sub in builtins["subscriptions"]:
+        if "max_dp" in sub:
+            sub[history_field] = sub.pop("max_dp")
+    return _JSON_ENCODER.encode(builtins).decode()
+
+
+_SUBSCRIPTION_MESSAGE_DECODER = msgspec.json.Decoder(SubscriptionMessage)
+"""Decoder the simulator uses for inbound subscription messages."""
+
+
+def decode_subscription_message(frame: str | bytes) -> SubscriptionMessage:
+    """Decode a subscription message strictly; raises ``msgspec`` errors on bad input."""
+    return _SUBSCRIPTION_MESSAGE_DECODER.decode(frame)
+
+
+PING_TEXT = "ping"
+"""The text keep-alive the client sends every 20-30 s (guide section 5, Ping-Pong)."""

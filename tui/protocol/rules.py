@@ -1,0 +1,159 @@
+"""Client-side subscription rules, straight from the guide (sections 1, 2 and 4).
+
+Each violation is a :class:`SubscriptionRuleError` naming the field and what to do, in words
+a user can act on. The engine validates before sending; the simulator applies the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import msgspec
+
+from tui.protocol.live import Subscription
+
+SECOND_INTERVALS = (1, 5, 10, 15, 30, 45)
+"""Allowed ``bar_interval`` for ``bar_type="second"`` (section 2)."""
+TICK_INTERVALS = (1, 10, 100, 1000)
+"""Allowed ``bar_interval`` for ``bar_type="tick"`` (section 2)."""
+MAX_DP_LIMIT = 30_000
+"""Largest ``max_dp`` any plan accepts (section 4, Initial Data Points)."""
+MAX_MESSAGE_CHARS = 500_000
+"""Inbound messages larger than 500,000 characters are rejected (section 1)."""
+QUOTES_PER_UNIT = 10
+"""One symbol subscription = one series stream or quotes for up to ten symbols."""
+
+SYMBOL_CODE = re.compile(r"^[A-Z0-9_.\-]+:[A-Za-z0-9_.!&\-/]+$")
+"""``EXCHANGE:SYMBOL``: exchange upper case, symbol without spaces (``CME_MINI:ES1!``)."""
+
+
+@dataclass(frozen=True)
+class SubscriptionRuleError(ValueError):
+    """A subscription that breaks a documented rule; ``field`` names the culprit."""
+
+    field: str
+    problem: str
+    code: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.code}: " if self.code else ""
+        return f"{where}{self.field}: {self.problem}"
+
+
+def is_futures_code(code: str) -> bool:
+    """True for futures codes: continuous contracts end in ``1!``/``2!`` or exchanges ``CME*``."""
+    exchange, _, symbol = code.partition(":")
+    return symbol.endswith("!") or exchange.upper() in {
+        "CME",
+        "CME_MINI",
+        "CBOT",
+        "CBOT_MINI",
+        "NYMEX",
+        "COMEX",
+        "ICEUS",
+        "ICEEUR",
+        "EUREX",
+    }
+
+
+def validate_symbol_code(code: str) -> None:
+    """Raise unless ``code`` has the ``EXCHANGE:SYMBOL`` shape."""
+    if not SYMBOL_CODE.match(code):
+        raise SubscriptionRuleError(
+            "code",
+            f"{code!r} is not a symbol code of the form EXCHANGE:SYMBOL (e.g. NASDAQ:AAPL)",
+        )
+
+
+def normalise_subscription(sub: Subscription, *, plan_max_dp: int) -> Subscription:
+    """Validate one subscription and return it with documented coercions applied.
+
+    Coercions: ``max_dp`` clamped to the plan (section 4: "automatically clamped"), ``dadj``
+    forced false when ``split`` is false (section 4, Split Adjustment).
+    """
+    validate_symbol_code(sub.code)
+    code = sub.code
+    is_quote = sub.type == "quote"
+    if is_quote:
+        series_only = {
+            "bar_type": sub.bar_type,
+            "bar_interval": sub.bar_interval,
+            "max_dp": sub.max_dp,
+        }
+        for name, value in series_only.items():
+            if value is not None:
+                raise SubscriptionRuleError(name, "applies to series subscriptions only", code)
+    if sub.bar_interval is not None:
+        _check_interval(sub.bar_type or "minute", sub.bar_interval, code)
+    futures = is_futures_code(code)
+    if futures:
+        for name in ("extended", "split", "dadj"):
+            if getattr(sub, name) is not None:
+                raise SubscriptionRuleError(name, "applies to non-futures symbols only", code)
+    else:
+        for name in ("badj", "settlement"):
+            if getattr(sub, name) is not None:
+                raise SubscriptionRuleError(name, "applies to futures symbols only", code)
+    for name in ("currency", "unit"):
+        value = getattr(sub, name)
+        if value is not None and not re.fullmatch(r"[A-Z0-9]{2,10}", value):
+            raise SubscriptionRuleError(name, f"{value!r} is not a currency/unit code", code)
+    changes: dict[str, object] = {}
+    if sub.max_dp is not None:
+        if not 1 <= sub.max_dp <= MAX_DP_LIMIT:
+            raise SubscriptionRuleError("max_dp", f"must be 1..{MAX_DP_LIMIT:,}", code)
+        if sub.max_dp > plan_max_dp:
+            changes["max_dp"] = plan_max_dp
+    if sub.split is False and sub.dadj:
+        changes["dadj"] = False
+    return msgspec.structs.replace(sub, **changes) if changes else sub
+
+
+def _check_interval(bar_type: str, interval: int, code: str) -> None:
+    """Raise unless ``interval`` is allowed for ``bar_type`` (section 2)."""
+    if bar_type == "second" and interval not in SECOND_INTERVALS:
+        allowed = ", ".join(map(str, SECOND_INTERVALS))
+        raise SubscriptionRuleError("bar_interval", f"second bars allow {allowed}", code)
+    if bar_type == "tick" and interval not in TICK_INTERVALS:
+        allowed = ", ".join(map(str, TICK_INTERVALS))
+        raise SubscriptionRuleError("bar_interval", f"tick bars allow {allowed}", code)
+    if interval < 1:
+        raise SubscriptionRuleError("bar_interval", "must be a positive whole number", code)
+
+
+def subscription_units(subs: list[Subscription]) -> int:
+    """Plan units used: one per series stream, one per ten quote symbols (``both`` counts 2)."""
+    series = sum(1 for s in subs if s.type in (None, "series", "both"))
+    quotes = sum(1 for s in subs if s.type in ("quote", "both"))
+    return series + -(-quotes // QUOTES_PER_UNIT)
+
+
+def validate_subscriptions(
+    subs: list[Subscription], *, plan_max_dp: int, plan_units: int
+) -> list[Subscription]:
+    """Validate a whole subscription list against the guide and the configured plan."""
+    if not subs:
+        raise SubscriptionRuleError(
+            "subscriptions",
+            "the list cannot be empty; to stop all data, disconnect instead",
+        )
+    out = [normalise_subscription(s, plan_max_dp=plan_max_dp) for s in subs]
+    units = subscription_units(out)
+    if units > plan_units:
+        raise SubscriptionRuleError(
+            "subscriptions",
+            f"needs {units} symbol subscriptions but the plan allows {plan_units} "
+            "(one series, or ten quotes, per subscription)",
+        )
+    return out
+
+
+def check_message_size(text: str) -> None:
+    """Raise if an outbound message exceeds 500,000 characters (counted in characters)."""
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise SubscriptionRuleError(
+            "subscriptions",
+            f"message is {len(text):,} characters; the server rejects more than "
+            f"{MAX_MESSAGE_CHARS:,}",
+        )
