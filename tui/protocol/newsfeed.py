@@ -55,7 +55,21 @@ class NewsfeedItems(msgspec.Struct, frozen=True):
     items: list[NewsfeedItem]
 
 
-NewsfeedEvent = NewsfeedItems | NewsfeedError | StatusEvent | Pong | Unrecognised | DecodeFailure
+class NewsfeedHeartbeat(msgspec.Struct, frozen=True):
+    """``{"server_time": ms}`` on the news socket (guide section 5 applies to both endpoints)."""
+
+    server_time_ms: float
+
+
+NewsfeedEvent = (
+    NewsfeedItems
+    | NewsfeedError
+    | NewsfeedHeartbeat
+    | StatusEvent
+    | Pong
+    | Unrecognised
+    | DecodeFailure
+)
 """Everything :func:`dispatch_newsfeed` can return."""
 
 
@@ -102,6 +116,8 @@ def dispatch_newsfeed(frame: str | bytes) -> NewsfeedEvent:
             source=env.source,
         )
         return NewsfeedItems(items=[item])
+    if env.server_time is not None:
+        return NewsfeedHeartbeat(server_time_ms=env.server_time)
     if env.error is not None:
         return NewsfeedError(error=env.error, message=env.message or env.error)
     if env.event is not None:

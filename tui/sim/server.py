@@ -1,0 +1,323 @@
+"""The simulator's server: one ``websockets`` server on loopback for every endpoint.
+
+Paths: ``/live`` and ``/newsfeed`` (InsightSentry), ``/ws`` (StockNews), and the REST paths
+``/v2/...`` and ``/v3/...`` answered from ``process_request``. :func:`run_simulator` is the
+in-process async context manager; :class:`SimulatorThread` runs one on its own thread and
+event loop so a busy UI never slows the market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from tui.sim.feeds import NewsfeedSession, StockNewsSession
+from tui.sim.live import LiveSession
+from tui.sim.market import Market
+from tui.sim.news import NewsGenerator, Story
+from tui.sim.outbox import ConnectionRecord
+from tui.sim.rest import handle_rest
+from tui.sim.settings import (
+    DEMO_KEY,
+    DEMO_RAPIDAPI_KEY,
+    DEMO_STOCKNEWS_TOKEN,
+    PLANS,
+    Faults,
+    PlanSpec,
+    SimSettings,
+)
+from tui.sim.universe import UNIVERSE, synthetic_instruments
+
+SERVER_MAX_SIZE = 4 * 1024 * 1024
+"""Inbound frame limit in bytes: large enough to count 500,000 characters of any UTF-8."""
+STORY_HISTORY = 200
+"""Stories kept for replay on connect."""
+RECORD_LIMIT = 20_000
+"""Connection records kept (oldest forgotten first)."""
+EVICTION_STORM = (3, 60.0)
+"""Evictions within this many seconds that make the server refuse instead of evict."""
+
+
+@dataclass(frozen=True)
+class SimUrls:
+    """Where a running simulator listens, and the demo credentials for it."""
+
+    live: str
+    newsfeed: str
+    stocknews: str
+    rest: str
+    api_key: str = DEMO_KEY
+    rapidapi_key: str = DEMO_RAPIDAPI_KEY
+    stocknews_token: str = DEMO_STOCKNEWS_TOKEN
+
+
+@dataclass
+class Simulator:
+    """One simulator instance: market, news, sessions, records and fault switches."""
+
+    settings: SimSettings = field(default_factory=SimSettings)
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        now = time.time()
+        instruments = UNIVERSE + synthetic_instruments(self.settings.synthetic_symbols)
+        self.market = Market(
+            instruments,
+            self.settings.seed,
+            now,
+            always_open=self.settings.sessions == "always_open",
+        )
+        self.news = NewsGenerator(self.market, self.settings.seed)
+        self.stories: deque[Story] = deque(maxlen=STORY_HISTORY)
+        for k in range(30):
+            self.stories.append(self.news.make(now - (30 - k) * 137.0))
+        self.live_sessions: list[LiveSession] = []
+        self.newsfeed_sessions: set[NewsfeedSession] = set()
+        self.stocknews_sessions: set[StockNewsSession] = set()
+        self.records: deque[ConnectionRecord] = deque(maxlen=RECORD_LIMIT)
+        self.issued_keys: dict[str, tuple[str, float]] = {}
+        self.issued_per_key: dict[str, list[float]] = {}
+        self.message_times: dict[str, deque[float]] = {}
+        self.evictions: dict[str, deque[float]] = {}
+        self.started_at = now
+        self.server: Server | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.urls: SimUrls | None = None
+
+    # ---- keys and plans --------------------------------------------------------------------
+
+    def plan_for(self, key: str) -> PlanSpec | None:
+        """The plan of a WebSocket key, or None if unknown or expired."""
+        name = self.settings.key_plans.get(key)
+        if name is None and key in self.issued_keys:
+            plan_name, expires = self.issued_keys[key]
+            name = plan_name if expires > time.time() else None
+        return PLANS.get(name) if name else None
+
+    def stocknews_expiry(self, token: str) -> float | None:
+        """Epoch expiry of a StockNews token, or None if unknown."""
+        offset = self.settings.stocknews_tokens.get(token)
+        return None if offset is None else self.started_at + offset
+
+    def throttle_delay(self, key: str) -> float:
+        """Seconds to delay this key's message: grows past 120 per 3 hours (guide section 2)."""
+        now = time.time()
+        times = self.message_times.setdefault(key, deque())
+        times.append(now)
+        window = self.settings.window_seconds
+        while times and now - times[0] > window:
+            times.popleft()
+        excess = len(times) - self.settings.messages_per_window
+        if excess <= 0:
+            return 0.0
+        return min(self.settings.throttle_max_seconds, excess * self.settings.throttle_step_seconds)
+
+    async def admit_live(self, session: LiveSession) -> bool:
+        """Enforce the key's connection limit by evicting its oldest connection."""
+        key, plan = session.key, session.plan
+        assert key is not None and plan is not None
+        same = [s for s in self.live_sessions if s.key == key]
+        if len(same) < plan.connections:
+            self.live_sessions.append(session)
+            return True
+        now = time.time()
+        recent = self.evictions.setdefault(key, deque())
+        while recent and now - recent[0] > EVICTION_STORM[1]:
+            recent.popleft()
+        if len(recent) >= EVICTION_STORM[0]:
+            session.error(
+                "max_connections_exceeded",
+                "Too many concurrent connections for your account.",
+                details={"current": len(same) + 1, "allowed": plan.connections},
+            )
+            await session.close(1008, "max_connections_exceeded")
+            return False
+        oldest = same[0]
+        recent.append(now)
+        oldest.record.evicted = True
+        self.live_sessions.remove(oldest)
+        oldest.error(
+            "connection_evicted", "A newer connection from your account replaced this one."
+        )
+        asyncio.create_task(oldest.close(1000, "connection_evicted"))
+        self.live_sessions.append(session)
+        return True
+
+    def forget_live(self, session: LiveSession) -> None:
+        """Drop a finished session."""
+        with contextlib.suppress(ValueError):
+            self.live_sessions.remove(session)
+
+    # ---- server ----------------------------------------------------------------------------
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        """REST paths and handshake faults; ``None`` lets the WebSocket handshake proceed."""
+        path = request.path.split("?", 1)[0]
+        if path.startswith(("/v2/", "/v3/")):
+            return await handle_rest(self, ws, request)
+        if path not in ("/live", "/newsfeed", "/ws"):
+            return ws.respond(404, f"No endpoint at {path}\n")
+        status = self.faults.refuse_handshake
+        if status:
+            response = ws.respond(status, f"Handshake refused ({status})\n")
+            if self.faults.retry_after_header is not None:
+                response.headers["Retry-After"] = str(self.faults.retry_after_header)
+            return response
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        """Route a new connection by path."""
+        path = ws.request.path.split("?", 1)[0] if ws.request else ""
+        endpoint = {"/live": "live", "/newsfeed": "newsfeed", "/ws": "stocknews"}[path]
+        record = ConnectionRecord(endpoint=endpoint, opened_at=time.time())
+        self.records.append(record)
+        try:
+            if self.faults.accept_then_close:
+                record.close_code_sent = self.faults.close_code or 1000
+                await ws.close(record.close_code_sent, "simulated accept-then-close")
+                return
+            if endpoint == "live":
+                await LiveSession(self, ws, record).run()
+            elif endpoint == "newsfeed":
+                await NewsfeedSession(self, ws, record).run()
+            else:
+                await StockNewsSession(self, ws, record).run()
+        finally:
+            record.closed_at = time.time()
+            received = ws.protocol.close_rcvd
+            if received is not None:
+                record.close_code_received = received.code
+
+    async def start(self) -> SimUrls:
+        """Listen on the configured host and port (0: an ephemeral port)."""
+        self.server = await serve(
+            self._handler,
+            self.settings.host,
+            self.settings.port,
+            process_request=self._process_request,
+            max_size=SERVER_MAX_SIZE,
+            ping_interval=None,
+            compression=None,
+            close_timeout=2,
+        )
+        sock = next(iter(self.server.sockets))
+        host, port = sock.getsockname()[:2]
+        base = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        self.urls = SimUrls(
+            live=f"ws://{base}/live",
+            newsfeed=f"ws://{base}/newsfeed",
+            stocknews=f"ws://{base}/ws",
+            rest=f"http://{base}",
+        )
+        self.tasks = [
+            asyncio.create_task(self._market_loop()),
+            asyncio.create_task(self._news_loop()),
+        ]
+        return self.urls
+
+    async def stop(self) -> None:
+        """Stop the loops and the server."""
+        for task in self.tasks:
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 5)
+
+    async def _market_loop(self) -> None:
+        """Advance the market each step and fan out to every live session."""
+        step = self.settings.step_seconds
+        while True:
+            await asyncio.sleep(step)
+            now = time.time()
+            trades = self.market.step(now, step * self.settings.speed)
+            for session in list(self.live_sessions):
+                session.on_market(trades, now)
+
+    async def _news_loop(self) -> None:
+        """Publish a story every ``news_interval_seconds / speed``."""
+        while True:
+            await asyncio.sleep(self.settings.news_interval_seconds / self.settings.speed)
+            self.publish(self.news.make(time.time()))
+
+    def publish(self, story: Story) -> None:
+        """Send a story to every news connection."""
+        self.stories.append(story)
+        for session in list(self.newsfeed_sessions):
+            session.on_story(story)
+        for sn in list(self.stocknews_sessions):
+            sn.on_story(story)
+
+    def records_for(self, endpoint: str) -> list[ConnectionRecord]:
+        """Connection records of one endpoint, oldest first."""
+        return [r for r in self.records if r.endpoint == endpoint]
+
+
+@contextlib.asynccontextmanager
+async def run_simulator(
+    settings: SimSettings | None = None, faults: Faults | None = None
+) -> AsyncIterator[Simulator]:
+    """Start a simulator on 127.0.0.1 and an ephemeral port; stop it on exit."""
+    sim = Simulator(settings or SimSettings(), faults or Faults())
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+class SimulatorThread:
+    """A simulator on its own thread and event loop (the dashboard's demo mode)."""
+
+    def __init__(self, settings: SimSettings | None = None, faults: Faults | None = None) -> None:
+        self.sim = Simulator(settings or SimSettings(), faults or Faults())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="marketpane-sim", daemon=True)
+
+    @property
+    def urls(self) -> SimUrls:
+        """The running simulator's URLs."""
+        assert self.sim.urls is not None
+        return self.sim.urls
+
+    def start(self, timeout: float = 10.0) -> SimUrls:
+        """Start and wait until it listens."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("simulator did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"simulator failed to start: {self._error}")
+        return self.urls
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            await self.sim.start()
+        except BaseException as exc:  # reported to the caller of start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stop.wait()
+        await self.sim.stop()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the simulator and join its thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)

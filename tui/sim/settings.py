@@ -1,0 +1,122 @@
+"""Simulator settings: plans, demo keys, timings and fault switches.
+
+Every number here can be changed per simulator instance (tests shorten timeouts); none of it
+is known to the client, which reads its plan limits from its own config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DEMO_KEY = "demo-mega-key"
+"""Built-in key on the largest plan; the dashboard's demo mode uses it."""
+DEMO_SMALL_KEY = "demo-pro-key"
+"""Built-in key on a small plan (2 subscriptions, 1,000 data points, 1 connection)."""
+DEMO_RAPIDAPI_KEY = "demo-rapidapi-key"
+"""Built-in RapidAPI key: trade it for WebSocket keys at ``/v2/websocket-key``."""
+DEMO_STOCKNEWS_TOKEN = "demo-stocknews-token"
+"""Built-in StockNews token with an active subscription."""
+EXPIRED_STOCKNEWS_TOKEN = "expired-stocknews-token"
+"""Built-in StockNews token whose subscription has expired (closes with 1008)."""
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """What a key may do: the ``max_dp`` cap, symbol subscriptions, concurrent connections."""
+
+    name: str
+    units: int
+    max_dp: int
+    connections: int
+
+
+PLANS = {
+    "pro": PlanSpec("pro", units=2, max_dp=1000, connections=1),
+    "ultra": PlanSpec("ultra", units=5, max_dp=1000, connections=1),
+    "mega": PlanSpec("mega", units=12, max_dp=30_000, connections=3),
+}
+"""Plans after protocol-notes (Pro 2, Ultra 5, Mega 12 subscriptions)."""
+
+
+@dataclass
+class Faults:
+    """Fault switches; change them at any time from Python, or with ``--faults`` on the CLI.
+
+    Connection-level switches apply to connections opened after the change.
+    """
+
+    drop_after_seconds: float | None = None
+    drop_after_messages: int | None = None
+    mute_heartbeats: bool = False
+    ignore_pings: bool = False
+    malformed_every: int | None = None
+    binary_every: int | None = None
+    oversized_frame: bool = False
+    history_bars: int | None = None
+    duplicate_bars: bool = False
+    out_of_order_bars: bool = False
+    error_then_close: Literal["server_busy", "internal_server_error"] | None = None
+    error_delay_seconds: float | None = None
+    close_code: int | None = None
+    close_after_seconds: float = 0.5
+    refuse_handshake: int | None = None
+    retry_after_header: int | None = None
+    accept_then_close: bool = False
+    rest_status: int | None = None
+    rest_delay_seconds: float = 0.0
+    silent: bool = False
+
+    def set_from_text(self, text: str) -> None:
+        """Apply ``name=value,name=value`` (booleans: ``name`` alone means true)."""
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, raw = part.partition("=")
+            name = name.strip().replace("-", "_")
+            if name not in self.__dataclass_fields__:
+                known = ", ".join(sorted(self.__dataclass_fields__))
+                raise ValueError(f"unknown fault {name!r}; known: {known}")
+            current = getattr(self, name)
+            annotation = str(self.__dataclass_fields__[name].type)
+            value: object
+            if not raw:
+                value = True
+            elif annotation.startswith("bool") or isinstance(current, bool):
+                value = raw.lower() in ("1", "true", "yes", "on")
+            elif "float" in annotation:
+                value = float(raw)
+            elif "int" in annotation:
+                value = int(raw)
+            else:
+                value = raw
+            setattr(self, name, value)
+
+
+@dataclass
+class SimSettings:
+    """Timings, limits and market options of one simulator instance."""
+
+    seed: int = 7
+    speed: float = 1.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    step_seconds: float = 0.25
+    heartbeat_seconds: float = 10.0
+    auth_timeout_seconds: float = 300.0
+    news_interval_seconds: float = 6.0
+    sessions: Literal["real", "always_open"] = "real"
+    messages_per_window: int = 120
+    window_seconds: float = 3 * 3600
+    throttle_step_seconds: float = 0.05
+    throttle_max_seconds: float = 5.0
+    send_queue_limit: int = 20_000
+    firehose_rate: float = 0.0
+    synthetic_symbols: int = 0
+    ws_keys_per_day: int = 10
+    key_plans: dict[str, str] = field(
+        default_factory=lambda: {DEMO_KEY: "mega", DEMO_SMALL_KEY: "pro"}
+    )
+    rapidapi_keys: dict[str, str] = field(default_factory=lambda: {DEMO_RAPIDAPI_KEY: "mega"})
+    stocknews_tokens: dict[str, float] = field(
+        default_factory=lambda: {DEMO_STOCKNEWS_TOKEN: 30 * 86400, EXPIRED_STOCKNEWS_TOKEN: -86400}
+    )
+    """Token to expiry offset in seconds from start (negative: already expired)."""
