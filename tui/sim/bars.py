@@ -171,8 +171,8 @@ def generate_history(
     if target <= 1:
         return bars
     rate = conversion_rate(inst.currency, spec.currency) if spec.currency else 1.0
-    tick = inst.tick_size * rate
-    price = last_bar.open or last_bar.close or inst.price
+    tick = inst.tick_size
+    price = (last_bar.open or last_bar.close or inst.price) / rate
     step = spec.seconds
     mean_gap = spec.interval / inst.trades_per_second if spec.bar_type == "tick" else step
     sigma = inst.daily_vol * math.sqrt(max(mean_gap, 0.05) / 86400.0) * 1.5
@@ -199,7 +199,13 @@ def generate_history(
     bars.reverse()
     if not include_last:
         bars.pop()
+    live = bars.pop() if include_last else None
     _apply_adjustments(inst, spec, bars, now)
+    if rate != 1.0:
+        for bar in bars:
+            _scale(bar, rate)
+    if live is not None:
+        bars.append(live)
     return bars
 
 
@@ -231,7 +237,7 @@ def _apply_adjustments(inst: Instrument, spec: BarSpec, bars: list[Bar], now: fl
                 if gaps:
                     _shift(bar, -inst.roll_gap * gaps)
         if spec.settlement and spec.bar_type in ("day", "week"):
-            for bar in bars[:-1]:
+            for bar in bars:
                 if bar.high is not None and bar.low is not None and bar.close is not None:
                     settle = (bar.high + bar.low + 2 * bar.close) / 4
                     bar.close = round_to(settle, inst.tick_size)

@@ -24,7 +24,7 @@ GARCH_OMEGA, GARCH_ALPHA, GARCH_BETA = 0.05, 0.10, 0.85
 
 def round_to(value: float, tick: float) -> float:
     """Round a price to the instrument's tick, with float noise removed."""
-    decimals = max(0, -math.floor(math.log10(tick)) + (0 if tick >= 1 else 0))
+    decimals = max(0, -math.floor(math.log10(tick)))
     return round(round(value / tick) * tick, decimals)
 
 
@@ -68,8 +68,7 @@ class InstrumentState:
         spread = max(tick, self.price * SPREAD_FRACTION[inst.asset])
         self.bid = round_to(self.price - spread / 2, tick)
         self.ask = round_to(self.bid + max(tick, round_to(spread, tick)), tick)
-        lot = 100.0 if inst.asset in ("stock", "etf") else 1.0
-        self.bid_size = float(self.rng.randint(1, 40)) * (1 if lot == 1 else 1)
+        self.bid_size = float(self.rng.randint(1, 40))
         self.ask_size = float(self.rng.randint(1, 40))
 
     def _trade_size(self) -> float:

@@ -74,7 +74,7 @@ TEMPLATES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
 )
 """(headline, base sentiment, category, key factors)."""
 
-SOURCES = ("Sim Wire", "Market Desk", "Street Ledger", "Tape Reader")
+SOURCES = ("SimWire", "MarketDesk", "StreetLedger", "TapeReader")
 """Fictional news sources (the simulator never names a real outlet)."""
 
 

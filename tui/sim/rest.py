@@ -40,7 +40,8 @@ def json_response(
     response.body = msgspec.json.encode(body)
     extra = {"Content-Type": "application/json", "Content-Length": str(len(response.body))}
     for name, value in {**extra, **(headers or {})}.items():
-        del response.headers[name]
+        if name in response.headers:
+            del response.headers[name]
         response.headers[name] = value
     return response
 

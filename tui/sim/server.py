@@ -90,6 +90,7 @@ class Simulator:
         self.started_at = now
         self.server: Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self.background: set[asyncio.Task[None]] = set()
         self.urls: SimUrls | None = None
 
     # ---- keys and plans --------------------------------------------------------------------
@@ -147,7 +148,9 @@ class Simulator:
         oldest.error(
             "connection_evicted", "A newer connection from your account replaced this one."
         )
-        asyncio.create_task(oldest.close(1000, "connection_evicted"))
+        closing = asyncio.create_task(oldest.close(1000, "connection_evicted"))
+        self.background.add(closing)
+        closing.add_done_callback(self.background.discard)
         self.live_sessions.append(session)
         return True
 
