@@ -213,7 +213,7 @@ async def test_close_code_and_accept_then_close(code: int) -> None:
 
 async def test_slow_consumer_is_bounded() -> None:
     """A client that never reads cannot grow the simulator's memory: bounded, counted."""
-    settings = fast_settings(send_queue_limit=500, firehose_rate=20_000)
+    settings = fast_settings(send_queue_limit=500, firehose_rate=60_000)
     async with run_simulator(settings) as sim:
         ws = await open_ws(sim.urls.live)
         await ws.send(
@@ -221,7 +221,7 @@ async def test_slow_consumer_is_bounded() -> None:
                 {"api_key": DEMO_KEY, "subscriptions": [{"code": "FX:EURUSD", "type": "quote"}]}
             )
         )
-        await asyncio.sleep(1.5)  # never read
+        await asyncio.sleep(3.0)  # never read
         session = sim.live_sessions[0]
         assert len(session.outbox.queue) <= 500
         assert sim.records_for("live")[0].dropped > 0
