@@ -1,0 +1,228 @@
+"""The engine facade: owns the store, the budget, the keys and the feed supervisors, and
+publishes batches of changes to the UI at a bounded rate.
+
+The UI sets the desired subscriptions (watchlist quotes plus the focused symbol's series);
+the live feed sends them debounced and within the budget. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from tui.config import Config
+from tui.engine.budget import SubscriptionBudget
+from tui.engine.feeds import LiveFeed, NewsfeedFeed, StockNewsFeed
+from tui.engine.keys import KeyProvider
+from tui.engine.recorder import Recorder
+from tui.engine.rest import RestClient
+from tui.engine.status import Batch, FeedStatus, Notice
+from tui.engine.store import MarketStore
+from tui.engine.supervisor import Supervisor
+from tui.protocol.live import Subscription
+from tui.protocol.rules import SubscriptionRuleError, validate_subscriptions
+from tui.secrets import Keys, mask_secrets
+
+
+@dataclass
+class EngineSettings:
+    """Timings of the engine; tests shorten them, users normally never change them."""
+
+    ui_hz: float = 20.0
+    debounce: float = 0.4
+    watchdog_seconds: float = 30.0
+    news_watchdog_seconds: float = 30.0
+    stocknews_watchdog_seconds: float = 75.0
+    ping_seconds: tuple[float, float] = (20.0, 25.0)
+    min_ping_gap: float = 15.0
+    stocknews_ping_seconds: float = 30.0
+    open_timeout: float = 10.0
+    close_timeout: float = 2.0
+    live: bool = True
+    newsfeed: bool = True
+    stocknews: bool = True
+
+
+class Engine:
+    """Feeds, store and budget, driven by one ``run()`` coroutine."""
+
+    def __init__(
+        self,
+        config: Config,
+        keys: Keys,
+        *,
+        settings: EngineSettings | None = None,
+        state_dir: Path | None = None,
+        on_batch: Callable[[Batch], None] | None = None,
+        record_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.settings = settings or EngineSettings()
+        self.store = MarketStore()
+        plan = config.plan
+        self.budget = SubscriptionBudget(
+            state_dir / "budget.json" if state_dir else None,
+            limit=plan.messages_per_window,
+            window_seconds=plan.window_seconds,
+            clock=clock,
+        )
+        self.rest = RestClient(
+            config.endpoints,
+            direct_key=keys.insightsentry_api_key,
+            rapidapi_key=keys.insightsentry_rapidapi_key,
+        )
+        self.keys = KeyProvider(keys, self.rest, state_dir, clock)
+        self.recorder = Recorder(record_path) if record_path else None
+        self.on_batch = on_batch
+        self.desired: list[Subscription] = []
+        self.desired_version = 0
+        self.desired_changed = asyncio.Event()
+        self.pending: str | None = None
+        self.news_tickers: list[str] = []
+        self.notices: list[Notice] = []
+        self._status_dirty = True
+        self._ui_busy = False
+        self._stop = asyncio.Event()
+        self.feeds: list[Supervisor] = []
+        s = self.settings
+        if s.live and keys.has_insightsentry:
+            self.feeds.append(LiveFeed(self))
+        if s.newsfeed and keys.has_insightsentry:
+            self.feeds.append(NewsfeedFeed(self))
+        if s.stocknews and keys.stocknews_token is not None:
+            self.feeds.append(StockNewsFeed(self))
+        for problem in (self.budget.load_error, self.keys.load_error):
+            if problem:
+                self.notice("warning", problem)
+        self.batches = 0
+
+    # ---- what the UI calls ----------------------------------------------------------------
+
+    def set_desired(self, subs: list[Subscription]) -> str | None:
+        """Validate and adopt a new desired set; returns an error text and keeps the old one."""
+        plan = self.config.plan
+        try:
+            valid = validate_subscriptions(
+                subs, plan_max_dp=plan.max_dp, plan_units=plan.subscriptions
+            )
+        except SubscriptionRuleError as exc:
+            return str(exc)
+        if valid != self.desired:
+            self.desired = valid
+            self.desired_version += 1
+            self.desired_changed.set()
+            self.pending = "subscription change pending"
+            self.status_changed()
+        return None
+
+    def drop_subscription(self, code: str | None, *, series_only: bool) -> list[Subscription]:
+        """Remove subscriptions the server rejected; no resend, the server already dropped them.
+
+        A feed whose sent set matched the desired set still matches it afterwards; a feed with
+        a change pending keeps that change pending.
+        """
+        removed = [
+            s
+            for s in self.desired
+            if s.code == code and (not series_only or s.type in (None, "series", "both"))
+        ]
+        if not removed:
+            return removed
+        self.desired = [s for s in self.desired if s not in removed]
+        old_version = self.desired_version
+        self.desired_version += 1
+        for feed in self.feeds:
+            if isinstance(feed, LiveFeed) and feed.sent_version == old_version:
+                feed.sent_version = self.desired_version
+        return removed
+
+    def reconnect(self) -> None:
+        """Force every feed to reconnect (and restart stopped ones)."""
+        for feed in self.feeds:
+            feed.reconnect_now()
+
+    def stop(self) -> None:
+        """Close every socket with 1000 and return from :meth:`run`."""
+        self._stop.set()
+        for feed in self.feeds:
+            feed.stop()
+
+    def batch_done(self) -> None:
+        """The UI finished drawing the last batch; the next may be posted."""
+        self._ui_busy = False
+
+    def notice(self, level: str, text: str) -> None:
+        """Queue a notice for the UI (masked)."""
+        self.notices.append(Notice(level, mask_secrets(text)))  # type: ignore[arg-type]
+        self.notices = self.notices[-50:]
+        self._status_dirty = True
+
+    def status_changed(self) -> None:
+        """Something in a status changed; the next batch goes out even without data."""
+        self._status_dirty = True
+
+    def statuses(self) -> list[FeedStatus]:
+        """Every feed's status."""
+        return [feed.status for feed in self.feeds]
+
+    # ---- running --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every feed and the publisher until :meth:`stop`."""
+        tasks = [asyncio.create_task(feed.run(), name=f"feed-{feed.name}") for feed in self.feeds]
+        publisher = asyncio.create_task(self._publish(), name="publisher")
+        try:
+            await self._stop.wait()
+        finally:
+            for feed in self.feeds:
+                feed.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
+            await self.rest.close()
+            if self.recorder is not None:
+                self.recorder.close()
+
+    async def _publish(self) -> None:
+        """One batch per UI tick at most, and only when the UI took the last one."""
+        interval = 1.0 / self.settings.ui_hz
+        last_rates = time.monotonic()
+        last_counts = {f.name: 0 for f in self.feeds}
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            if now - last_rates >= 1.0:
+                for feed in self.feeds:
+                    feed.status.rate = (feed.status.messages - last_counts[feed.name]) / (
+                        now - last_rates
+                    )
+                    last_counts[feed.name] = feed.status.messages
+                last_rates = now
+                self._status_dirty = True
+            self.publish_now()
+
+    def publish_now(self) -> Batch | None:
+        """Post a batch if there is anything and the UI is ready; returns it."""
+        if self._ui_busy or not (self.store.has_changes() or self._status_dirty):
+            return None
+        quotes, series, news = self.store.take_changes()
+        batch = Batch(
+            quotes=quotes, series=series, news=news, notices=self.notices, sent_at=time.time()
+        )
+        self.notices = []
+        self._status_dirty = False
+        self.batches += 1
+        if self.on_batch is not None:
+            self._ui_busy = True
+            self.on_batch(batch)
+        return batch
+
+    def desired_as_json(self) -> str:
+        """The desired set, for diagnostics."""
+        return msgspec.json.encode(self.desired).decode()

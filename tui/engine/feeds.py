@@ -1,0 +1,312 @@
+"""The three feeds: InsightSentry ``/live`` and ``/newsfeed``, StockNews ``/ws``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from urllib.parse import quote as url_quote
+
+from websockets.asyncio.client import ClientConnection
+
+from tui.engine.keys import KeyUnavailable
+from tui.engine.store import news_from_newsfeed, news_from_stocknews
+from tui.engine.supervisor import Outcome, SessionEnd, Supervisor
+from tui.protocol.common import DecodeFailure, Pong, StatusEvent, Unrecognised
+from tui.protocol.live import (
+    Heartbeat,
+    LiveError,
+    QuoteUpdate,
+    SeriesUpdate,
+    ServerMessage,
+    Subscription,
+    dispatch_live,
+    encode_subscription_message,
+)
+from tui.protocol.newsfeed import (
+    NewsfeedAuth,
+    NewsfeedError,
+    NewsfeedHeartbeat,
+    NewsfeedItems,
+    dispatch_newsfeed,
+    encode_newsfeed_auth,
+)
+from tui.protocol.rules import SubscriptionRuleError, check_message_size
+from tui.protocol.stocknews import (
+    Connected,
+    News,
+    PingMessage,
+    SubscribeMessage,
+    dispatch_stocknews,
+    encode_client_message,
+)
+
+IN_BAND_SUBSCRIPTION_ERRORS = {
+    "invalid_symbol": "unknown symbol",
+    "invalid_bar_interval": "interval not allowed",
+    "invalid_currency_code": "unknown currency",
+    "invalid_unit_code": "unknown unit",
+}
+"""Errors that keep the socket open and remove one subscription (guide section 6)."""
+CLOSING_ERRORS = {"server_busy", "internal_server_error"}
+"""Errors after which the server closes; reconnect with backoff (guide section 6)."""
+EVICTION_ERRORS = {"connection_evicted", "max_connections_exceeded"}
+"""Errors meaning another client holds the account's connections."""
+AUTH_ERRORS = {"unauthorized", "invalid_api_key", "forbidden", "expired_api_key"}
+"""Error codes treated as an auth failure."""
+
+
+class LiveFeed(Supervisor):
+    """``/live``: quotes and series, the subscription budget, in-band errors."""
+
+    name = "live"
+
+    def __init__(self, engine: object) -> None:
+        super().__init__(engine)  # type: ignore[arg-type]
+        self.watchdog_seconds = self.settings.watchdog_seconds
+        self.sent: list[Subscription] = []
+        self.sent_version = -1
+        self.awaiting_history: set[str] = set()
+        self.key_text = ""
+
+    async def target(self) -> tuple[str, dict[str, str]]:
+        key = await self.engine.keys.live_key()
+        self.key_text = key.reveal()
+        self.status.key_expiry = self.engine.keys.expiry
+        return self.engine.config.endpoints.live_url, {}
+
+    def can_refresh_key(self) -> bool:
+        return self.engine.keys.rotates
+
+    async def refresh_key(self) -> None:
+        await self.engine.keys.refresh()
+
+    async def on_open(self, ws: ClientConnection) -> None:
+        """Re-send the full subscription in one message (guide section 5, Automatic
+        Re-subscription); it counts against the budget like any other."""
+        self.sent_version = -1
+        if self.engine.desired:
+            await self._send(ws, essential=True)
+
+    def extra_tasks(self, ws: ClientConnection) -> list[asyncio.Task[SessionEnd | None]]:
+        return [asyncio.create_task(self._subscription_sender(ws))]
+
+    async def _subscription_sender(self, ws: ClientConnection) -> SessionEnd | None:
+        """Send debounced changes of the desired set, within the budget."""
+        engine = self.engine
+        while True:
+            await engine.desired_changed.wait()
+            engine.desired_changed.clear()
+            while True:  # debounce: a burst of changes becomes one message
+                try:
+                    await asyncio.wait_for(engine.desired_changed.wait(), engine.settings.debounce)
+                    engine.desired_changed.clear()
+                except TimeoutError:
+                    break
+            if engine.desired_version == self.sent_version or not engine.desired:
+                continue
+            while not engine.budget.allows(essential=False):
+                wait = engine.budget.seconds_until_free()
+                engine.pending = (
+                    f"change held: {engine.budget.describe()}; sending in {wait / 60:.0f} min"
+                )
+                engine.status_changed()
+                await asyncio.sleep(min(wait, 60.0) + 0.01)
+            await self._send(ws, essential=False)
+
+    async def _send(self, ws: ClientConnection, *, essential: bool) -> None:
+        engine = self.engine
+        subs = list(engine.desired)
+        text = encode_subscription_message(
+            self.key_text, subs, history_field=engine.config.endpoints.history_field
+        )
+        try:
+            check_message_size(text)
+        except SubscriptionRuleError as exc:
+            engine.notice("error", f"subscription not sent: {exc}")
+            return
+        if not essential and not engine.budget.allows(essential=False):
+            return
+        await ws.send(text)
+        engine.budget.record()
+        self.status.subscriptions_sent += 1
+        self.sent = subs
+        self.sent_version = engine.desired_version
+        self.awaiting_history = {s.code for s in subs if s.type in (None, "series", "both")}
+        engine.pending = None
+        engine.status_changed()
+
+    def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
+        event = dispatch_live(frame)
+        store = self.engine.store
+        if isinstance(event, QuoteUpdate):
+            self.alive(now, data=True)
+            for quote in event.data:
+                store.apply_quote(quote, event.last_update, now)
+        elif isinstance(event, SeriesUpdate):
+            self.alive(now, data=True)
+            first = event.code in self.awaiting_history
+            self.awaiting_history.discard(event.code)
+            store.apply_series(event, first=first, now=now)
+        elif isinstance(event, Heartbeat):
+            self.alive(now, data=False)
+            self.heartbeat(event.server_time_ms, now)
+        elif isinstance(event, LiveError):
+            self.alive(now, data=False)
+            return self._on_error(event)
+        elif isinstance(event, ServerMessage):
+            self.alive(now, data=False)
+            if event.is_error:
+                self.engine.notice("warning", f"live: server says: {event.message}")
+                if "api_key" in event.message.lower() or "invalid key" in event.message.lower():
+                    return SessionEnd(Outcome.AUTH, f"server says: {event.message}")
+        elif isinstance(event, Pong):
+            if self.pong_is_liveness:
+                self.alive(now, data=False)
+        elif isinstance(event, DecodeFailure):
+            return self.bad_frame(event.reason)
+        elif isinstance(event, Unrecognised):
+            self.status.unrecognised += 1
+            self.alive(now, data=False)
+        else:  # Greeting, StatusEvent
+            self.alive(now, data=False)
+        return None
+
+    def _on_error(self, error: LiveError) -> SessionEnd | None:
+        engine = self.engine
+        code, symbol = error.error, error.symbol
+        if code in IN_BAND_SUBSCRIPTION_ERRORS:
+            what = IN_BAND_SUBSCRIPTION_ERRORS[code]
+            removed = engine.drop_subscription(symbol, series_only=code != "invalid_symbol")
+            self.sent = [s for s in self.sent if s not in removed]
+            engine.notice(
+                "warning",
+                f"{symbol or 'subscription'}: {what} — removed. Server said: {error.message}",
+            )
+            return None
+        if code in EVICTION_ERRORS:
+            self.pending_end = SessionEnd(
+                Outcome.EVICTED, f"{code}: {error.message}", error.server_delay
+            )
+            return None
+        if code in CLOSING_ERRORS:
+            self.pending_end = SessionEnd(
+                Outcome.RECONNECT, f"{code}: {error.message}", error.server_delay
+            )
+            return None
+        if code in AUTH_ERRORS:
+            self.pending_end = SessionEnd(Outcome.AUTH, f"key rejected: {error.message}")
+            return None
+        engine.notice("warning", f"live: {code}: {error.message}")
+        return None
+
+
+class NewsfeedFeed(Supervisor):
+    """InsightSentry ``/newsfeed``: auth message, 10 recent items on connect, new items."""
+
+    name = "newsfeed"
+    pong_is_liveness = True
+
+    def __init__(self, engine: object) -> None:
+        super().__init__(engine)  # type: ignore[arg-type]
+        self.watchdog_seconds = self.settings.news_watchdog_seconds
+        self.key_text = ""
+
+    async def target(self) -> tuple[str, dict[str, str]]:
+        key = await self.engine.keys.live_key()
+        self.key_text = key.reveal()
+        return self.engine.config.endpoints.newsfeed_url, {}
+
+    def can_refresh_key(self) -> bool:
+        return self.engine.keys.rotates
+
+    async def refresh_key(self) -> None:
+        await self.engine.keys.refresh()
+
+    async def on_open(self, ws: ClientConnection) -> None:
+        await ws.send(encode_newsfeed_auth(NewsfeedAuth(api_key=self.key_text)))
+
+    def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
+        event = dispatch_newsfeed(frame)
+        if isinstance(event, NewsfeedItems):
+            self.alive(now, data=True)
+            for item in event.items:
+                self.engine.store.add_news(news_from_newsfeed(item))
+        elif isinstance(event, NewsfeedHeartbeat):
+            self.alive(now, data=False)
+            self.heartbeat(event.server_time_ms, now)
+        elif isinstance(event, NewsfeedError):
+            self.alive(now, data=False)
+            text = f"{event.error or 'error'}: {event.message}"
+            if (event.error or "") in AUTH_ERRORS or "api_key" in event.message.lower():
+                self.pending_end = SessionEnd(Outcome.AUTH, f"key rejected ({text})")
+            else:
+                self.engine.notice("warning", f"newsfeed: {text}")
+        elif isinstance(event, DecodeFailure):
+            return self.bad_frame(event.reason)
+        elif isinstance(event, Pong | StatusEvent):
+            self.alive(now, data=False)
+        elif isinstance(event, Unrecognised):
+            self.status.unrecognised += 1
+            self.alive(now, data=False)
+        return None
+
+
+class StockNewsFeed(Supervisor):
+    """StockNews.live ``/ws?token=``: ``connected`` with expiry, then ``news``."""
+
+    name = "stocknews"
+    pong_is_liveness = True
+
+    def __init__(self, engine: object) -> None:
+        super().__init__(engine)  # type: ignore[arg-type]
+        self.watchdog_seconds = self.settings.stocknews_watchdog_seconds
+
+    async def target(self) -> tuple[str, dict[str, str]]:
+        token = self.engine.keys.keys.stocknews_token
+        if token is None:
+            raise KeyUnavailable("no StockNews token: set STOCKNEWS_TOKEN")
+        url = self.engine.config.endpoints.stocknews_url
+        sep = "&" if "?" in url else "?"
+        return f"{url}{sep}token={url_quote(token.reveal())}", {}
+
+    def ping_payload(self) -> str:
+        return encode_client_message(PingMessage())
+
+    def ping_delay(self) -> float:
+        return self.settings.stocknews_ping_seconds
+
+    async def on_open(self, ws: ClientConnection) -> None:
+        tickers = self.engine.news_tickers
+        if tickers:
+            await ws.send(encode_client_message(SubscribeMessage(tickers=tickers)))
+
+    def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
+        event = dispatch_stocknews(frame)
+        if isinstance(event, News):
+            self.alive(now, data=True)
+            self.engine.store.add_news(news_from_stocknews(event.data, event.timestamp))
+        elif isinstance(event, Connected):
+            self.alive(now, data=False)
+            sub = event.subscription
+            if sub is not None and sub.expiresAt:
+                try:
+                    expiry = datetime.fromisoformat(sub.expiresAt.replace("Z", "+00:00"))
+                    self.status.key_expiry = expiry.timestamp()
+                except ValueError:
+                    pass
+                if sub.isActive is False:
+                    self.engine.notice("warning", "StockNews subscription is not active")
+        elif isinstance(event, Pong):
+            self.alive(now, data=False)
+        elif isinstance(event, DecodeFailure):
+            return self.bad_frame(event.reason)
+        else:
+            self.status.unrecognised += 1
+            self.alive(now, data=False)
+        return None
+
+
+def seconds_left(expiry: float | None) -> float | None:
+    """Seconds until ``expiry``."""
+    return None if expiry is None else expiry - time.time()

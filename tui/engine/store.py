@@ -1,0 +1,244 @@
+"""The market store: merged quotes, bounded bar series, de-duplicated news.
+
+Mutated only by the engine on its event loop; the UI reads it when a batch says what changed.
+Everything is bounded: series ring buffers (30,000 bars), sparkline windows, news items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from tui.protocol.live import Bar, Quote, SeriesUpdate
+from tui.protocol.newsfeed import NewsfeedItem
+from tui.protocol.stocknews import StockNewsData, label_for_score, normalise_score
+
+MAX_BARS = 30_000
+"""Bars kept per series (the largest ``max_dp``)."""
+SPARK_POINTS = 60
+"""Recent last prices kept per quote for the sparkline."""
+MAX_NEWS = 1_000
+"""News items kept."""
+QUOTE_FIELDS = tuple(f for f in Quote.__struct_fields__ if f != "code")
+"""Quote fields merged by name."""
+
+
+@dataclass
+class QuoteRow:
+    """The merged state of one symbol's quote."""
+
+    code: str
+    values: dict[str, Any] = field(default_factory=dict)
+    changed_at: dict[str, float] = field(default_factory=dict)
+    direction: int = 0
+    """+1 when the last price last rose, -1 when it fell."""
+    spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
+    updated_at: float = 0.0
+    server_ms: float | None = None
+
+    def get(self, name: str) -> Any:
+        """A field's latest known value, or None."""
+        return self.values.get(name)
+
+
+@dataclass
+class SeriesBuffer:
+    """Bars for one (code, bar settings) key."""
+
+    code: str
+    bar_type: str | None = None
+    bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=MAX_BARS))
+    ignored_older: int = 0
+    updated_at: float = 0.0
+
+    def fill_gaps(self, seconds: float) -> list[Bar]:
+        """Bars with missing periods filled from the previous bar (guide FAQ, 1-second bars)."""
+        out: list[Bar] = []
+        for bar in self.bars:
+            if out and seconds > 0:
+                prev = out[-1]
+                t = prev.time + seconds
+                while t < bar.time and len(out) < MAX_BARS * 2:
+                    out.append(
+                        Bar(
+                            time=t,
+                            open=prev.close,
+                            high=prev.close,
+                            low=prev.close,
+                            close=prev.close,
+                            volume=0.0,
+                        )
+                    )
+                    t += seconds
+            out.append(bar)
+        return out
+
+
+@dataclass
+class NewsItem:
+    """A news item from either source, normalised."""
+
+    key: str
+    title: str
+    summary: str
+    tickers: list[str]
+    source: str
+    published: float
+    origin: str
+    link: str | None = None
+    score: float | None = None
+    label: str | None = None
+    confidence: float | None = None
+    factors: list[str] = field(default_factory=list)
+    price: float | None = None
+    price_change: float | None = None
+    price_text: str | None = None
+    category: str | None = None
+
+
+def news_from_newsfeed(item: NewsfeedItem) -> NewsItem:
+    """Normalise an InsightSentry ``/newsfeed`` item."""
+    key = item.link or f"{item.published_seconds}|{item.source}|{item.title}"
+    tickers = [s.split(":", 1)[-1] for s in item.related_symbols]
+    return NewsItem(
+        key=key,
+        title=item.title,
+        summary=item.content,
+        tickers=tickers,
+        source=item.source or "InsightSentry",
+        published=item.published_seconds,
+        origin="newsfeed",
+        link=item.link,
+    )
+
+
+def _iso_seconds(text: str | None) -> float:
+    """Epoch seconds from an ISO-8601 string; now when absent or bad."""
+    from datetime import datetime
+
+    if text:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    return time.time()
+
+
+def news_from_stocknews(data: StockNewsData, timestamp: str | None) -> NewsItem:
+    """Normalise a StockNews ``news`` message (scores scaled to -1..1, protocol-notes)."""
+    score = normalise_score(data.sentimentScore)
+    label = data.sentimentLabel or (label_for_score(score) if score is not None else None)
+    title = data.summary or data.content or "(no summary)"
+    published = _iso_seconds(data.timestamp or timestamp)
+    key = data.articleUrl or f"{published}|StockNews|{title}"
+    tickers = data.stockTickers or ([data.ticker] if data.ticker else [])
+    return NewsItem(
+        key=key,
+        title=title.split(". ")[0][:200],
+        summary=title,
+        tickers=tickers,
+        source=data.channel or "StockNews",
+        published=published,
+        origin="stocknews",
+        link=data.articleUrl,
+        score=score,
+        label=label,
+        confidence=normalise_score(data.confidence),
+        factors=list(data.keyFactors),
+        price=data.price,
+        price_change=data.priceChange,
+        price_text=data.priceFormatted,
+        category=data.category,
+    )
+
+
+class MarketStore:
+    """Quotes, series and news, plus what changed since the last batch."""
+
+    def __init__(self) -> None:
+        self.quotes: dict[str, QuoteRow] = {}
+        self.series: dict[str, SeriesBuffer] = {}
+        self.news: deque[NewsItem] = deque(maxlen=MAX_NEWS)
+        self._news_keys: dict[str, None] = {}
+        self.changed_quotes: set[str] = set()
+        self.changed_series: set[str] = set()
+        self.new_news: list[NewsItem] = []
+        self.duplicates = 0
+
+    def apply_quote(self, quote: Quote, server_ms: float | None, now: float) -> None:
+        """Merge a (possibly sparse) quote: absent fields never blank out known ones."""
+        row = self.quotes.get(quote.code)
+        if row is None:
+            row = self.quotes[quote.code] = QuoteRow(quote.code)
+        values, changed_at = row.values, row.changed_at
+        for name in QUOTE_FIELDS:
+            value = getattr(quote, name)
+            if value is not None and values.get(name) != value:
+                if name == "last_price":
+                    old = values.get("last_price")
+                    if old is not None:
+                        row.direction = 1 if value > old else -1
+                    row.spark.append(value)
+                values[name] = value
+                changed_at[name] = now
+        row.updated_at = now
+        row.server_ms = server_ms
+        self.changed_quotes.add(quote.code)
+
+    def apply_series(self, update: SeriesUpdate, *, first: bool, now: float) -> None:
+        """First message after (re)subscribe replaces history; then same time replaces the
+        last bar, newer appends, older is ignored and counted."""
+        buffer = self.series.get(update.code)
+        if buffer is None or first:
+            buffer = self.series[update.code] = SeriesBuffer(update.code, update.bar_type)
+            buffer.bars.extend(update.series)
+        else:
+            bars = buffer.bars
+            for bar in update.series:
+                if not bars or bar.time > bars[-1].time:
+                    bars.append(bar)
+                elif bar.time == bars[-1].time:
+                    bars[-1] = bar
+                else:
+                    buffer.ignored_older += 1
+        buffer.bar_type = update.bar_type or buffer.bar_type
+        buffer.updated_at = now
+        self.changed_series.add(update.code)
+
+    def add_news(self, item: NewsItem) -> bool:
+        """Add unless already seen (by link, else time + source + title); True if added."""
+        if item.key in self._news_keys:
+            self.duplicates += 1
+            return False
+        if len(self.news) == self.news.maxlen:
+            oldest = self.news[0]
+            self._news_keys.pop(oldest.key, None)
+        self.news.append(item)
+        self._news_keys[item.key] = None
+        self.new_news.append(item)
+        if len(self.new_news) > MAX_NEWS:
+            del self.new_news[: len(self.new_news) - MAX_NEWS]
+        return True
+
+    def forget_series(self, code: str) -> None:
+        """Drop a series no longer subscribed."""
+        self.series.pop(code, None)
+
+    def take_changes(self) -> tuple[set[str], set[str], list[NewsItem]]:
+        """What changed since the last call, and reset."""
+        quotes, series, news = self.changed_quotes, self.changed_series, self.new_news
+        self.changed_quotes, self.changed_series, self.new_news = set(), set(), []
+        return quotes, series, news
+
+    def has_changes(self) -> bool:
+        """Whether a batch would carry anything."""
+        return bool(self.changed_quotes or self.changed_series or self.new_news)
+
+
+def quote_snapshot(row: QuoteRow) -> Quote:
+    """The merged row as a full :class:`Quote` (for recording and tests)."""
+    return msgspec.convert({"code": row.code, **row.values}, Quote)

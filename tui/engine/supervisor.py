@@ -1,0 +1,405 @@
+"""One supervisor per feed: dial, serve, classify the end, back off, dial again.
+
+At most one socket per feed at any moment. Every voluntary close sends 1000 and waits at most
+``close_timeout`` (``websockets`` >= 17.2 sends 1011 when a context manager exits by exception,
+so we never use one). Tasks of the old socket are cancelled before the next dial. The reconnect
+policy is ours (guide section 5, Reconnection Best Practices), not the library's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from tui.engine.backoff import LONG_BACKOFF_SECONDS, Backoff
+from tui.engine.keys import KeyUnavailable
+from tui.engine.status import FeedState, FeedStatus
+from tui.secrets import mask_secrets
+
+if TYPE_CHECKING:
+    from tui.engine.engine import Engine
+
+log = logging.getLogger("marketpane.engine")
+
+MAX_INBOUND_BYTES = 8 * 1024 * 1024
+"""Inbound frame limit: a 30,000-bar history is about 2.9 MB (protocol-notes)."""
+MAX_BAD_FRAMES_IN_A_ROW = 100
+"""Undecodable frames in a row that make a connection a protocol violation."""
+PROTOCOL_STRIKES = 3
+"""Protocol-violation connections in a row after which the feed stops."""
+LATENCY_SMOOTHING = 0.2
+"""EWMA weight of a new latency sample."""
+
+
+class Outcome(Enum):
+    """How a connection ended, and so what to do next."""
+
+    RECONNECT = "reconnect"
+    AUTH = "auth"
+    EVICTED = "evicted"
+    PROTOCOL = "protocol"
+    TIMEOUT = "timeout"
+    QUIT = "quit"
+    MANUAL = "manual"
+
+
+@dataclass
+class SessionEnd:
+    """The end of one connection."""
+
+    outcome: Outcome
+    reason: str
+    server_delay: float | None = None
+
+
+class Supervisor:
+    """Base class of the three feeds; subclasses say how to open, greet and read."""
+
+    name = "feed"
+    watchdog_seconds = 30.0
+    pong_is_liveness = False
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.status = FeedStatus(self.name)
+        self.backoff = Backoff()
+        self.stop_event = asyncio.Event()
+        self.kick_event = asyncio.Event()
+        self.ws: ClientConnection | None = None
+        self.last_alive = 0.0
+        self.last_ping = 0.0
+        self.had_data = False
+        self.bad_in_a_row = 0
+        self.pending_end: SessionEnd | None = None
+        self.auth_refreshed = False
+        self.protocol_strikes = 0
+        self.sockets_open = 0
+        self.rng = random.Random()
+
+    # ---- subclass hooks -------------------------------------------------------------------
+
+    async def target(self) -> tuple[str, dict[str, str]]:
+        """URL and extra headers of the next dial (may fetch a key)."""
+        raise NotImplementedError
+
+    async def on_open(self, ws: ClientConnection) -> None:
+        """Greet the server (send the subscription or auth message)."""
+
+    def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
+        """Handle one frame; return an end to finish the connection."""
+        raise NotImplementedError
+
+    def ping_payload(self) -> str:
+        """The keep-alive text."""
+        return "ping"
+
+    def ping_delay(self) -> float:
+        """Seconds until the next ping (guide section 5: every 20-30 s, never within 15 s)."""
+        low, high = self.settings.ping_seconds
+        return self.rng.uniform(low, high)
+
+    def extra_tasks(self, ws: ClientConnection) -> list[asyncio.Task[SessionEnd | None]]:
+        """More tasks for the life of one connection."""
+        return []
+
+    def can_refresh_key(self) -> bool:
+        """Whether an auth failure may be retried once with a new key."""
+        return False
+
+    async def refresh_key(self) -> None:
+        """Fetch a new key (RapidAPI)."""
+
+    # ---- control --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the supervisor to close (1000) and exit."""
+        self.stop_event.set()
+
+    def reconnect_now(self) -> None:
+        """Force a reconnect (or restart a stopped feed)."""
+        self.kick_event.set()
+
+    def _set(self, state: FeedState, detail: str = "", retry_at: float | None = None) -> None:
+        self.status.state, self.status.detail, self.status.retry_at = state, detail, retry_at
+        self.engine.status_changed()
+
+    # ---- main loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Dial, serve and reconnect until stopped."""
+        try:
+            while not self.stop_event.is_set():
+                end = await self._connect_once()
+                if end.outcome is Outcome.QUIT or self.stop_event.is_set():
+                    break
+                delay = await self._decide(end)
+                if delay is None:
+                    if not await self._wait_restart():
+                        break
+                    continue
+                self.status.reconnects += 1
+                self._set(FeedState.RECONNECTING, end.reason, time.time() + delay)
+                if not await self._sleep(delay):
+                    break
+        finally:
+            self._set(FeedState.STOPPED, self.status.detail or "quit")
+
+    async def _wait_restart(self) -> bool:
+        """Stay stopped until a manual reconnect (True) or quit (False)."""
+        stop = asyncio.ensure_future(self.stop_event.wait())
+        kick = asyncio.ensure_future(self.kick_event.wait())
+        done, pending = await asyncio.wait({stop, kick}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if stop in done:
+            return False
+        self.kick_event.clear()
+        self.backoff.attempt = 0
+        self.auth_refreshed = False
+        self.protocol_strikes = 0
+        return True
+
+    async def _sleep(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; False at once on quit, early on a manual reconnect."""
+        stop = asyncio.ensure_future(self.stop_event.wait())
+        kick = asyncio.ensure_future(self.kick_event.wait())
+        done, pending = await asyncio.wait(
+            {stop, kick}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        if kick in done:
+            self.kick_event.clear()
+        return stop not in done
+
+    async def _decide(self, end: SessionEnd) -> float | None:
+        """Seconds to wait before the next dial, or None to stop the feed."""
+        status = self.status
+        status.last_error = end.reason
+        if end.outcome is Outcome.MANUAL:
+            self.backoff.attempt = 0
+            return 0.0
+        if end.outcome is Outcome.AUTH:
+            if self.can_refresh_key() and not self.auth_refreshed:
+                self.auth_refreshed = True
+                try:
+                    await self.refresh_key()
+                except KeyUnavailable as exc:
+                    self._stopped(str(exc))
+                    return None
+                return self.backoff.next_delay()
+            self._stopped(f"{end.reason}; check the key, then press r to retry")
+            return None
+        if end.outcome is Outcome.EVICTED:
+            self.engine.notice(
+                "warning",
+                f"{self.name}: {end.reason}. Another client is using "
+                "this account's connections; backing off.",
+            )
+            return self.backoff.next_delay(end.server_delay, floor=LONG_BACKOFF_SECONDS)
+        if end.outcome is Outcome.PROTOCOL:
+            self.protocol_strikes += 1
+            if self.protocol_strikes >= PROTOCOL_STRIKES:
+                self._stopped(f"{end.reason} ({PROTOCOL_STRIKES} times in a row)")
+                return None
+        return self.backoff.next_delay(end.server_delay)
+
+    def _stopped(self, why: str) -> None:
+        self._set(FeedState.STOPPED, why)
+        self.engine.notice("error", f"{self.name} stopped: {why}")
+
+    async def _connect_once(self) -> SessionEnd:
+        """One dial and, if it opens, one session."""
+        self._set(FeedState.CONNECTING, "")
+        try:
+            url, headers = await self.target()
+        except KeyUnavailable as exc:
+            return SessionEnd(Outcome.AUTH, str(exc))
+        try:
+            ws = await connect(
+                url,
+                additional_headers=headers,
+                max_size=MAX_INBOUND_BYTES,
+                ping_interval=None,
+                open_timeout=self.settings.open_timeout,
+                close_timeout=self.settings.close_timeout,
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            code = exc.response.status_code
+            if code in (401, 403):
+                return SessionEnd(Outcome.AUTH, f"server refused the key (HTTP {code})")
+            retry = exc.response.headers.get("Retry-After")
+            delay = float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
+            return SessionEnd(Outcome.RECONNECT, f"handshake refused (HTTP {code})", delay)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            return SessionEnd(Outcome.RECONNECT, mask_secrets(f"cannot connect: {_describe(exc)}"))
+        self.ws = ws
+        self.sockets_open += 1
+        opened = time.time()
+        self.status.connects += 1
+        self.status.connected_at = opened
+        self._set(FeedState.LIVE, "")
+        try:
+            return await self._session(ws)
+        finally:
+            await self._close(ws)
+            self.sockets_open -= 1
+            self.ws = None
+            self.backoff.connection_was_stable(time.time() - opened, self.had_data)
+
+    async def _close(self, ws: ClientConnection) -> None:
+        """Close with 1000 and wait at most ``close_timeout``; abort the TCP link after."""
+        try:
+            await asyncio.wait_for(
+                ws.close(1000, "client closing"), self.settings.close_timeout + 0.5
+            )
+        except (Exception, asyncio.CancelledError):
+            if ws.transport is not None:
+                ws.transport.abort()
+
+    async def _session(self, ws: ClientConnection) -> SessionEnd:
+        """Serve one open connection until something ends it."""
+        now = time.time()
+        self.last_alive = now
+        self.had_data = False
+        self.bad_in_a_row = 0
+        self.pending_end = None
+        tasks: list[asyncio.Task[SessionEnd | None]] = [
+            asyncio.create_task(self._read(ws)),
+            asyncio.create_task(self._watchdog()),
+            asyncio.create_task(self._pinger(ws)),
+            *self.extra_tasks(ws),
+        ]
+        stop = asyncio.create_task(self.stop_event.wait())
+        kick = asyncio.create_task(self.kick_event.wait())
+        try:
+            await self.on_open(ws)
+            done, _ = await asyncio.wait({*tasks, stop, kick}, return_when=asyncio.FIRST_COMPLETED)
+        except ConnectionClosed:
+            done = set()
+        finally:
+            for task in (*tasks, stop, kick):
+                task.cancel()
+            await asyncio.gather(*tasks, stop, kick, return_exceptions=True)
+        if stop in done:
+            return SessionEnd(Outcome.QUIT, "quit")
+        if kick in done:
+            self.kick_event.clear()
+            return SessionEnd(Outcome.MANUAL, "reconnect requested")
+        for task in tasks:
+            if task in done:
+                if task.cancelled():
+                    continue
+                exc = task.exception()
+                if exc is not None:
+                    log.error("%s handler failed: %s", self.name, mask_secrets(repr(exc)))
+                    return SessionEnd(Outcome.RECONNECT, f"internal error ({type(exc).__name__})")
+                result = task.result()
+                if result is not None:
+                    return result
+        return self._classify_close(ws)
+
+    async def _read(self, ws: ClientConnection) -> SessionEnd | None:
+        """Read frames until the connection ends or a frame ends it."""
+        status = self.status
+        recorder = self.engine.recorder
+        try:
+            async for frame in ws:
+                now = time.time()
+                status.messages += 1
+                status.bytes += len(frame)
+                if recorder is not None:
+                    recorder.write(self.name, frame, now)
+                end = self.on_frame(frame, now)
+                if end is not None:
+                    return end
+        except ConnectionClosed:
+            pass
+        return self._classify_close(ws)
+
+    def _classify_close(self, ws: ClientConnection) -> SessionEnd:
+        """What the server's close (or its absence) means."""
+        if self.pending_end is not None:
+            return self.pending_end
+        received = ws.protocol.close_rcvd
+        if received is None:
+            return SessionEnd(Outcome.RECONNECT, "connection lost")
+        code, reason = received.code, received.reason
+        text = f"server closed ({code}{': ' + reason if reason else ''})"
+        if code == 1008:
+            return SessionEnd(Outcome.AUTH, f"key rejected or subscription expired ({code})")
+        if code == 1009:
+            return SessionEnd(Outcome.PROTOCOL, "message too big (1009)")
+        if code in (1000, 1001):
+            return SessionEnd(Outcome.RECONNECT, f"{text}, maintenance or restart")
+        return SessionEnd(Outcome.RECONNECT, text)
+
+    async def _watchdog(self) -> SessionEnd | None:
+        """End the connection when nothing arrives for ``watchdog_seconds``."""
+        limit = self.watchdog_seconds
+        while True:
+            await asyncio.sleep(min(1.0, limit / 10))
+            if time.time() - self.last_alive > limit:
+                return SessionEnd(Outcome.TIMEOUT, f"no data or heartbeat for {limit:g} s")
+
+    async def _pinger(self, ws: ClientConnection) -> SessionEnd | None:
+        """Send the keep-alive on the feed's cadence, never two within the minimum gap."""
+        while True:
+            await asyncio.sleep(self.ping_delay())
+            if time.time() - self.last_ping < self.settings.min_ping_gap:
+                continue
+            self.last_ping = time.time()
+            await ws.send(self.ping_payload())
+
+    # ---- shared frame bookkeeping ---------------------------------------------------------
+
+    def alive(self, now: float, *, data: bool) -> None:
+        """A good frame arrived."""
+        self.last_alive = now
+        self.bad_in_a_row = 0
+        if data:
+            self.had_data = True
+            self.auth_refreshed = False
+            self.protocol_strikes = 0
+
+    def bad_frame(self, reason: str) -> SessionEnd | None:
+        """Count an undecodable frame; too many in a row is a protocol violation."""
+        self.status.decode_errors += 1
+        self.bad_in_a_row += 1
+        log.debug("%s: bad frame: %s", self.name, reason)
+        if self.bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW:
+            return SessionEnd(Outcome.PROTOCOL, f"{MAX_BAD_FRAMES_IN_A_ROW} bad frames in a row")
+        return None
+
+    def heartbeat(self, server_ms: float, now: float) -> None:
+        """Latency = local ms - server_time, smoothed (guide FAQ)."""
+        status = self.status
+        status.heartbeat_at = now
+        sample = now * 1000.0 - server_ms
+        if sample < 0:
+            status.latency_warning = "event loop blocked or clock skew"
+        else:
+            status.latency_warning = None
+        previous = status.latency_ms
+        status.latency_ms = (
+            sample if previous is None else (previous + LATENCY_SMOOTHING * (sample - previous))
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, key-free description of a dial failure."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
