@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,7 @@ class Engine:
         self.pending: str | None = None
         self.news_tickers: list[str] = []
         self.notices: list[Notice] = []
+        self.notice_log: deque[Notice] = deque(maxlen=200)
         self._status_dirty = True
         self._ui_busy = False
         self._stop = asyncio.Event()
@@ -159,7 +161,9 @@ class Engine:
 
     def notice(self, level: str, text: str) -> None:
         """Queue a notice for the UI (masked)."""
-        self.notices.append(Notice(level, mask_secrets(text)))  # type: ignore[arg-type]
+        notice = Notice(level, mask_secrets(text))  # type: ignore[arg-type]
+        self.notices.append(notice)
+        self.notice_log.append(notice)
         self.notices = self.notices[-50:]
         self._status_dirty = True
 

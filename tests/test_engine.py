@@ -1,0 +1,320 @@
+"""The feed engine against the simulator over real loopback sockets.
+
+Each test names the rule it checks (issue: the feed engine; guide sections cited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from tests.enginehelp import make_engine, quotes, wait_for
+from tests.simhelp import fast_settings
+from tui.engine.budget import SubscriptionBudget
+from tui.engine.recorder import Recorder
+from tui.engine.replay import read_recording, replay_into
+from tui.engine.status import FeedState
+from tui.protocol.live import Subscription
+from tui.sim.server import run_simulator
+from tui.sim.settings import DEMO_RAPIDAPI_KEY, DEMO_SMALL_KEY, Faults
+
+
+async def _start(engine):  # type: ignore[no-untyped-def]
+    return asyncio.create_task(engine.run())
+
+
+async def _finish(engine, task) -> None:  # type: ignore[no-untyped-def]
+    engine.stop()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_quotes_series_and_news_reach_the_store() -> None:
+    """Rule: after connect the full subscription is sent; data lands in the store."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim)
+        series = Subscription(
+            code="BINANCE:BTCUSDT", type="series", bar_type="second", bar_interval=1, max_dp=200
+        )
+        engine.set_desired([*quotes("NASDAQ:AAPL", "FX:EURUSD"), series])
+        task = await _start(engine)
+        store = engine.store
+        await wait_for(lambda: {"NASDAQ:AAPL", "FX:EURUSD"} <= set(store.quotes))
+        await wait_for(lambda: "BINANCE:BTCUSDT" in store.series)
+        assert len(store.series["BINANCE:BTCUSDT"].bars) >= 200
+        await wait_for(lambda: len(store.news) >= 10)  # guide section 1: 10 most recent
+        await wait_for(lambda: len(sim.stocknews_sessions) == 1)
+        sim.publish(sim.news.make(time.time()))
+        await wait_for(lambda: {n.origin for n in store.news} == {"newsfeed", "stocknews"})
+        assert len([n for n in store.news if n.origin == "newsfeed"]) == 11
+        aapl = store.quotes["NASDAQ:AAPL"]
+        assert aapl.get("prev_close_price") is not None and aapl.get("delay_seconds") == 0
+        await _finish(engine, task)
+
+
+async def test_sparse_quotes_never_blank_known_fields() -> None:
+    """Rule: quotes merged by code; sparse updates fill in, never blank out."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, stocknews_token=None)
+        engine.set_desired(quotes("BINANCE:BTCUSDT"))
+        task = await _start(engine)
+        await wait_for(lambda: "BINANCE:BTCUSDT" in engine.store.quotes)
+        row = engine.store.quotes["BINANCE:BTCUSDT"]
+        await wait_for(lambda: len(row.spark) >= 3)
+        assert row.get("prev_close_price") is not None and row.get("market_cap") is None
+        assert row.get("currency_code") == "USDT"
+        await _finish(engine, task)
+
+
+async def test_accept_then_close_storm_stays_within_backoff() -> None:
+    """Rule: reconnect policy is ours — equal-jitter backoff from 0.5 s doubling; an
+    accept-then-close server sees no more dials than the schedule allows (guide section 5)."""
+    async with run_simulator(fast_settings(), Faults(accept_then_close=True)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await asyncio.sleep(6.0)
+        await _finish(engine, task)
+        attempts = len(sim.records_for("live"))
+        # minimum delays 0.25, 0.5, 1, 2, 4 s: at most 5 dials fit in 6 s
+        assert 3 <= attempts <= 5
+
+
+async def test_1008_is_not_retried_in_a_loop(isolated_paths: Path) -> None:
+    """Rule: auth failure (close 1008) stops the feed after at most one key refresh."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, api_key="wrong-key", stocknews_token="wrong-token")
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: all(f.status.state is FeedState.STOPPED for f in engine.feeds))
+        await asyncio.sleep(1.0)
+        assert len(sim.records_for("live")) == 1
+        assert len(sim.records_for("stocknews")) == 1
+        assert any("stocknews stopped" in n.text for n in engine.notice_log)
+        await _finish(engine, task)
+
+
+async def test_rapidapi_auth_failure_refreshes_once_then_stops(isolated_paths: Path) -> None:
+    """Rule: at most one key refresh on auth failure; 401/403 from key rotation is final."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(
+            sim,
+            api_key=None,
+            rapidapi_key=DEMO_RAPIDAPI_KEY,
+            stocknews_token=None,
+            newsfeed=False,
+            state_dir=isolated_paths / "state",
+        )
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        stored = isolated_paths / "state" / "websocket-key.json"
+        assert stored.stat().st_mode & 0o777 == 0o600
+        key = json.loads(stored.read_text())["api_key"]
+        assert sim.records_for("live")[0].key == key
+        sim.issued_keys.clear()  # every issued key is now unknown to the server
+        sim.faults.rest_status = 401
+        engine.reconnect()
+        await wait_for(lambda: engine.feeds[0].status.state is FeedState.STOPPED, 15)
+        assert len(sim.records_for("live")) == 2
+        assert "RapidAPI key rejected" in engine.feeds[0].status.detail
+        await _finish(engine, task)
+
+
+async def test_mute_socket_replaced_and_resubscribed_once() -> None:
+    """Rule: a watchdog reconnects when nothing arrives (30 s in the app; 1.5 s here); the
+    full subscription is re-sent once per connection (guide section 5)."""
+    async with run_simulator(fast_settings(heartbeat_seconds=0.3)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False, watchdog_seconds=1.5)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        sim.faults.silent = True
+        sim.faults.mute_heartbeats = True
+        started = time.monotonic()
+        await wait_for(lambda: len(sim.records_for("live")) >= 2, 10)
+        assert time.monotonic() - started < 4.0
+        sim.faults.silent = sim.faults.mute_heartbeats = False
+        await wait_for(lambda: len(sim.records_for("live")[1].subscription_messages) == 1)
+        await asyncio.sleep(0.5)
+        records = sim.records_for("live")
+        assert [len(r.subscription_messages) for r in records] == [1, 1]
+        assert records[0].close_code_received == 1000  # the old socket was closed properly
+        await _finish(engine, task)
+
+
+async def test_quit_sends_1000_on_every_feed() -> None:
+    """Rule: every voluntary close sends close code 1000."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: all(f.status.state is FeedState.LIVE for f in engine.feeds))
+        await wait_for(lambda: len(sim.records) == 3)
+        await _finish(engine, task)
+        await wait_for(lambda: all(r.closed_at for r in sim.records))
+        assert [r.close_code_received for r in sim.records] == [1000, 1000, 1000]
+
+
+async def test_budget_survives_restart(isolated_paths: Path) -> None:
+    """Rule: the 120-per-3-hours counter is persisted and reconnects spend it too."""
+    state = isolated_paths / "state"
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, state_dir=state, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(
+            lambda: len(sim.records_for("live")) == 1 and sim.records[0].subscription_messages
+        )
+        engine.set_desired(quotes("NASDAQ:AAPL", "NASDAQ:MSFT"))
+        await wait_for(lambda: len(sim.records[0].subscription_messages) == 2)
+        engine.reconnect()
+        await wait_for(
+            lambda: (
+                len(sim.records_for("live")) == 2
+                and sim.records_for("live")[1].subscription_messages
+            )
+        )
+        await _finish(engine, task)
+    assert SubscriptionBudget(state / "budget.json").used() == 3
+
+
+def test_budget_window_with_fake_clock(tmp_path: Path) -> None:
+    """Rule: a strict sliding window; near the limit only essential sends are allowed."""
+    now = [1000.0]
+    budget = SubscriptionBudget(tmp_path / "b.json", limit=120, clock=lambda: now[0])
+    for _ in range(110):
+        budget.record()
+    assert not budget.allows(essential=False) and budget.allows(essential=True)
+    assert budget.describe() == "budget 110/120 in the last 3 h"
+    now[0] += 3 * 3600
+    assert budget.used() == 0
+    (tmp_path / "bad.json").write_text("{nope")
+    broken = SubscriptionBudget(tmp_path / "bad.json")
+    assert broken.used() == 0 and broken.load_error and "bad.json" in broken.load_error
+
+
+async def test_debounced_changes_become_one_message() -> None:
+    """Rule: a burst of keyboard switching becomes one subscription message."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False, debounce=0.3)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        for code in ("NASDAQ:MSFT", "NASDAQ:NVDA", "NASDAQ:TSLA", "NYSE:JPM", "NYSE:IBM"):
+            engine.set_desired(
+                [*quotes("NASDAQ:AAPL"), Subscription(code=code, bar_type="minute", max_dp=10)]
+            )
+            await asyncio.sleep(0.05)
+        await wait_for(lambda: "NYSE:IBM" in engine.store.series)
+        await asyncio.sleep(0.5)
+        messages = sim.records_for("live")[0].subscription_messages
+        assert len(messages) == 2 and messages[-1][-1].code == "NYSE:IBM"
+        await _finish(engine, task)
+
+
+async def test_30000_bar_history_arrives_intact() -> None:
+    """Rule: inbound size limit high enough for a 30,000-bar history (about 2.9 MB)."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired([Subscription(code="NASDAQ:AAPL", bar_type="minute", max_dp=30_000)])
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.series, 15)
+        bars = engine.store.series["NASDAQ:AAPL"].bars
+        assert len(bars) == 30_000
+        times = [b.time for b in bars]
+        assert times == sorted(times)
+        await _finish(engine, task)
+
+
+async def test_malformed_frames_are_counted_and_survived() -> None:
+    """Rule: bad frames never stop the engine; they are counted."""
+    settings = fast_settings(firehose_rate=3000)
+    async with run_simulator(settings, Faults(malformed_every=2, binary_every=7)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
+        task = await _start(engine)
+        live = engine.feeds[0]
+        await wait_for(lambda: live.status.decode_errors >= 1000, 20)
+        assert live.status.state is FeedState.LIVE and live.status.connects == 1
+        assert "FX:EURUSD" in engine.store.quotes
+        await _finish(engine, task)
+
+
+async def test_in_band_error_removes_subscription_without_reconnect() -> None:
+    """Rule: errors that keep the socket open remove that subscription and are shown."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL", "NASDAQ:ZZZZ"))
+        task = await _start(engine)
+        await wait_for(lambda: [s.code for s in engine.desired] == ["NASDAQ:AAPL"])
+        assert any("NASDAQ:ZZZZ: unknown symbol" in n.text for n in engine.notice_log)
+        await asyncio.sleep(0.5)
+        assert len(sim.records_for("live")) == 1
+        assert len(sim.records[0].subscription_messages) == 1
+        await _finish(engine, task)
+
+
+async def test_evicted_backs_off_long() -> None:
+    """Rule: connection_evicted backs off long and says another client holds the account."""
+    async with run_simulator(fast_settings()) as sim:
+        first = make_engine(sim, api_key=DEMO_SMALL_KEY, newsfeed=False, stocknews=False)
+        second = make_engine(sim, api_key=DEMO_SMALL_KEY, newsfeed=False, stocknews=False)
+        for engine in (first, second):
+            engine.config.plan.subscriptions = 2
+            engine.set_desired(quotes("NASDAQ:AAPL"))
+        one = await _start(first)
+        await wait_for(lambda: "NASDAQ:AAPL" in first.store.quotes)
+        two = await _start(second)
+        status = first.feeds[0].status
+        await wait_for(lambda: status.state is FeedState.RECONNECTING)
+        assert status.retry_at is not None and status.retry_at - time.time() > 55
+        assert any("Another client" in n.text for n in first.notice_log)
+        await _finish(first, one)
+        await _finish(second, two)
+
+
+async def test_server_1001_reconnects() -> None:
+    """Rule: server-initiated 1000/1001 (maintenance) reconnects with backoff, never exits."""
+    async with run_simulator(
+        fast_settings(), Faults(close_code=1001, close_after_seconds=0.3)
+    ) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: len(sim.records_for("live")) >= 3, 10)
+        assert engine.feeds[0].status.state is not FeedState.STOPPED
+        assert "1001" in (engine.feeds[0].status.last_error or "")
+        await _finish(engine, task)
+
+
+async def test_latency_from_server_time() -> None:
+    """Rule: latency = local ms - server_time, smoothed (guide FAQ)."""
+    async with run_simulator(fast_settings(heartbeat_seconds=0.2)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        status = engine.feeds[0].status
+        await wait_for(lambda: status.latency_ms is not None)
+        assert status.latency_ms is not None and 0 <= status.latency_ms < 1000
+        await _finish(engine, task)
+
+
+async def test_record_and_replay(tmp_path: Path) -> None:
+    """Rule: --record writes frames with receive times, keys masked; replay feeds them through
+    the same decode and store path."""
+    recording = tmp_path / "rec.jsonl"
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, stocknews=False)
+        engine.recorder = Recorder(recording)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes and engine.store.news)
+        await _finish(engine, task)
+    text = recording.read_text()
+    assert "demo-mega-key" not in text and '"feed": "live"' in text
+    rows = read_recording(recording)
+    fresh = make_engine(sim, live=False, newsfeed=False, stocknews=False)
+    count = await replay_into(fresh, rows, speed=1000.0)
+    assert count == len(rows) and "NASDAQ:AAPL" in fresh.store.quotes and fresh.store.news
