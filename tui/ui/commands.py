@@ -1,0 +1,35 @@
+"""Command palette entries for every dashboard action."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from tui.ui.app import MarketpaneApp
+
+
+class MarketpaneCommands(Provider):
+    """Every binding with a description, plus one entry per watchlist and theme."""
+
+    def _commands(self) -> list[tuple[str, str]]:
+        app: MarketpaneApp = self.app  # type: ignore[assignment]
+        entries = [(description, action) for _, action, description in app.action_rows()]
+        for index, watchlist in enumerate(app.config.watchlists):
+            entries.append((f"Watchlist: {watchlist.name}", f"switch_watchlist({index + 1})"))
+        for name in app.marketpane_themes:
+            entries.append((f"Theme: {name}", f"set_theme('{name}')"))
+        return entries
+
+    async def discover(self) -> Hits:
+        for text, action in self._commands():
+            yield DiscoveryHit(text, partial(self.app.run_action, action))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, action in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(self.app.run_action, action))

@@ -1,0 +1,196 @@
+"""Chart, news list, news ticker and status bar widgets."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.engine.status import FeedState, FeedStatus
+from tui.engine.store import NewsItem, SeriesBuffer
+from tui.ui.render import Palette, age_text, clock_text, render_chart
+
+SENTIMENT_MARKS = {
+    "Very Bullish": ("▲▲", "up"),
+    "Bullish": ("▲", "up"),
+    "Neutral": ("•", "flat"),
+    "Bearish": ("▼", "down"),
+    "Very Bearish": ("▼▼", "down"),
+}
+"""Sentiment label to mark and palette role (the label is also shown in words)."""
+MAX_NEWS_LINES = 200
+"""News lines kept in the list (the store keeps more)."""
+
+
+class ChartView(Widget):
+    """OHLC candles or bars for the focused symbol, redrawn on new bars and on resize."""
+
+    DEFAULT_CSS = """
+    ChartView { height: 1fr; min-height: 5; border: round $panel; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.series: SeriesBuffer | None = None
+        self.code: str | None = None
+        self.label = ""
+        self.mode = "candles"
+        self.fill_gaps_seconds = 0.0
+        self.palette = Palette.from_variables({})
+
+    def show(self, code: str | None, series: SeriesBuffer | None, label: str) -> None:
+        """Point the chart at a series and redraw."""
+        self.code, self.series, self.label = code, series, label
+        self.refresh()
+
+    def render(self) -> Text:
+        width, height = self.content_size.width, self.content_size.height
+        if self.code is None:
+            return Text("Press Enter on a symbol to chart it", style=self.palette.flat)
+        title = f"{self.code} · {self.label} · {self.mode}"
+        bars: list = []  # type: ignore[type-arg]
+        if self.series is not None:
+            bars = (
+                self.series.fill_gaps(self.fill_gaps_seconds)
+                if self.fill_gaps_seconds
+                else list(self.series.bars)[-max(1, width) :]
+            )
+        lines = render_chart(bars, width, height, self.palette, title=title, mode=self.mode)
+        return Text("\n").join(lines)
+
+
+def news_line(item: NewsItem, palette: Palette, width: int) -> Text:
+    """``12:03 AAPL ▲ Bullish Title… · Source``, with a text label where colour is absent."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(clock_text(item.published) + " ", palette.axis)
+    if item.tickers:
+        line.append(",".join(item.tickers[:2]) + " ", palette.accent)
+    if item.label:
+        mark, role = SENTIMENT_MARKS.get(item.label, ("•", "flat"))
+        style = {"up": palette.up, "down": palette.down}.get(role, palette.flat)
+        line.append(f"{mark} {item.label} ", style)
+    line.append(item.title)
+    line.append(f" · {item.source}", palette.axis)
+    line.truncate(max(10, width), overflow="ellipsis")
+    return line
+
+
+class NewsList(OptionList):
+    """Newest-first headlines; Enter opens the detail view."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+    DEFAULT_CSS = """
+    NewsList { height: 1fr; border: round $panel; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.items: list[NewsItem] = []
+        self.palette = Palette.from_variables({})
+
+    def show(self, items: list[NewsItem]) -> None:
+        """Replace the list with ``items`` (newest first, bounded)."""
+        self.items = items[:MAX_NEWS_LINES]
+        width = max(20, self.content_size.width or 80)
+        highlighted = self.highlighted
+        self.set_options(
+            Option(news_line(item, self.palette, width), id=item.key) for item in self.items
+        )
+        if highlighted is not None and self.items:
+            self.highlighted = min(highlighted, len(self.items) - 1)
+
+    def selected_item(self) -> NewsItem | None:
+        """The highlighted item."""
+        index = self.highlighted
+        return self.items[index] if index is not None and index < len(self.items) else None
+
+
+class NewsTicker(Static):
+    """Compact mode: the latest headline on one line."""
+
+    DEFAULT_CSS = """
+    NewsTicker { height: 1; background: $panel; }
+    """
+
+    def show(self, item: NewsItem | None, palette: Palette) -> None:
+        """Show ``item``."""
+        width = max(10, self.size.width)
+        self.update(news_line(item, palette, width) if item else Text("no news yet"))
+
+
+STATE_MARK = {
+    FeedState.LIVE: "●",
+    FeedState.CONNECTING: "◌",
+    FeedState.RECONNECTING: "◌",
+    FeedState.STOPPED: "✖",
+    FeedState.IDLE: "○",
+}
+"""One mark per feed state (the state is also spelled out where there is room)."""
+SHORT_NAMES = {"live": "live", "newsfeed": "news", "stocknews": "sn"}
+"""Feed names in narrow panes."""
+
+
+def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -> Text:
+    """One feed's part of the status bar."""
+    name = status.name if wide else SHORT_NAMES.get(status.name, status.name)
+    state = status.state
+    style = {FeedState.LIVE: palette.up, FeedState.STOPPED: palette.down}.get(state, palette.flat)
+    text = Text()
+    text.append(f"{name} {STATE_MARK[state]}", style)
+    if state is FeedState.RECONNECTING and status.retry_at:
+        text.append(f" retry {max(0, status.retry_at - now):.0f}s", palette.flat)
+    elif state is FeedState.STOPPED:
+        text.append(f" stopped: {status.detail}" if wide else " stopped", palette.down)
+    elif state is FeedState.CONNECTING:
+        text.append(" connecting" if wide else "", palette.flat)
+    elif state is FeedState.LIVE:
+        if status.latency_ms is not None:
+            text.append(f" {status.latency_ms:.0f}ms", palette.flat)
+        if status.latency_warning and wide:
+            text.append(f" ({status.latency_warning})", palette.down)
+        if wide and status.heartbeat_at:
+            text.append(f" hb {age_text(now - status.heartbeat_at)}", palette.flat)
+        if wide:
+            text.append(f" {status.rate:.0f}/s", palette.flat)
+    if wide and status.key_expiry:
+        left = status.key_expiry - now
+        text.append(
+            f" key {age_text(left)}" if left > 0 else " key expired",
+            palette.flat if left > 86400 else palette.down,
+        )
+    return text
+
+
+class StatusBar(Static):
+    """Feed states, latency, heartbeat age, rate, budget, key expiry, demo badge."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $foreground; }
+    """
+
+    def show(
+        self,
+        statuses: list[FeedStatus],
+        extra: list[str],
+        palette: Palette,
+        now: float | None = None,
+    ) -> None:
+        """Redraw from feed statuses and extra parts (budget, pending, demo)."""
+        now = time.time() if now is None else now
+        wide = self.size.width >= 100
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for index, status in enumerate(statuses):
+            if index:
+                line.append(" │ ", palette.axis)
+            line.append_text(feed_text(status, now, palette, wide=wide))
+        for part in extra:
+            line.append(" │ ", palette.axis)
+            line.append(part, palette.accent if part.startswith("DEMO") else palette.flat)
+        self.update(line)

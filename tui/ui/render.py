@@ -1,0 +1,262 @@
+"""Pure rendering helpers: numbers, sparklines, badges and the candle chart, as Rich text.
+
+No Textual here: the palette is built from the app's theme variables and passed in, so these
+functions are unit-testable and cheap to call on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+
+from tui.protocol.live import Bar
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+"""Eight levels for sparklines and volume bars."""
+UP_ARROW, DOWN_ARROW, FLAT_MARK = "▲", "▼", "•"
+"""Direction marks, so direction never depends on colour alone."""
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Rich styles resolved from the theme's ``mp-*`` variables."""
+
+    up: Style
+    down: Style
+    flat: Style
+    stale: Style
+    up_flash: Style
+    down_flash: Style
+    axis: Style
+    volume: Style
+    accent: Style
+
+    @classmethod
+    def from_variables(cls, variables: dict[str, str]) -> Palette:
+        """Build from ``App.theme_variables`` (falls back to plain styles)."""
+
+        def color(name: str, fallback: str = "default") -> str:
+            value = variables.get(name, fallback)
+            return value if value.startswith("#") else fallback
+
+        bold = variables.get("mp-bold-direction", "no") == "yes"
+        return cls(
+            up=Style(color=color("mp-up"), bold=bold),
+            down=Style(color=color("mp-down"), dim=bold, italic=bold),
+            flat=Style(color=color("mp-flat")),
+            stale=Style(color=color("mp-stale"), dim=True),
+            up_flash=Style(color=color("mp-up"), bgcolor=color("mp-up-flash"), bold=True),
+            down_flash=Style(color=color("mp-down"), bgcolor=color("mp-down-flash"), bold=True),
+            axis=Style(color=color("mp-axis")),
+            volume=Style(color=color("mp-volume")),
+            accent=Style(color=color("accent"), bold=True),
+        )
+
+    def direction(self, value: float | None) -> Style:
+        """Style for a signed change."""
+        if value is None or value == 0:
+            return self.flat
+        return self.up if value > 0 else self.down
+
+
+def price_text(value: float | None) -> str:
+    """A price with sensible decimals: 4 below 10, 2 above, none above 100,000."""
+    if value is None:
+        return "—"
+    magnitude = abs(value)
+    if magnitude >= 100_000:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:,.2f}"
+    if magnitude >= 1:
+        return f"{value:.4f}"
+    return f"{value:.5f}"
+
+
+def compact_number(value: float | None) -> str:
+    """``47.5M`` style for volumes and market caps."""
+    if value is None:
+        return "—"
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+
+
+def signed(value: float | None, suffix: str = "", decimals: int = 2) -> str:
+    """``+1.25%`` / ``-0.36``; an arrow mark is added by the caller."""
+    if value is None:
+        return "—"
+    return f"{value:+.{decimals}f}{suffix}"
+
+
+def arrow(value: float | None) -> str:
+    """▲ for up, ▼ for down, • for flat or unknown."""
+    if not value:
+        return FLAT_MARK
+    return UP_ARROW if value > 0 else DOWN_ARROW
+
+
+def delay_badge(delay_seconds: int | None) -> str:
+    """``RT``, ``15m`` or ``EOD`` from ``delay_seconds`` (guide section 3)."""
+    if delay_seconds is None:
+        return "?"
+    if delay_seconds == 0:
+        return "RT"
+    if delay_seconds < 0:
+        return "EOD"
+    return f"{delay_seconds // 60}m" if delay_seconds >= 60 else f"{delay_seconds}s"
+
+
+def age_text(seconds: float | None) -> str:
+    """``3s``, ``4m``, ``2h``, ``5d`` since the last update."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def sparkline(values: Sequence[float], width: int) -> str:
+    """The last ``width`` values as block characters (a flat series draws mid-height)."""
+    if width <= 0:
+        return ""
+    data = list(values)[-width:]
+    if not data:
+        return " " * width
+    low, high = min(data), max(data)
+    span = high - low
+    if span <= 0:
+        chars = SPARK_CHARS[3] * len(data)
+    else:
+        top = len(SPARK_CHARS) - 1
+        chars = "".join(SPARK_CHARS[round((v - low) / span * top)] for v in data)
+    return chars.rjust(width)
+
+
+def clock_text(epoch: float) -> str:
+    """Local ``HH:MM`` for news lines."""
+    return time.strftime("%H:%M", time.localtime(epoch))
+
+
+def _nice_step(span: float, rows: int) -> float:
+    """A round price step for about ``rows`` axis labels."""
+    raw = span / max(1, rows)
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
+def render_chart(
+    bars: Sequence[Bar],
+    width: int,
+    height: int,
+    palette: Palette,
+    *,
+    title: str,
+    mode: str = "candles",
+) -> list[Text]:
+    """Draw OHLC candles (or bars) with a volume strip, price axis and last-price marker."""
+    lines: list[Text] = [Text(title[:width], style=palette.accent, no_wrap=True, end="")]
+    if height < 3 or width < 12:
+        return lines
+    axis_width = min(11, max(8, width // 6))
+    plot_width = width - axis_width
+    volume_rows = 0 if height < 9 else max(1, (height - 1) // 5)
+    price_rows = height - 1 - volume_rows
+    usable = [b for b in bars if b.close is not None][-plot_width:]
+    if not usable:
+        lines.append(Text("waiting for bars…", style=palette.flat))
+        return lines
+    highs = [b.high if b.high is not None else b.close for b in usable]
+    lows = [b.low if b.low is not None else b.close for b in usable]
+    top, bottom = max(h for h in highs if h is not None), min(v for v in lows if v is not None)
+    if top == bottom:
+        top, bottom = top * 1.001 + 1e-9, bottom * 0.999 - 1e-9
+    span = top - bottom
+
+    def row_of(price: float) -> int:
+        return min(price_rows - 1, max(0, round((top - price) / span * (price_rows - 1))))
+
+    grid: list[list[tuple[str, Style | None]]] = [
+        [(" ", None)] * plot_width for _ in range(price_rows)
+    ]
+    offset = plot_width - len(usable)
+    for index, bar in enumerate(usable):
+        x = offset + index
+        close = bar.close or 0.0
+        open_ = bar.open if bar.open is not None else close
+        high = bar.high if bar.high is not None else max(open_, close)
+        low = bar.low if bar.low is not None else min(open_, close)
+        style = palette.up if close >= open_ else palette.down
+        r_high, r_low = row_of(high), row_of(low)
+        r_open, r_close = row_of(open_), row_of(close)
+        body_top, body_bottom = min(r_open, r_close), max(r_open, r_close)
+        for y in range(r_high, r_low + 1):
+            if mode == "candles":
+                char = "█" if body_top <= y <= body_bottom else "│"
+            else:
+                char = "│"
+                if y == r_open and y == r_close:
+                    char = "┼"
+                elif y == r_open:
+                    char = "┤"
+                elif y == r_close:
+                    char = "├"
+            grid[y][x] = (char, style)
+    last = usable[-1].close or 0.0
+    last_row = row_of(last)
+    step = _nice_step(span, max(2, price_rows // 3))
+    labels: dict[int, str] = {}
+    first_label = math.ceil(bottom / step) * step
+    value = first_label
+    while value <= top:
+        labels.setdefault(row_of(value), price_text(value))
+        value += step
+    last_style = (
+        palette.up if len(usable) < 2 or last >= (usable[-2].close or last) else palette.down
+    )
+    for y in range(price_rows):
+        line = Text(no_wrap=True, end="")
+        for char, cell_style in grid[y]:
+            line.append(char, cell_style)
+        if y == last_row:
+            line.append(
+                ("◀" + price_text(last))[:axis_width].ljust(axis_width),
+                last_style + Style(reverse=True),
+            )
+        elif y in labels:
+            line.append((" " + labels[y])[:axis_width].ljust(axis_width), palette.axis)
+        else:
+            line.append(" " * axis_width)
+        lines.append(line)
+    if volume_rows:
+        volumes = [b.volume or 0.0 for b in usable]
+        peak = max(volumes) or 1.0
+        levels = len(SPARK_CHARS)
+        for row in range(volume_rows):
+            line = Text(" " * offset, no_wrap=True, end="")
+            for volume in volumes:
+                fill = volume / peak * volume_rows - (volume_rows - 1 - row)
+                if fill >= 1:
+                    line.append("█", palette.volume)
+                elif fill > 0:
+                    line.append(SPARK_CHARS[min(levels - 1, int(fill * levels))], palette.volume)
+                else:
+                    line.append(" ")
+            label = f" vol {compact_number(peak)}" if row == 0 else ""
+            line.append(label[:axis_width].ljust(axis_width), palette.axis)
+            lines.append(line)
+    return lines
