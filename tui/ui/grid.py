@@ -61,9 +61,23 @@ COMPACT_KEYS = ("symbol", "last", "pct", "spark")
 """Compact pane mode: symbol, last, change %, sparkline."""
 
 
+COMPACT_WIDTHS = {"symbol": 8, "last": 10, "pct": 8}
+"""Narrower fixed widths in compact mode; the sparkline takes what is left (4 to 12)."""
+
+
 def columns_for_width(width: int, *, compact: bool) -> list[Column]:
     """The columns that fit ``width`` cells, most important kept, display order preserved."""
-    candidates = [c for c in COLUMNS if not compact or c.key in COMPACT_KEYS]
+    if compact:
+        fixed = [
+            Column(c.key, c.label, COMPACT_WIDTHS[c.key], c.priority, c.right)
+            for c in COLUMNS
+            if c.key in COMPACT_WIDTHS
+        ]
+        left = width - sum(c.width + 1 for c in fixed) - 1
+        if left >= 4:
+            fixed.insert(3, Column("spark", "Trend", min(12, left), 3, right=False))
+        return fixed
+    candidates = list(COLUMNS)
     chosen: list[Column] = []
     used = 0
     for column in sorted(candidates, key=lambda c: c.priority):
@@ -103,7 +117,7 @@ class QuoteGrid(DataTable[Text]):
         """Choose columns for ``width``; rebuild only when the set changes."""
         wanted = columns_for_width(max(10, width - 2), compact=compact)
         self.compact = compact
-        if [c.key for c in wanted] == [c.key for c in self.columns_shown]:
+        if wanted == self.columns_shown:
             return
         self.columns_shown = wanted
         self._rebuild()
@@ -120,7 +134,8 @@ class QuoteGrid(DataTable[Text]):
         self.clear(columns=True)
         self.rendered.clear()
         for column in self.columns_shown:
-            label = Text(column.label, justify="right" if column.right else "left")
+            header = column.label.rjust(column.width) if column.right else column.label
+            label = Text(header[: column.width])
             self.add_column(label, width=column.width + 1, key=column.key)
         for code in self.codes:
             self.add_row(*[Text("") for _ in self.columns_shown], key=code)

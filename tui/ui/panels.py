@@ -63,19 +63,36 @@ class ChartView(Widget):
         return Text("\n").join(lines)
 
 
+def fit_words(text: str, width: int) -> str:
+    """``text`` cut at a word boundary to fit ``width`` cells, with an ellipsis if cut."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    cut = text[: width - 1]
+    if " " in cut and text[width - 1] != " ":
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:·-") + "…"
+
+
 def news_line(item: NewsItem, palette: Palette, width: int) -> Text:
-    """``12:03 AAPL ▲ Bullish Title… · Source``, with a text label where colour is absent."""
-    line = Text(no_wrap=True, overflow="ellipsis")
+    """``12:03 AAPL ▲ Bullish Title · Source``, cut at a word boundary to ``width``.
+
+    The sentiment label is spelled out where the pane is wide, so it never relies on colour.
+    """
+    line = Text(no_wrap=True, end="")
     line.append(clock_text(item.published) + " ", palette.axis)
     if item.tickers:
         line.append(",".join(item.tickers[:2]) + " ", palette.accent)
     if item.label:
         mark, role = SENTIMENT_MARKS.get(item.label, ("•", "flat"))
         style = {"up": palette.up, "down": palette.down}.get(role, palette.flat)
-        line.append(f"{mark} {item.label} ", style)
-    line.append(item.title)
-    line.append(f" · {item.source}", palette.axis)
-    line.truncate(max(10, width), overflow="ellipsis")
+        line.append(f"{mark} {item.label} " if width >= 60 else f"{mark} ", style)
+    source = f" · {item.source}" if width >= 60 else ""
+    room = max(4, width - len(line.plain) - len(source))
+    line.append(fit_words(item.title, room))
+    if len(item.title) <= room:
+        line.append(source, palette.axis)
     return line
 
 
@@ -98,13 +115,18 @@ class NewsList(OptionList):
     def show(self, items: list[NewsItem]) -> None:
         """Replace the list with ``items`` (newest first, bounded)."""
         self.items = items[:MAX_NEWS_LINES]
-        width = max(20, self.content_size.width or 80)
+        width = max(20, (self.content_size.width or 80) - 1)
         highlighted = self.highlighted
         self.set_options(
             Option(news_line(item, self.palette, width), id=item.key) for item in self.items
         )
         if highlighted is not None and self.items:
             self.highlighted = min(highlighted, len(self.items) - 1)
+
+    def on_resize(self) -> None:
+        """Re-fit the lines to the new width."""
+        if self.items:
+            self.show(self.items)
 
     def selected_item(self) -> NewsItem | None:
         """The highlighted item."""
@@ -121,7 +143,7 @@ class NewsTicker(Static):
 
     def show(self, item: NewsItem | None, palette: Palette) -> None:
         """Show ``item``."""
-        width = max(10, self.size.width)
+        width = max(10, self.size.width or 40)
         self.update(news_line(item, palette, width) if item else Text("no news yet"))
 
 
@@ -192,5 +214,9 @@ class StatusBar(Static):
             line.append_text(feed_text(status, now, palette, wide=wide))
         for part in extra:
             line.append(" │ ", palette.axis)
+            if not wide:
+                part = part.replace(" in the last 3 h", "").replace(" data (simulator)", "")
+            if self.size.width < 60:
+                part = part.replace("budget ", "")
             line.append(part, palette.accent if part.startswith("DEMO") else palette.flat)
         self.update(line)

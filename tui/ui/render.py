@@ -256,7 +256,7 @@ def render_chart(
                     line.append(SPARK_CHARS[min(levels - 1, int(fill * levels))], palette.volume)
                 else:
                     line.append(" ")
-            label = f" vol {compact_number(peak)}" if row == 0 else ""
+            label = f" v{compact_number(peak)}" if row == 0 else ""
             line.append(label[:axis_width].ljust(axis_width), palette.axis)
             lines.append(line)
     return lines
