@@ -138,7 +138,7 @@ def news_from_stocknews(data: StockNewsData, timestamp: str | None) -> NewsItem:
     tickers = data.stockTickers or ([data.ticker] if data.ticker else [])
     return NewsItem(
         key=key,
-        title=title.split(". ")[0][:200],
+        title=title[:300],
         summary=title,
         tickers=tickers,
         source=data.channel or "StockNews",

@@ -294,6 +294,12 @@ class MarketpaneApp(App[int]):
         grid_width = width * 3 // 7 if name == "wide" else width
         grid.set_layout(grid_width, compact=name == "compact")
         grid.refresh_rows(grid.codes, self.store, self.now())
+        self.call_after_refresh(self._after_layout)
+
+    def _after_layout(self) -> None:
+        """Re-fit width-dependent text once the new sizes are known."""
+        self._refresh_news()
+        self._tick_status()
 
     # ---- watchlist and subscriptions ------------------------------------------------------
 

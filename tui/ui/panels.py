@@ -104,7 +104,7 @@ class NewsList(OptionList):
         Binding("k", "cursor_up", "Up", show=False),
     ]
     DEFAULT_CSS = """
-    NewsList { height: 1fr; border: round $panel; }
+    NewsList { height: 1fr; border: round $panel; scrollbar-size-vertical: 1; }
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -115,7 +115,7 @@ class NewsList(OptionList):
     def show(self, items: list[NewsItem]) -> None:
         """Replace the list with ``items`` (newest first, bounded)."""
         self.items = items[:MAX_NEWS_LINES]
-        width = max(20, (self.content_size.width or 80) - 1)
+        width = max(20, self.scrollable_content_region.width - 1)
         highlighted = self.highlighted
         self.set_options(
             Option(news_line(item, self.palette, width), id=item.key) for item in self.items

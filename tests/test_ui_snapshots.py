@@ -1,0 +1,34 @@
+"""SVG snapshots of the dashboard at 40x15, 80x24 and 160x48, everything pinned."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.uihelp import pinned_app
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """News times are local: pin the zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", [(40, 15), (80, 24), (160, 48)])
+def test_dashboard_snapshot(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(pinned_app(), terminal_size=size)
+
+
+@pytest.mark.parametrize("theme", ["marketpane-light", "marketpane-colorblind", "marketpane-mono"])
+def test_theme_snapshot(snap_compare, theme: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(pinned_app(theme=theme), terminal_size=(80, 24))
+
+
+def test_help_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(pinned_app(), press=["question_mark"], terminal_size=(80, 24))

@@ -1,0 +1,81 @@
+"""Helpers for dashboard tests: an app on the simulator, and a pinned app for snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.config import Config
+from tui.engine.engine import EngineSettings
+from tui.engine.status import FeedState, FeedStatus
+from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
+from tui.sim.bars import BarBuilder, BarSpec, generate_history
+from tui.sim.market import Market
+from tui.sim.news import NewsGenerator
+from tui.sim.server import Simulator
+from tui.sim.universe import UNIVERSE
+from tui.ui.app import AppOptions, MarketpaneApp, demo_keys, demo_runtime_config
+
+FROZEN_NOW = 1_795_000_000.0
+"""The pinned clock of snapshot tests (a weekday afternoon in New York)."""
+
+
+def sim_app(sim: Simulator, config_path: Path | None = None, **options: object) -> MarketpaneApp:
+    """The real app and engine on the simulator, with quick engine timings."""
+    config = Config()
+    assert sim.urls is not None
+    app_options = AppOptions(
+        config=config,
+        config_path=config_path,
+        keys=demo_keys(),
+        runtime_config=demo_runtime_config(config, sim.urls),
+        demo=True,
+        engine_settings=EngineSettings(debounce=0.2),
+        persist=config_path is not None,
+        **options,  # type: ignore[arg-type]
+    )
+    return MarketpaneApp(app_options)
+
+
+def pinned_store(now: float = FROZEN_NOW, seed: int = 7) -> MarketStore:
+    """A store filled deterministically from the simulator's market model."""
+    market = Market(UNIVERSE, seed, now - 60, always_open=True)
+    store = MarketStore()
+    for code in market.instruments:
+        store.apply_quote(market.quote(code, now - 60), None, now - 60)
+    for step in range(1, 61):
+        moment = now - 60 + step
+        for code in market.step(moment, 1.0):
+            store.apply_quote(market.quote(code, moment), None, moment)
+    inst = market.instruments["NASDAQ:AAPL"]
+    spec = BarSpec("minute", 1)
+    builder = BarBuilder(spec, inst, market.price(inst.code), now)
+    from tui.protocol.live import SeriesUpdate
+
+    bars = generate_history(inst, spec, 300, last_bar=builder.wire_bar(), seed=seed,
+                            always_open=True, now=now)
+    store.apply_series(SeriesUpdate("NASDAQ:AAPL", "1m", None, None, bars), first=True, now=now)
+    news = NewsGenerator(market, seed)
+    for k in range(12):
+        story = news.make(now - (12 - k) * 240)
+        store.add_news(news_from_newsfeed(story.newsfeed_item()) if k % 2 else
+                       news_from_stocknews(story.stocknews().data, None))
+    store.take_changes()
+    return store
+
+
+def pinned_statuses() -> list[FeedStatus]:
+    """Feed statuses with every varying figure fixed."""
+    return [
+        FeedStatus("live", FeedState.LIVE, latency_ms=23.0, heartbeat_at=FROZEN_NOW - 4,
+                   rate=42.0),
+        FeedStatus("newsfeed", FeedState.LIVE, latency_ms=31.0, heartbeat_at=FROZEN_NOW - 7),
+        FeedStatus("stocknews", FeedState.RECONNECTING, retry_at=FROZEN_NOW + 12),
+    ]
+
+
+def pinned_app(theme: str | None = None, layout: str | None = None) -> MarketpaneApp:
+    """The app over a pinned store and clock, with no network (for snapshots)."""
+    return MarketpaneApp(AppOptions(
+        config=Config(), config_path=None, keys=demo_keys(), demo=True,
+        static_store=pinned_store(), static_statuses=pinned_statuses(),
+        frozen_time=FROZEN_NOW, persist=False, theme=theme, layout=layout))
