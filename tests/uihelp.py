@@ -19,7 +19,9 @@ FROZEN_NOW = 1_795_000_000.0
 """The pinned clock of snapshot tests (a weekday afternoon in New York)."""
 
 
-def sim_app(sim: Simulator, config_path: Path | None = None, **options: object) -> MarketpaneApp:
+def sim_app(
+    sim: Simulator, config_path: Path | None = None, *, debounce: float = 0.2, **options: object
+) -> MarketpaneApp:
     """The real app and engine on the simulator, with quick engine timings."""
     config = Config()
     assert sim.urls is not None
@@ -29,7 +31,7 @@ def sim_app(sim: Simulator, config_path: Path | None = None, **options: object) 
         keys=demo_keys(),
         runtime_config=demo_runtime_config(config, sim.urls),
         demo=True,
-        engine_settings=EngineSettings(debounce=0.2),
+        engine_settings=EngineSettings(debounce=debounce),
         persist=config_path is not None,
         **options,  # type: ignore[arg-type]
     )
@@ -51,14 +53,18 @@ def pinned_store(now: float = FROZEN_NOW, seed: int = 7) -> MarketStore:
     builder = BarBuilder(spec, inst, market.price(inst.code), now)
     from tui.protocol.live import SeriesUpdate
 
-    bars = generate_history(inst, spec, 300, last_bar=builder.wire_bar(), seed=seed,
-                            always_open=True, now=now)
+    bars = generate_history(
+        inst, spec, 300, last_bar=builder.wire_bar(), seed=seed, always_open=True, now=now
+    )
     store.apply_series(SeriesUpdate("NASDAQ:AAPL", "1m", None, None, bars), first=True, now=now)
     news = NewsGenerator(market, seed)
     for k in range(12):
         story = news.make(now - (12 - k) * 240)
-        store.add_news(news_from_newsfeed(story.newsfeed_item()) if k % 2 else
-                       news_from_stocknews(story.stocknews().data, None))
+        store.add_news(
+            news_from_newsfeed(story.newsfeed_item())
+            if k % 2
+            else news_from_stocknews(story.stocknews().data, None)
+        )
     store.take_changes()
     return store
 
@@ -66,8 +72,7 @@ def pinned_store(now: float = FROZEN_NOW, seed: int = 7) -> MarketStore:
 def pinned_statuses() -> list[FeedStatus]:
     """Feed statuses with every varying figure fixed."""
     return [
-        FeedStatus("live", FeedState.LIVE, latency_ms=23.0, heartbeat_at=FROZEN_NOW - 4,
-                   rate=42.0),
+        FeedStatus("live", FeedState.LIVE, latency_ms=23.0, heartbeat_at=FROZEN_NOW - 4, rate=42.0),
         FeedStatus("newsfeed", FeedState.LIVE, latency_ms=31.0, heartbeat_at=FROZEN_NOW - 7),
         FeedStatus("stocknews", FeedState.RECONNECTING, retry_at=FROZEN_NOW + 12),
     ]
@@ -75,7 +80,17 @@ def pinned_statuses() -> list[FeedStatus]:
 
 def pinned_app(theme: str | None = None, layout: str | None = None) -> MarketpaneApp:
     """The app over a pinned store and clock, with no network (for snapshots)."""
-    return MarketpaneApp(AppOptions(
-        config=Config(), config_path=None, keys=demo_keys(), demo=True,
-        static_store=pinned_store(), static_statuses=pinned_statuses(),
-        frozen_time=FROZEN_NOW, persist=False, theme=theme, layout=layout))
+    return MarketpaneApp(
+        AppOptions(
+            config=Config(),
+            config_path=None,
+            keys=demo_keys(),
+            demo=True,
+            static_store=pinned_store(),
+            static_statuses=pinned_statuses(),
+            frozen_time=FROZEN_NOW,
+            persist=False,
+            theme=theme,
+            layout=layout,
+        )
+    )

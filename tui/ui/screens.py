@@ -94,6 +94,7 @@ class AddSymbolScreen(ModalScreen[str | None]):
     """Type to search symbols (debounced, cached REST search); Enter adds."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+    AUTO_FOCUS = "#query"
     DEFAULT_CSS = """
     AddSymbolScreen { align: center middle; }
     AddSymbolScreen > Vertical { width: 70; max-width: 100%; height: auto; max-height: 90%;
@@ -146,11 +147,11 @@ class AddSymbolScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#query")
     def _submitted(self, event: Input.Submitted) -> None:
         results = self.query_one("#results", OptionList)
-        if results.option_count and results.highlighted is not None:
-            option = results.get_option_at_index(results.highlighted)
+        code = event.value.strip().upper()
+        if results.option_count and ":" not in code:
+            option = results.get_option_at_index(results.highlighted or 0)
             self.dismiss(option.id)
             return
-        code = event.value.strip().upper()
         try:
             validate_symbol_code(code)
         except SubscriptionRuleError as exc:

@@ -1,0 +1,82 @@
+"""Run the real ``marketpane`` console script in tmux, as a user would, and read the screen."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed"),
+]
+
+SCRIPT = Path(sys.executable).with_name("marketpane")
+"""The console script installed beside this interpreter."""
+
+
+def _capture(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def _wait_for(session: str, needle: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _capture(session)
+        if needle in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} never appeared; screen was:\n{screen}")
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "needles"),
+    [
+        (80, 24, ("Symbol", "Chg%", "DEMO", "│")),
+        (40, 15, ("Symbol", "Trend", "live")),
+    ],
+)
+def test_console_script_in_tmux(
+    isolated_paths: Path, width: int, height: int, needles: tuple[str, ...]
+) -> None:
+    if not SCRIPT.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    session = f"mp-{uuid.uuid4().hex[:8]}"
+    env = " ".join(
+        f"{k}={v}"
+        for k, v in {
+            "MARKETPANE_CONFIG": isolated_paths / "config.toml",
+            "MARKETPANE_STATE_DIR": isolated_paths / "state",
+            "MARKETPANE_SECRETS": isolated_paths / "secrets.toml",
+            "TERM": "xterm-256color",
+        }.items()
+    )
+    command = f"env {env} {SCRIPT} --demo; echo EXITED-$?; sleep 30"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
+        check=True,
+    )
+    try:
+        screen = _wait_for(session, needles[0])
+        for needle in needles[1:]:
+            screen = _wait_for(session, needle)
+        _wait_for(session, "BTCUSDT")
+        time.sleep(1.5)
+        screen = _capture(session)
+        assert "Traceback" not in screen
+        lines = screen.splitlines()
+        assert all(len(line) <= width for line in lines)
+        prices = [line for line in lines if "BTCUSDT" in line]
+        assert prices and any(ch.isdigit() for ch in prices[0])
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        assert "EXITED-0" in _wait_for(session, "EXITED-", timeout=15)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)

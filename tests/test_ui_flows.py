@@ -1,0 +1,196 @@
+"""Pilot tests of each key flow, with the real engine on the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.simhelp import fast_settings
+from tests.uihelp import pinned_app, sim_app
+from tui.config import load_config
+from tui.sim.server import run_simulator
+from tui.ui.app import MarketpaneApp
+from tui.ui.grid import QuoteGrid
+from tui.ui.panels import NewsList
+from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
+
+CALM = fast_settings(step_seconds=0.25, speed=1.0)
+"""A market that ticks like the real demo, so Pilot finds the app idle between keys."""
+
+
+async def until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def grid_text(app: MarketpaneApp) -> str:
+    """Every cell of the grid as plain text."""
+    grid = app.query_one(QuoteGrid)
+    return "\n".join(" ".join(str(cell) for cell in grid.get_row(code)) for code in grid.codes)
+
+
+async def test_live_quotes_reach_the_grid() -> None:
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: "BINANCE:BTCUSDT" in app.store.quotes)
+            await until(pilot, lambda: "…" not in grid_text(app).split("\n")[7])
+            assert "DEMO" in str(app.query_one("#status").render())
+            await pilot.press("q")
+
+
+async def test_add_and_remove_symbol_persist(tmp_path: Path) -> None:
+    config_path = tmp_path / "config.toml"
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim, config_path=config_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, AddSymbolScreen))
+            await pilot.pause()
+            await pilot.press(*"ibm")
+            await until(pilot, lambda: app.screen.query_one("#results").option_count > 0)
+            await pilot.press("enter")
+            await until(pilot, lambda: "NYSE:IBM" in app.query_one(QuoteGrid).codes)
+            saved, _ = load_config(config_path)
+            assert saved.watchlist().symbols[-1].code == "NYSE:IBM"
+            await until(pilot, lambda: any(s.code == "NYSE:IBM" for s in app.engine.desired))
+            grid = app.query_one(QuoteGrid)
+            grid.focus()
+            grid.move_cursor(row=len(grid.codes) - 1)
+            await pilot.press("d")
+            await until(pilot, lambda: "NYSE:IBM" not in grid.codes)
+            saved, _ = load_config(config_path)
+            assert all(s.code != "NYSE:IBM" for s in saved.watchlist().symbols)
+            await pilot.press("q")
+
+
+async def test_invalid_symbol_typed_by_user_is_explained() -> None:
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, AddSymbolScreen))
+            await pilot.pause()
+            await pilot.press(*"not a symbol", "enter")
+            assert isinstance(app.screen, AddSymbolScreen)
+            hint = str(app.screen.query_one("#hint").render())
+            assert "EXCHANGE:SYMBOL" in hint
+            await pilot.press("escape")
+            await pilot.press("q")
+
+
+async def test_switch_watchlist_and_reorder() -> None:
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            grid = app.query_one(QuoteGrid)
+            assert grid.codes[0] == "BINANCE:BTCUSDT" and len(grid.codes) == 3
+            grid.focus()
+            await pilot.press("J")
+            assert grid.codes[:2] == ["BINANCE:ETHUSDT", "BINANCE:BTCUSDT"]
+            await pilot.press("1")
+            assert grid.codes[0] == "NASDAQ:AAPL"
+            await pilot.press("q")
+
+
+async def test_focus_and_interval_resubscribe_once() -> None:
+    """Switching symbols and intervals quickly spends one subscription message."""
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim, debounce=1.0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(
+                pilot,
+                lambda: (
+                    bool(sim.records_for("live"))
+                    and bool(sim.records_for("live")[0].subscription_messages)
+                ),
+            )
+            grid = app.query_one(QuoteGrid)
+            grid.focus()
+            await pilot.press("down", "enter", "down", "enter", "i", "i")
+            assert app.focused_code == "NASDAQ:NVDA"
+            record = sim.records_for("live")[0]
+
+            def final_sent() -> bool:
+                series = [s for s in record.subscription_messages[-1] if s.type == "series"]
+                return series[0].code == "NASDAQ:NVDA" and series[0].bar_interval == 15
+
+            await until(pilot, final_sent)
+            await pilot.pause(0.5)
+            assert len(record.subscription_messages) <= 3  # six keys, never one message each
+            await until(pilot, lambda: "NASDAQ:NVDA" in app.store.series)
+            await pilot.press("q")
+
+
+async def test_news_detail_and_help() -> None:
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim)
+        async with app.run_test(size=(160, 48)) as pilot:
+            news = app.query_one(NewsList)
+            await until(pilot, lambda: news.option_count >= 10)
+            await pilot.press("n")
+            news.highlighted = 0
+            await pilot.press("enter")
+            assert isinstance(app.screen, NewsDetailScreen)
+            await pilot.press("escape")
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.press("q")
+
+
+async def test_quit_sends_close_1000() -> None:
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: len(sim.records) == 3)
+            await until(pilot, lambda: "NASDAQ:AAPL" in app.store.quotes)
+            await pilot.press("q")
+        for _ in range(100):
+            if all(r.closed_at for r in sim.records):
+                break
+            await asyncio.sleep(0.05)
+        assert [r.close_code_received for r in sim.records] == [1000, 1000, 1000]
+
+
+async def test_bad_theme_file_gives_one_notice(
+    isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    themes = isolated_paths / "themes"
+    themes.mkdir()
+    (themes / "broken.toml").write_text('name = "broken"\nprimary = "notacolour"\n')
+    monkeypatch.setattr("tui.ui.app.paths.user_themes_dir", lambda: themes)
+    app = pinned_app(theme="broken")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("broken.toml" in m for m in messages)
+        assert app.theme == "marketpane-dark"
+
+
+async def test_no_color_uses_monochrome(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = pinned_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "marketpane-mono"
+        assert app.palette.up.bold
+
+
+async def test_theme_cycle_and_pause() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        assert app.theme != "marketpane-dark"
+        await pilot.press("p")
+        assert app.paused and "PAUSED" in str(app.query_one("#status").render())
