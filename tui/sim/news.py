@@ -197,7 +197,7 @@ class NewsGenerator:
             if other.code != inst.code:
                 related.append(other.code)
         mood = "positive" if score > 0.2 else "negative" if score < -0.2 else "mixed"
-        summary = f"{inst.name} ({inst.symbol}): {title}. Early reaction is {mood}."
+        summary = f"{title}. Early reaction is {mood}."
         return Story(
             seq=self.seq,
             inst=inst,
