@@ -318,3 +318,38 @@ async def test_record_and_replay(tmp_path: Path) -> None:
     fresh = make_engine(sim, live=False, newsfeed=False, stocknews=False)
     count = await replay_into(fresh, rows, speed=1000.0)
     assert count == len(rows) and "NASDAQ:AAPL" in fresh.store.quotes and fresh.store.news
+
+
+async def test_near_budget_limit_changes_are_held(isolated_paths: Path) -> None:
+    """Rule: near the limit the engine stops sending non-essential changes and says so."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.budget.limit = 11  # the reserve of 10 leaves room for one change
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        engine.set_desired(quotes("NASDAQ:AAPL", "NASDAQ:MSFT"))
+        await wait_for(lambda: engine.pending is not None and "held" in engine.pending)
+        assert len(sim.records[0].subscription_messages) == 1
+        engine.reconnect()  # an essential re-subscription still goes out, with the new set
+        await wait_for(lambda: len(sim.records) == 2 and bool(sim.records[1].subscription_messages))
+        assert [s.code for s in sim.records[1].subscription_messages[0]] == [
+            "NASDAQ:AAPL",
+            "NASDAQ:MSFT",
+        ]
+        await _finish(engine, task)
+
+
+async def test_duplicate_and_out_of_order_bars() -> None:
+    """Rule: same time replaces the last bar, newer appends, older is ignored and counted."""
+    faults = Faults(duplicate_bars=True, out_of_order_bars=True)
+    async with run_simulator(fast_settings(), faults) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired([Subscription(code="BINANCE:BTCUSDT", bar_type="second", max_dp=50)])
+        task = await _start(engine)
+        await wait_for(lambda: "BINANCE:BTCUSDT" in engine.store.series)
+        series = engine.store.series["BINANCE:BTCUSDT"]
+        await wait_for(lambda: series.ignored_older > 0)
+        times = [b.time for b in series.bars]
+        assert times == sorted(set(times))
+        await _finish(engine, task)

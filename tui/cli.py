@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,15 @@ from typing import NoReturn
 from tui import __version__, paths
 from tui.config import Config, ConfigError, LayoutName, load_config
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
-from tui.secrets import ENV_NAMES, Keys, SecretsFileError, load_keys, mask_secrets, save_secret
+from tui.secrets import (
+    ENV_NAMES,
+    Keys,
+    SecretsFileError,
+    install_log_masking,
+    load_keys,
+    mask_secrets,
+    save_secret,
+)
 
 EXIT_USAGE = 2
 """Exit status for bad flags and bad config."""
@@ -73,6 +82,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", metavar="FILE", help="record inbound frames as JSON lines")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (demo mode)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (demo mode)")
+    parser.add_argument("--log", metavar="FILE", help="write a log (keys masked)")
+    parser.add_argument("--debug", action="store_true", help="log at debug level")
     _add_endpoint_flags(parser)
     return parser
 
@@ -122,6 +133,8 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
         _fail(str(exc))
     if args.speed <= 0:
         _fail("--speed must be positive")
+    if args.log or args.debug:
+        configure_logging(Path(args.log) if args.log else None, debug=args.debug)
     return RunOptions(
         config=config,
         config_path=path,
@@ -134,6 +147,18 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
         seed=args.seed,
         speed=args.speed,
     )
+
+
+def configure_logging(path: Path | None, *, debug: bool) -> None:
+    """Log to ``path`` (default: ``marketpane.log`` in the state directory), keys masked."""
+    target = path or paths.state_dir() / "marketpane.log"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    install_log_masking(root)
 
 
 def _config_command(argv: Sequence[str]) -> int:

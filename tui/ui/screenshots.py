@@ -33,10 +33,18 @@ async def take(out: Path, stem: str, size: tuple[int, int], theme: str, seconds:
     settings = SimSettings(seed=7, sessions="always_open", speed=2.0, news_interval_seconds=2.0)
     async with run_simulator(settings) as sim:
         config = Config()
-        app = MarketpaneApp(AppOptions(
-            config=config, config_path=None, keys=demo_keys(),
-            runtime_config=demo_runtime_config(config, sim.urls), demo=True, theme=theme,
-            engine_settings=EngineSettings(), persist=False))
+        app = MarketpaneApp(
+            AppOptions(
+                config=config,
+                config_path=None,
+                keys=demo_keys(),
+                runtime_config=demo_runtime_config(config, sim.urls),
+                demo=True,
+                theme=theme,
+                engine_settings=EngineSettings(),
+                persist=False,
+            )
+        )
         async with app.run_test(size=size) as pilot:
             await pilot.pause(seconds)
             path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(out)))
