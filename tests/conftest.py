@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tui.secrets import install_record_masking
+
+install_record_masking()  # captured logs in test reports are masked too
+
 
 @pytest.fixture(autouse=True)
 def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -176,9 +176,31 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+def install_record_masking() -> None:
+    """Mask secrets when any log record is created, so every handler (even ones we do not
+    own, like a test runner's capture) sees masked text. Installed once per process."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "masks_secrets", False):
+        return
+
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        if _registered:
+            _MASKING_FILTER.filter(record)
+        return record
+
+    masking_factory.masks_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masking_factory)
+
+
 def install_log_masking(logger: logging.Logger | None = None) -> None:
     """Attach :class:`SecretMaskingFilter` to every handler of ``logger`` (root by default)."""
+    install_record_masking()
     target = logger or logging.getLogger()
     for handler in target.handlers:
         if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
             handler.addFilter(SecretMaskingFilter())
+
+
+_MASKING_FILTER = SecretMaskingFilter()
+"""Shared filter used by the record factory."""

@@ -44,6 +44,7 @@ class EngineSettings:
     stocknews_ping_seconds: float = 30.0
     open_timeout: float = 10.0
     close_timeout: float = 2.0
+    rest_timeout: float = 10.0
     live: bool = True
     newsfeed: bool = True
     stocknews: bool = True
@@ -77,6 +78,7 @@ class Engine:
             config.endpoints,
             direct_key=keys.insightsentry_api_key,
             rapidapi_key=keys.insightsentry_rapidapi_key,
+            timeout=self.settings.rest_timeout,
         )
         self.keys = KeyProvider(keys, self.rest, state_dir, clock)
         self.recorder = Recorder(record_path) if record_path else None

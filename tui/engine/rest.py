@@ -45,10 +45,11 @@ class RestClient:
         direct_key: Secret | None,
         rapidapi_key: Secret | None,
         transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self.endpoints = endpoints
         self.direct_key, self.rapidapi_key = direct_key, rapidapi_key
-        self.http = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, transport=transport)
+        self.http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self.search_cache: dict[str, tuple[float, list[SymbolInfo]]] = {}
         self.calls = 0
 

@@ -39,6 +39,19 @@ if TYPE_CHECKING:
 _ENCODER = msgspec.json.Encoder()
 """Encoder for outbound frames."""
 
+ERROR_TABLE: dict[str, int | None] = {
+    "invalid_request": None,
+    "invalid_symbol": None,
+    "invalid_bar_interval": None,
+    "invalid_currency_code": None,
+    "invalid_unit_code": None,
+    "max_connections_exceeded": 1008,
+    "connection_evicted": 1000,
+    "server_busy": 1013,
+    "internal_server_error": 1011,
+}
+"""Guide section 6, Error Codes: None = stays open, else the close code the server uses."""
+
 
 class SeriesOut(msgspec.Struct):
     """A series message as the guide shows it (section 3)."""
@@ -252,6 +265,16 @@ class LiveSession:
         self.record.subscription_messages.append(accepted)
         self.subscribed.set()
         self._apply(accepted, plan)
+        if self.faults.inject_error:
+            await self._inject(self.faults.inject_error, accepted)
+
+    async def _inject(self, code: str, subs: list[Subscription]) -> None:
+        """Fault switch: send one typed error and behave as the error table says."""
+        symbol = subs[0].code if subs else None
+        self.error(code, f"Injected {code}", symbol=symbol)
+        close_code = ERROR_TABLE.get(code)
+        if close_code is not None:
+            await self.close(close_code, code)
 
     def _check(self, raw: object) -> Subscription | None:
         """One subscription object, or None after queuing the error it deserves."""

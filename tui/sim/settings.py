@@ -63,6 +63,8 @@ class Faults:
     refuse_handshake: int | None = None
     retry_after_header: int | None = None
     accept_then_close: bool = False
+    inject_error: str | None = None
+    """Send this typed error after each subscription, closing as the guide's table says."""
     rest_status: int | None = None
     rest_delay_seconds: float = 0.0
     silent: bool = False

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -635,6 +636,34 @@ class MarketpaneApp(App[int]):
         if self.engine is not None:
             self.engine.reconnect()
             self.notify("Reconnecting…")
+
+    def crash_report(self) -> Text:
+        """The exception being handled as plain text: no local variables, keys masked."""
+        import io
+
+        import rich
+        from rich.console import Console
+        from rich.traceback import Traceback
+
+        buffer = io.StringIO()
+        console = Console(
+            file=buffer,
+            width=max(80, self.console.width or 100),
+            color_system=None,
+            force_terminal=False,
+        )
+        console.print(Traceback(show_locals=False, width=None, suppress=[rich]))
+        return Text(mask_secrets(buffer.getvalue()))
+
+    def _fatal_error(self) -> None:
+        """Textual's crash exit, with :meth:`crash_report` instead of a traceback with locals.
+
+        Textual's own report shows locals (``show_locals=True``); a subscription message held
+        in a local would print the key.
+        """
+        self.bell()
+        self._exit_renderables.append(self.crash_report())
+        self._close_messages_no_wait()
 
     async def action_quit(self) -> None:
         """Close every socket with 1000, then exit."""
