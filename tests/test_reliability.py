@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.enginehelp import make_engine, quotes, wait_for
@@ -259,6 +259,10 @@ async def _churn(ops: list[tuple[str, str]]) -> None:
             engine.set_desired(desired())
             await asyncio.sleep(0.03)
         feed = engine.feeds[0]
+        await wait_for(lambda: feed.status.state is FeedState.LIVE, 20)
+        connects = feed.status.connects
+        proxy.cut()  # and one last drop: the new socket must re-subscribe on its own
+        await wait_for(lambda: feed.status.connects > connects, 20)
 
         def settled() -> bool:
             records = [r for r in sim.records_for("live") if r.subscription_messages]
@@ -282,6 +286,7 @@ async def _churn(ops: list[tuple[str, str]]) -> None:
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(churn_ops)
+@example([("drop", "")])
 def test_case05_resubscribe_under_churn(ops: list[tuple[str, str]]) -> None:
     """Guide section 2: 'Each new subscription message completely replaces your current
     subscriptions'; section 5: re-send the subscription in the open handler. Whatever the

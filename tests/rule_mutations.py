@@ -1,0 +1,131 @@
+"""Break one rule at a time and check that the reliability case guarding it fails.
+
+Run from the repository root: ``python tests/rule_mutations.py``. Each mutation edits one
+source file, runs the matching case in ``tests/test_reliability.py``, and restores the file.
+Not collected by pytest (it rewrites sources); its output is quoted in the README.
+"""
+
+import pathlib
+import subprocess
+import sys
+
+MUTATIONS = [
+    (
+        "case01 backoff",
+        "tui/engine/backoff.py",
+        "BASE_SECONDS = 0.5",
+        "BASE_SECONDS = 0.01",
+        "case01",
+    ),
+    (
+        "case02 auth stops",
+        "tui/engine/supervisor.py",
+        '            self._stopped(f"{end.reason}; check the key, then press r to retry")\n            return None',
+        "            return self.backoff.next_delay()",
+        "case02_handshake",
+    ),
+    (
+        "case03 pong is not liveness",
+        "tui/engine/feeds.py",
+        "        elif isinstance(event, Pong):\n            if self.pong_is_liveness:\n                self.alive(now, data=False)\n        elif isinstance(event, DecodeFailure):\n            return self.bad_frame(event.reason)\n        elif isinstance(event, Unrecognised):\n            self.status.unrecognised += 1\n            self.alive(now, data=False)\n        else:  # Greeting",
+        "        elif isinstance(event, Pong):\n            self.alive(now, data=False)\n        elif isinstance(event, DecodeFailure):\n            return self.bad_frame(event.reason)\n        elif isinstance(event, Unrecognised):\n            self.status.unrecognised += 1\n            self.alive(now, data=False)\n        else:  # Greeting",
+        "case03",
+    ),
+    (
+        "case04 close timeout",
+        "tui/engine/supervisor.py",
+        "        try:\n            await asyncio.wait_for(\n                ws.close(1000",
+        "        return\n        try:\n            await asyncio.wait_for(\n                ws.close(1000",
+        "case04",
+    ),
+    (
+        "case05 resubscribe on open",
+        "tui/engine/feeds.py",
+        "        if self.engine.desired:\n            await self._send(ws, essential=True)",
+        "        pass",
+        "case05",
+    ),
+    (
+        "case06 budget counts",
+        "tui/engine/feeds.py",
+        "        engine.budget.record()\n",
+        "",
+        "case06",
+    ),
+    (
+        "case07 close 1000",
+        "tui/engine/supervisor.py",
+        'ws.close(1000, "client closing")',
+        'ws.close(1011, "client closing")',
+        "case07",
+    ),
+    (
+        "case08 in-band removal",
+        "tui/engine/feeds.py",
+        '            removed = engine.drop_subscription(symbol, series_only=code != "invalid_symbol")',
+        "            removed = []",
+        "case08",
+    ),
+    (
+        "case09 maintenance reconnect",
+        "tui/engine/supervisor.py",
+        '        if code in (1000, 1001):\n            return SessionEnd(Outcome.RECONNECT, f"{text}, maintenance or restart")',
+        '        if code in (1000, 1001):\n            return SessionEnd(Outcome.AUTH, "x")',
+        "case09",
+    ),
+    (
+        "case10 size check",
+        "tui/engine/feeds.py",
+        "            check_message_size(text)\n",
+        "",
+        "case10_oversized",
+    ),
+    (
+        "case11 batch only when UI ready",
+        "tui/engine/engine.py",
+        "        if self._ui_busy or not (self.store.has_changes() or self._status_dirty):",
+        "        if not (self.store.has_changes() or self._status_dirty):",
+        "case11_slow",
+    ),
+    (
+        "case12 masking",
+        "tui/secrets.py",
+        "        if value in text:\n            text = text.replace(value, MASK)",
+        "        pass",
+        "case12",
+    ),
+]
+failed_to_fail = []
+for name, path, old, new, selector in MUTATIONS:
+    f = pathlib.Path(path)
+    original = f.read_text()
+    assert old in original, name
+    f.write_text(original.replace(old, new, 1))
+    try:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-x",
+                "tests/test_reliability.py",
+                "-k",
+                selector,
+                "-p",
+                "no:cacheprovider",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        f.write_text(original)
+    verdict = "FAILS as it should" if r.returncode != 0 else "STILL PASSES"
+    if r.returncode == 0:
+        failed_to_fail.append(name)
+    print(
+        f"{name:32} -> {verdict}  ({r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''})",
+        flush=True,
+    )
+print("not caught:", failed_to_fail)
