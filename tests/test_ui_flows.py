@@ -35,7 +35,7 @@ async def until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float
 def grid_text(app: MarketpaneApp) -> str:
     """Every cell of the grid as plain text."""
     grid = app.query_one(QuoteGrid)
-    return "\n".join(" ".join(str(cell) for cell in grid.get_row(code)) for code in grid.codes)
+    return "\n".join(grid.row_text(code) for code in grid.codes)
 
 
 async def test_live_quotes_reach_the_grid() -> None:

@@ -31,7 +31,7 @@ from tui.secrets import (
 
 EXIT_USAGE = 2
 """Exit status for bad flags and bad config."""
-SUBCOMMANDS = ("config", "sim", "replay")
+SUBCOMMANDS = ("config", "sim", "replay", "bench")
 """Words that select a subcommand instead of the dashboard."""
 
 
@@ -217,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.engine.replay import replay_command
 
         return replay_command(args[1:])
+    if args and args[0] == "bench":
+        from tui.bench import bench_command
+
+        return bench_command(args[1:])
     options = parse_run_options(args)
     os.environ.setdefault("TEXTUAL_FPS", "30")
     from tui.ui.app import run_app

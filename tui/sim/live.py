@@ -126,8 +126,7 @@ class LiveSession:
             self.tasks.append(asyncio.create_task(self._close_later(faults.close_code)))
         if faults.error_then_close:
             self.tasks.append(asyncio.create_task(self._error_then_close(faults.error_then_close)))
-        if self.sim.settings.firehose_rate > 0:
-            self.tasks.append(asyncio.create_task(self._firehose()))
+        self.tasks.append(asyncio.create_task(self._firehose()))
         try:
             async for message in self.ws:
                 self.record.raw_messages += 1
@@ -409,22 +408,28 @@ class LiveSession:
         self.outbox.put(_ENCODER.encode(QuoteOut(now_ms(), 1, [sparse])).decode())
 
     async def _firehose(self) -> None:
-        """Benchmark mode: quote updates at ``firehose_rate`` per second, round robin."""
+        """Benchmark mode: quote updates at ``settings.firehose_rate`` per second, round robin
+        over the subscribed quotes; ``last_update`` carries the send time. The rate is re-read
+        every tick, so it can be changed while connected (``/sim/control``)."""
         await self.subscribed.wait()
-        rate = self.sim.settings.firehose_rate
-        tick = 0.01
+        settings = self.sim.settings
         prices: dict[str, float] = {}
         seq = 0
-        budget = 0.0
+        rate = -1.0
         started = time.perf_counter()
         sent = 0
         while True:
-            await asyncio.sleep(tick)
+            if settings.firehose_rate != rate:
+                rate, started, sent = settings.firehose_rate, time.perf_counter(), 0
+            if rate <= 0:
+                await asyncio.sleep(0.1)
+                continue
+            await asyncio.sleep(0.005)
             codes = self.quote_codes
             if not codes:
                 continue
-            budget = (time.perf_counter() - started) * rate - sent
-            burst = int(budget)
+            burst = int((time.perf_counter() - started) * rate) - sent
+            put = self.outbox.put
             for _ in range(burst):
                 code = codes[seq % len(codes)]
                 seq += 1
@@ -432,8 +437,8 @@ class LiveSession:
                 price = round(price * (1.0 + ((seq * 7919) % 11 - 5) * 1e-5), 4)
                 prices[code] = price
                 stamp = now_ms()
-                self.outbox.put(
+                put(
                     f'{{"last_update":{stamp},"total_items":1,"data":[{{"code":"{code}",'
                     f'"last_price":{price},"lp_time":{stamp / 1000:.3f},"volume":{seq}}}]}}'
                 )
-            sent += burst
+            sent += max(0, burst)

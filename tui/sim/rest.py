@@ -59,6 +59,8 @@ async def handle_rest(sim: Simulator, ws: ServerConnection, request: Request) ->
         return json_response(ws, faults.rest_status, {"message": phrase}, headers)
     url = urlsplit(request.path)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    if url.path.startswith("/sim/"):
+        return _control(sim, ws, url.path, query)
     if url.path == "/v2/websocket-key":
         return _websocket_key(sim, ws, request)
     if not _authorised(sim, request):
@@ -145,3 +147,22 @@ def _quotes(sim: Simulator, ws: ServerConnection, query: dict[str, str]) -> Resp
     now = time.time()
     data = [sim.market.quote(c, now) for c in codes if c in sim.market.instruments]
     return json_response(ws, 200, {"total_items": len(data), "data": data})
+
+
+def _control(sim: Simulator, ws: ServerConnection, path: str, query: dict[str, str]) -> Response:
+    """Simulator-only diagnostics: ``/sim/stats`` and ``/sim/control?firehose=N&publish=N``."""
+    if path == "/sim/control":
+        if "firehose" in query:
+            sim.settings.firehose_rate = float(query["firehose"])
+        for _ in range(int(query.get("publish", "0") or 0)):
+            sim.publish(sim.news.make(time.time()))
+    sessions = [
+        {
+            "key": s.record.key,
+            "sent": s.record.sent,
+            "dropped": s.record.dropped,
+            "queued": len(s.outbox.queue),
+        }
+        for s in sim.live_sessions
+    ]
+    return json_response(ws, 200, {"firehose": sim.settings.firehose_rate, "live": sessions})

@@ -164,7 +164,7 @@ class Simulator:
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         """REST paths and handshake faults; ``None`` lets the WebSocket handshake proceed."""
         path = request.path.split("?", 1)[0]
-        if path.startswith(("/v2/", "/v3/")):
+        if path.startswith(("/v2/", "/v3/", "/sim/")):
             return await handle_rest(self, ws, request)
         if path not in ("/live", "/newsfeed", "/ws"):
             return ws.respond(404, f"No endpoint at {path}\n")

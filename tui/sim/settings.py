@@ -13,6 +13,8 @@ DEMO_KEY = "demo-mega-key"
 """Built-in key on the largest plan; the dashboard's demo mode uses it."""
 DEMO_SMALL_KEY = "demo-pro-key"
 """Built-in key on a small plan (2 subscriptions, 1,000 data points, 1 connection)."""
+BENCH_KEY = "demo-bench-key"
+"""Built-in key on an unlimited plan, for the benchmark's large scenarios."""
 DEMO_RAPIDAPI_KEY = "demo-rapidapi-key"
 """Built-in RapidAPI key: trade it for WebSocket keys at ``/v2/websocket-key``."""
 DEMO_STOCKNEWS_TOKEN = "demo-stocknews-token"
@@ -35,6 +37,7 @@ PLANS = {
     "pro": PlanSpec("pro", units=2, max_dp=1000, connections=1),
     "ultra": PlanSpec("ultra", units=5, max_dp=1000, connections=1),
     "mega": PlanSpec("mega", units=12, max_dp=30_000, connections=3),
+    "bench": PlanSpec("bench", units=10_000, max_dp=30_000, connections=10),
 }
 """Plans after protocol-notes (Pro 2, Ultra 5, Mega 12 subscriptions)."""
 
@@ -115,7 +118,7 @@ class SimSettings:
     synthetic_symbols: int = 0
     ws_keys_per_day: int = 10
     key_plans: dict[str, str] = field(
-        default_factory=lambda: {DEMO_KEY: "mega", DEMO_SMALL_KEY: "pro"}
+        default_factory=lambda: {DEMO_KEY: "mega", DEMO_SMALL_KEY: "pro", BENCH_KEY: "bench"}
     )
     rapidapi_keys: dict[str, str] = field(default_factory=lambda: {DEMO_RAPIDAPI_KEY: "mega"})
     stocknews_tokens: dict[str, float] = field(

@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.message import Message
 from textual.theme import Theme
-from textual.widgets import DataTable, OptionList
+from textual.widgets import OptionList
 from textual.worker import Worker, WorkerState
 
 from tui import paths
@@ -92,6 +92,8 @@ class AppOptions:
     frozen_time: float | None = None
     persist: bool = True
     theme_problem: str | None = None
+    probe: Any = None
+    """Benchmark hook: ``probe.drawn(app, batch)`` after each batch reaches the screen."""
 
 
 class MarketpaneApp(App[int]):
@@ -119,7 +121,6 @@ class MarketpaneApp(App[int]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "focus_symbol", "Chart symbol", show=False),
         Binding("a", "add_symbol", "Add symbol"),
         Binding("d,delete", "remove_symbol", "Remove symbol"),
         Binding("K,shift+up", "move_symbol(-1)", "Move symbol up", show=False),
@@ -197,6 +198,14 @@ class MarketpaneApp(App[int]):
         self.set_interval(1.0, self._tick_status)
         self._refresh_news()
         self._tick_status()
+        first_frame_file = os.environ.get("MARKETPANE_FIRST_FRAME_FILE")
+        if first_frame_file:  # the benchmark's start-up probe
+            self.call_after_refresh(self._first_frame, Path(first_frame_file))
+
+    def _first_frame(self, path: Path) -> None:
+        """Record when the first frame was drawn, then quit (benchmark only)."""
+        path.write_text(f"{time.time():.6f}")
+        self.run_worker(self.action_quit(), exit_on_error=False)
 
     def _load_themes(self) -> None:
         display = self.config.display
@@ -223,7 +232,8 @@ class MarketpaneApp(App[int]):
         self.palette = Palette.from_variables(self.theme_variables)
         grid = self.query_one(QuoteGrid)
         grid.palette = self.palette
-        grid.rendered.clear()
+        grid.cells.clear()
+        grid.strips.clear()
         self.query_one(ChartView).palette = self.palette
         self.query_one(NewsList).palette = self.palette
         grid.refresh_rows(grid.codes, self.store, self.now())
@@ -373,6 +383,8 @@ class MarketpaneApp(App[int]):
                     self._update_chart()
                 if batch.news:
                     self._refresh_news()
+            if self.options.probe is not None:
+                self.call_after_refresh(self.options.probe.drawn, self, batch)
         finally:
             if self.engine is not None:
                 self.engine.batch_done()
@@ -429,7 +441,7 @@ class MarketpaneApp(App[int]):
         if not self.paused:
             grid = self.query_one(QuoteGrid)
             grid.feed_live = self._live_ok()
-            grid.tick(self.store) if self.options.frozen_time is None else None
+            grid.tick(self.store, self.now())
 
     def _tick_status(self) -> None:
         statuses = (
@@ -471,8 +483,8 @@ class MarketpaneApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen([(k, d) for k, _, d in self.action_rows()]))
 
-    @on(DataTable.RowSelected, "#grid")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(QuoteGrid.Selected)
+    def _row_selected(self, event: QuoteGrid.Selected) -> None:
         self.action_focus_symbol()
 
     def action_focus_symbol(self) -> None:
@@ -730,8 +742,9 @@ def run_app(options: Any, replay: tuple[list[tuple[float, str, str]], float] | N
         record_path=options.record,
         replay=replay,
     )
+    headless = bool(os.environ.get("MARKETPANE_FIRST_FRAME_FILE"))
     try:
-        result = MarketpaneApp(app_options).run()
+        result = MarketpaneApp(app_options).run(headless=headless)
     finally:
         if simulator is not None:
             simulator.stop()

@@ -1,0 +1,607 @@
+"""``python -m tui.bench`` (or ``marketpane bench``): the real engine and app against the
+simulator, side by side with a naive baseline client, on this machine.
+
+The simulator runs in its own process (so its CPU is not ours). The real client is the full
+app, headless (``run_test``), engine included. The naive baseline does what the vendor
+guides' examples do: ``json.loads`` per frame and one UI update per message. Each scenario
+prints its figures and the ratio of ours to the baseline. Nothing here is asserted: the
+figures go to the README and the notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from textual.app import App, ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable
+from websockets.asyncio.client import connect
+
+from tui.config import Config, Endpoints
+from tui.engine.engine import EngineSettings
+from tui.engine.status import Batch
+from tui.protocol.live import Subscription
+from tui.secrets import Keys, Secret
+from tui.sim.settings import BENCH_KEY
+
+SIZE = (160, 48)
+"""Terminal size of the headless app."""
+RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 60_000)
+"""Offered quote messages per second in the rising-rate scenario."""
+
+
+@dataclass
+class Figures:
+    """One client's figures for one scenario step."""
+
+    offered: float = 0.0
+    received: float = 0.0
+    frames: float = 0.0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    cpu_per_100k: float | None = None
+    dropped: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def keeps_up(self) -> bool:
+        """Nothing dropped, at least 95 % processed, and the screen under a second behind."""
+        return (
+            self.dropped == 0
+            and self.received >= 0.95 * self.offered
+            and self.p99_ms is not None
+            and self.p99_ms < 1000
+        )
+
+
+def percentile(samples: list[float], q: float) -> float | None:
+    """The ``q`` quantile of ``samples`` (None when empty)."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class SimProcess:
+    """``marketpane sim`` in a subprocess, controlled over its REST diagnostics."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tui",
+                "sim",
+                "--port",
+                "0",
+                "--always-open",
+                "--synthetic",
+                "120",
+                "--heartbeat",
+                "1",
+                "--speed",
+                str(speed),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.urls: dict[str, str] = {}
+        for _ in range(6):
+            name, _, value = self.proc.stdout.readline().partition(":")
+            self.urls[name.strip()] = value.strip()
+        self.rest = self.urls["rest"]
+
+    def control(self, **params: Any) -> dict[str, Any]:
+        """``/sim/control`` (firehose rate, publish N stories); returns the stats."""
+        response = httpx.get(f"{self.rest}/sim/control", params=params, timeout=10)
+        return dict(response.json())
+
+    def dropped(self) -> int:
+        """Messages dropped for slow consumers so far."""
+        return sum(s["dropped"] for s in self.control()["live"])
+
+    def stop(self) -> None:
+        """Terminate the process."""
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+class Probe:
+    """Collects frames and send-to-screen latency from the real app."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.latencies: list[float] = []
+        self.series_drawn_at: float | None = None
+        self.news_drawn: int = 0
+
+    def reset(self) -> None:
+        self.frames = 0
+        self.latencies = []
+
+    def drawn(self, app: Any, batch: Batch) -> None:
+        now = time.time()
+        self.frames += 1
+        for code in batch.quotes:
+            row = app.store.quotes.get(code)
+            if row is not None and row.server_ms:
+                self.latencies.append(now * 1000 - row.server_ms)
+        if batch.series:
+            self.series_drawn_at = now
+        self.news_drawn += len(batch.news)
+
+
+def _real_app(
+    sim: SimProcess,
+    codes: list[str],
+    probe: Probe,
+    *,
+    series: list[Subscription] | None = None,
+    news: bool = False,
+) -> Any:
+    from tui.ui.app import AppOptions, MarketpaneApp
+
+    config = Config()
+    config.endpoints = Endpoints(
+        live_url=sim.urls["live"],
+        newsfeed_url=sim.urls["newsfeed"],
+        stocknews_url=sim.urls["stocknews"].split("?")[0],
+        rest_url=sim.rest,
+        rapidapi_url=sim.rest,
+    )
+    config.plan.subscriptions = 10_000
+    config.plan.max_dp = 30_000
+    keys = Keys(insightsentry_api_key=Secret(BENCH_KEY))
+    app = MarketpaneApp(
+        AppOptions(
+            config=config,
+            config_path=None,
+            keys=keys,
+            symbols=list(codes),
+            persist=False,
+            engine_settings=EngineSettings(newsfeed=news, stocknews=False),
+            probe=probe,
+        )
+    )
+    if series is not None:
+        original = app._update_desired
+
+        def desired_with_series() -> None:
+            original()
+            if app.engine is not None:
+                quotes = [Subscription(code=c, type="quote") for c in codes]
+                app.engine.set_desired([*quotes, *series])
+
+        app._update_desired = desired_with_series  # type: ignore[method-assign]
+    return app
+
+
+async def _until(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not met")
+        await asyncio.sleep(0.02)
+
+
+async def real_rates(
+    sim: SimProcess, codes: list[str], rates: Sequence[float], seconds: float
+) -> list[Figures]:
+    """The real app at each offered rate."""
+    probe = Probe()
+    app = _real_app(sim, codes, probe)
+    results: list[Figures] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.engine is not None and len(app.store.quotes) == len(codes))
+        live = app.engine.feeds[0].status
+        for rate in rates:
+            sim.control(firehose=rate)
+            await pilot.pause(1.0)
+            dropped, messages, cpu = sim.dropped(), live.messages, time.process_time()
+            probe.reset()
+            await asyncio.sleep(seconds)
+            messages = live.messages - messages
+            cpu = time.process_time() - cpu
+            results.append(
+                Figures(
+                    offered=rate,
+                    received=messages / seconds,
+                    frames=probe.frames / seconds,
+                    p50_ms=percentile(probe.latencies, 0.5),
+                    p99_ms=percentile(probe.latencies, 0.99),
+                    cpu_per_100k=cpu / max(1, messages) * 100_000,
+                    dropped=sim.dropped() - dropped,
+                )
+            )
+            sim.control(firehose=0)
+            await pilot.pause(0.5)
+        await pilot.press("q")
+    return results
+
+
+class NaiveUpdate(Message):
+    """One decoded frame for the naive UI."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self.data = data
+
+
+class NaiveApp(App[None]):
+    """The guides' way: json.loads per frame, one UI update per message."""
+
+    def __init__(self, url: str, subscriptions: list[dict[str, Any]], codes: list[str]) -> None:
+        super().__init__()
+        self.url, self.subscriptions, self.codes = url, subscriptions, codes
+        self.received = 0
+        self.updates = 0
+        self.latencies: list[float] = []
+
+    def compose(self) -> ComposeResult:
+        yield DataTable()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Symbol", key="symbol")
+        table.add_column("Last", key="last")
+        for code in self.codes:
+            table.add_row(code, "", key=code)
+        self.run_worker(self.read(), exit_on_error=False)
+
+    async def read(self) -> None:
+        async with connect(self.url, max_size=None) as ws:
+            await ws.send(json.dumps({"api_key": BENCH_KEY, "subscriptions": self.subscriptions}))
+            async for message in ws:
+                if message == "pong":
+                    continue
+                data = json.loads(message)
+                self.received += 1
+                self.post_message(NaiveUpdate(data))
+
+    def on_naive_update(self, message: NaiveUpdate) -> None:
+        data = message.data
+        table = self.query_one(DataTable)
+        for quote in data.get("data", ()):
+            if quote.get("code") in self.codes and "last_price" in quote:
+                table.update_cell(quote["code"], "last", str(quote["last_price"]))
+        if "series" in data and data.get("code") in self.codes:
+            table.update_cell(data["code"], "last", str(data["series"][-1].get("close")))
+        self.updates += 1
+        if "last_update" in data:
+            self.latencies.append(time.time() * 1000 - float(data["last_update"]))
+
+
+async def naive_rates(
+    sim: SimProcess, codes: list[str], rates: Sequence[float], seconds: float
+) -> list[Figures]:
+    """The naive baseline at each offered rate (stops once it has clearly fallen behind)."""
+    app = NaiveApp(sim.urls["live"], [{"code": c, "type": "quote"} for c in codes], codes)
+    results: list[Figures] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.updates > 0)
+        for rate in rates:
+            sim.control(firehose=rate)
+            await pilot.pause(1.0)
+            dropped, updates, cpu = sim.dropped(), app.updates, time.process_time()
+            app.latencies = []
+            await asyncio.sleep(seconds)
+            updates = app.updates - updates
+            cpu = time.process_time() - cpu
+            figures = Figures(
+                offered=rate,
+                received=updates / seconds,
+                frames=updates / seconds,
+                p50_ms=percentile(app.latencies, 0.5),
+                p99_ms=percentile(app.latencies, 0.99),
+                cpu_per_100k=cpu / max(1, updates) * 100_000,
+                dropped=sim.dropped() - dropped,
+            )
+            results.append(figures)
+            sim.control(firehose=0)
+            backlog_deadline = time.monotonic() + 20
+            while app.updates < app.received and time.monotonic() < backlog_deadline:
+                await pilot.pause(0.2)  # let its queue drain before the next step
+            if not figures.keeps_up and figures.received < 0.5 * rate:
+                break
+        app.exit()
+    return results
+
+
+async def series_scenario(
+    sim: SimProcess, bar_type: str, codes: list[str], seconds: float
+) -> tuple[Figures, Figures]:
+    """Second-bar or tick series: the real app, then the naive client, on the same feed."""
+    series = [
+        Subscription(
+            code=c,
+            type="series",
+            bar_type=bar_type,  # type: ignore[arg-type]
+            bar_interval=1,
+            max_dp=100,
+        )
+        for c in codes
+    ]
+    probe = Probe()
+    app = _real_app(sim, codes[:1], probe, series=series)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.engine is not None and len(app.store.series) == len(codes))
+        live = app.engine.feeds[0].status
+        await pilot.pause(1.0)
+        messages, cpu, probe.frames = live.messages, time.process_time(), 0
+        await asyncio.sleep(seconds)
+        ours = Figures(
+            received=(live.messages - messages) / seconds,
+            frames=probe.frames / seconds,
+            cpu_per_100k=(time.process_time() - cpu) / max(1, live.messages - messages) * 100_000,
+        )
+        await pilot.press("q")
+    subs = [
+        {"code": c, "type": "series", "bar_type": bar_type, "bar_interval": 1, "max_dp": 100}
+        for c in codes
+    ]
+    naive = NaiveApp(sim.urls["live"], subs, codes)
+    async with naive.run_test(size=SIZE) as pilot:
+        await _until(lambda: naive.updates > len(codes))
+        updates, cpu = naive.updates, time.process_time()
+        await asyncio.sleep(seconds)
+        theirs = Figures(
+            received=(naive.updates - updates) / seconds,
+            frames=(naive.updates - updates) / seconds,
+            cpu_per_100k=(time.process_time() - cpu) / max(1, naive.updates - updates) * 100_000,
+        )
+        naive.exit()
+    return ours, theirs
+
+
+async def history_scenario(sim: SimProcess) -> dict[str, float]:
+    """A 30,000-bar history: arrival of the frame to the chart drawn."""
+    probe = Probe()
+    code = "NASDAQ:AAPL"
+    series = [Subscription(code=code, type="series", bar_type="minute", max_dp=30_000)]
+    app = _real_app(sim, [code], probe, series=series)
+    arrived: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.engine is not None)
+        feed = app.engine.feeds[0]
+        original = feed.on_frame
+
+        def timed(frame: str | bytes, now: float) -> Any:
+            if len(frame) > 1_000_000:
+                arrived.append(time.time())
+            return original(frame, now)
+
+        feed.on_frame = timed
+        await _until(
+            lambda: (
+                code in app.store.series
+                and len(app.store.series[code].bars) >= 30_000
+                and probe.series_drawn_at is not None
+                and bool(arrived)
+            )
+        )
+        await pilot.pause(0.2)
+        await pilot.press("q")
+    assert probe.series_drawn_at is not None
+    return {"history_ms": (probe.series_drawn_at - arrived[0]) * 1000}
+
+
+async def news_scenario(sim: SimProcess) -> dict[str, float]:
+    """1,000 news items published at once: time until all are in the store and drawn."""
+    probe = Probe()
+    app = _real_app(sim, ["FX:EURUSD"], probe, news=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.engine is not None and len(app.store.news) >= 10)
+        start_count = len(app.store.news)
+        probe.news_drawn = 0
+        cpu, started = time.process_time(), time.time()
+        await asyncio.to_thread(sim.control, publish=1000)
+        await _until(lambda: probe.news_drawn >= 1000, 60)
+        elapsed = time.time() - started
+        cpu = time.process_time() - cpu
+        await pilot.press("q")
+    return {
+        "news_ms": elapsed * 1000,
+        "news_cpu_s": cpu,
+        "news_kept": float(len(app.store.news) - start_count),
+    }
+
+
+async def idle_scenario(sim: SimProcess, codes: list[str], seconds: float) -> dict[str, float]:
+    """50 symbols, one update a second each: CPU of this process."""
+    probe = Probe()
+    app = _real_app(sim, codes, probe)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: app.engine is not None and len(app.store.quotes) == len(codes))
+        sim.control(firehose=len(codes))
+        await pilot.pause(2.0)
+        cpu, wall = time.process_time(), time.monotonic()
+        await asyncio.sleep(seconds)
+        share = (time.process_time() - cpu) / (time.monotonic() - wall) * 100
+        sim.control(firehose=0)
+        await pilot.press("q")
+    return {"idle_cpu_percent": share}
+
+
+async def memory_scenario(sim: SimProcess) -> dict[str, float]:
+    """100 quotes, 20 series of 30,000 bars, 1,000 news items: peak RSS."""
+    probe = Probe()
+    codes = [f"SIM:T{i:04d}" for i in range(1, 101)]
+    series = [
+        Subscription(code=f"SIM:T{i:04d}", type="series", bar_type="minute", max_dp=30_000)
+        for i in range(1, 21)
+    ]
+    app = _real_app(sim, codes, probe, series=series, news=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(
+            lambda: (
+                app.engine is not None
+                and len(app.store.series) == 20
+                and all(len(s.bars) >= 30_000 for s in app.store.series.values())
+            ),
+            120,
+        )
+        await asyncio.to_thread(sim.control, publish=1000)
+        await _until(lambda: len(app.store.news) >= 1000, 60)
+        await pilot.pause(1.0)
+        await pilot.press("q")
+    return {"peak_rss_mb": peak_rss_mb()}
+
+
+def first_frame_seconds() -> float:
+    """From starting ``python -m tui --demo`` to its first drawn frame (headless)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = Path(tmp) / "frame"
+        env = {
+            **os.environ,
+            "MARKETPANE_FIRST_FRAME_FILE": str(marker),
+            "MARKETPANE_CONFIG": str(Path(tmp) / "c.toml"),
+            "MARKETPANE_STATE_DIR": str(Path(tmp) / "state"),
+        }
+        for name in ("INSIGHTSENTRY_API_KEY", "INSIGHTSENTRY_RAPIDAPI_KEY", "STOCKNEWS_TOKEN"):
+            env.pop(name, None)
+        started = time.time()
+        subprocess.run(
+            [sys.executable, "-m", "tui", "--demo"],
+            env=env,
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        return float(marker.read_text()) - started
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(ours: float | None, theirs: float | None, higher_is_better: bool = True) -> str:
+    if not ours or not theirs:
+        return "—"
+    ratio = ours / theirs if higher_is_better else theirs / ours
+    return f"{ratio:,.1f}x"
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    """Every scenario; prints as it goes and returns all figures."""
+    seconds = 2.0 if quick else 3.0
+    rates = RATES[:4] if quick else RATES
+    codes = [f"SIM:T{i:04d}" for i in range(1, 51)]
+    report: dict[str, Any] = {}
+    print(f"marketpane bench — {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    sim = SimProcess()
+    try:
+        print("\n1. 50 symbols of quotes at rising rates (messages/s offered)")
+        ours = await real_rates(sim, codes, rates, seconds)
+        theirs = await naive_rates(sim, codes, rates, seconds)
+        header = (
+            f"{'offered':>8} | {'ours msg/s':>10} {'frames/s':>8} {'p50 ms':>7} "
+            f"{'p99 ms':>7} {'cpu s/100k':>10} {'drop':>5} | {'naive msg/s':>11} "
+            f"{'p99 ms':>8} {'cpu s/100k':>10}"
+        )
+        print(header)
+        for index, mine in enumerate(ours):
+            base = theirs[index] if index < len(theirs) else None
+            print(
+                f"{mine.offered:>8,.0f} | {mine.received:>10,.0f} {mine.frames:>8.1f} "
+                f"{_fmt(mine.p50_ms):>7} {_fmt(mine.p99_ms):>7} "
+                f"{_fmt(mine.cpu_per_100k, 2):>10} {mine.dropped:>5} | "
+                f"{_fmt(base.received if base else None):>11} "
+                f"{_fmt(base.p99_ms if base else None):>8} "
+                f"{_fmt(base.cpu_per_100k if base else None, 2):>10}"
+            )
+        best_ours = max((f.received for f in ours if f.keeps_up), default=0.0)
+        best_theirs = max((f.received for f in theirs if f.keeps_up), default=0.0)
+        print(
+            f"sustained: ours {best_ours:,.0f}/s, naive {best_theirs:,.0f}/s, "
+            f"ratio {_ratio(best_ours, best_theirs)}"
+        )
+        at_5k = next((f for f in ours if f.offered == 5_000), None)
+        report["quotes"] = {
+            "ours": [f.__dict__ for f in ours],
+            "naive": [f.__dict__ for f in theirs],
+            "sustained_ours": best_ours,
+            "sustained_naive": best_theirs,
+            "p99_at_5k_ms": at_5k.p99_ms if at_5k else None,
+        }
+        print("\n6. idle market: 50 symbols, one update a second each")
+        idle = await idle_scenario(sim, codes, 5.0 if quick else 10.0)
+        print(f"CPU {idle['idle_cpu_percent']:.1f} % of one core")
+        report.update(idle)
+        print("\n4. a 30,000-bar history arriving")
+        history = await history_scenario(sim)
+        print(f"frame received -> decoded, stored, drawn: {history['history_ms']:.0f} ms")
+        report.update(history)
+        print("\n5. 1,000 news items")
+        news = await news_scenario(sim)
+        print(
+            f"all 1,000 in the store and drawn after {news['news_ms']:.0f} ms "
+            f"({news['news_cpu_s']:.2f} CPU s)"
+        )
+        report.update(news)
+    finally:
+        sim.stop()
+    fast = SimProcess(speed=30.0)
+    try:
+        for title, bar_type, series_codes in (
+            ("2. 10 second-bar series", "second", codes[:10]),
+            ("3. 2 tick series", "tick", ["BINANCE:BTCUSDT", "CME_MINI:ES1!"]),
+        ):
+            print(f"\n{title} (simulator at 30x speed)")
+            mine, base = await series_scenario(fast, bar_type, series_codes, seconds)
+            print(
+                f"ours {mine.received:,.0f} msg/s, {mine.frames:.1f} frames/s, "
+                f"{_fmt(mine.cpu_per_100k, 2)} CPU s/100k | naive {base.received:,.0f} msg/s, "
+                f"{_fmt(base.cpu_per_100k, 2)} CPU s/100k | CPU ratio "
+                f"{_ratio(mine.cpu_per_100k, base.cpu_per_100k, higher_is_better=False)}"
+            )
+            report[bar_type] = {"ours": mine.__dict__, "naive": base.__dict__}
+    finally:
+        fast.stop()
+    print("\n7. memory: 100 quotes, 20 series of 30,000 bars, 1,000 news items")
+    sim = SimProcess()
+    try:
+        memory = await memory_scenario(sim)
+    finally:
+        sim.stop()
+    print(f"peak RSS {memory['peak_rss_mb']:.0f} MB (this process, after every scenario above)")
+    report.update(memory)
+    first = first_frame_seconds()
+    print(f"\n8. start to first drawn frame: {first:.2f} s")
+    report["first_frame_s"] = first
+    return report
+
+
+def bench_command(argv: Sequence[str]) -> int:
+    """Parse flags, run, optionally write JSON."""
+    parser = argparse.ArgumentParser(prog="marketpane bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter steps, fewer rates")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(list(argv))
+    report = asyncio.run(run(args.quick))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(bench_command(sys.argv[1:]))
