@@ -34,7 +34,13 @@ def _wait_for(session: str, needle: str, timeout: float = 20.0) -> str:
         if needle in screen:
             return screen
         time.sleep(0.2)
-    raise AssertionError(f"{needle!r} never appeared; screen was:\n{screen}")
+    size = subprocess.run(
+        ["tmux", "display", "-p", "-t", session, "#{window_width}x#{window_height}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    raise AssertionError(f"{needle!r} never appeared in a {size.strip()} pane:\n{screen}")
 
 
 @pytest.mark.parametrize(
@@ -56,13 +62,19 @@ def test_console_script_in_tmux(
             "MARKETPANE_CONFIG": isolated_paths / "config.toml",
             "MARKETPANE_STATE_DIR": isolated_paths / "state",
             "MARKETPANE_SECRETS": isolated_paths / "secrets.toml",
-            "TERM": "xterm-256color",
         }.items()
     )
-    command = f"env {env} {SCRIPT} --demo; echo EXITED-$?; sleep 30"
+    # -u COLUMNS -u LINES: the test runner's environment may carry a fixed size, and Textual
+    # (like Rich) believes those variables over the terminal.
+    command = f"env -u COLUMNS -u LINES {env} {SCRIPT} --demo; echo EXITED-$?; sleep 30"
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
         check=True,
+    )
+    # Pin the size: a tmux server started by an earlier test may hand the pane another size.
+    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], check=False)
+    subprocess.run(
+        ["tmux", "resize-window", "-t", session, "-x", str(width), "-y", str(height)], check=False
     )
     try:
         screen = _wait_for(session, needles[0])
