@@ -35,6 +35,10 @@ class EngineSettings:
     """Timings of the engine; tests shorten them, users normally never change them."""
 
     ui_hz: float = 20.0
+    quiet_hz: float = 2.0
+    """Batch rate when only a few quotes changed (a quiet market): fewer frames, less CPU."""
+    quiet_below_rate: float = 500.0
+    """Below this many messages a second (all feeds), the market is quiet."""
     debounce: float = 0.4
     watchdog_seconds: float = 30.0
     news_watchdog_seconds: float = 30.0
@@ -198,11 +202,15 @@ class Engine:
     async def _publish(self) -> None:
         """One batch per UI tick at most, and only when the UI took the last one."""
         interval = 1.0 / self.settings.ui_hz
-        last_rates = time.monotonic()
+        quiet_interval = 1.0 / self.settings.quiet_hz
+        last_rates = last_batch = time.monotonic()
         last_counts = {f.name: 0 for f in self.feeds}
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
+            if now - last_batch < quiet_interval and self._quiet():
+                continue
+            last_batch = now
             if now - last_rates >= 1.0:
                 for feed in self.feeds:
                     feed.status.rate = (feed.status.messages - last_counts[feed.name]) / (
@@ -212,6 +220,21 @@ class Engine:
                 last_rates = now
                 self._status_dirty = True
             self.publish_now()
+
+    def _quiet(self) -> bool:
+        """A quiet market with only quote changes pending: they can wait for the slower tick.
+
+        Under ``quiet_below_rate`` messages a second a person cannot tell 2 frames a second
+        from 20, but the terminal and the CPU can.
+        """
+        store = self.store
+        rate = sum(feed.status.rate for feed in self.feeds)
+        return (
+            rate < self.settings.quiet_below_rate
+            and not store.changed_series
+            and not store.new_news
+            and not self.notices
+        )
 
     def publish_now(self) -> Batch | None:
         """Post a batch if there is anything and the UI is ready; returns it."""

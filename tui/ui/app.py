@@ -194,7 +194,7 @@ class MarketpaneApp(App[int]):
         self._show_watchlist()
         if self.options.static_store is None:
             self._start_engine()
-        self.set_interval(0.25, self._tick_fast)
+        self.set_interval(0.5, self._tick_fast)
         self.set_interval(1.0, self._tick_status)
         self._refresh_news()
         self._tick_status()
@@ -379,6 +379,7 @@ class MarketpaneApp(App[int]):
             with self.batch_update():
                 if batch.quotes:
                     grid.refresh_rows(batch.quotes, self.store, now)
+                grid.tick_flashes(self.store, now)  # end flashes in the same frame
                 if self.focused_code in batch.series:
                     self._update_chart()
                 if batch.news:
@@ -441,9 +442,13 @@ class MarketpaneApp(App[int]):
         if not self.paused:
             grid = self.query_one(QuoteGrid)
             grid.feed_live = self._live_ok()
-            grid.tick(self.store, self.now())
+            grid.tick_flashes(self.store, self.now())
 
     def _tick_status(self) -> None:
+        if not self.paused:
+            grid = self.query_one(QuoteGrid)
+            grid.feed_live = self._live_ok()
+            grid.tick(self.store, self.now())  # ages and staleness, once a second
         statuses = (
             self.options.static_statuses if self.engine is None else self.engine.statuses()
         ) or []

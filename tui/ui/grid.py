@@ -333,6 +333,17 @@ class QuoteGrid(ScrollView, can_focus=True):
         text = text[:width]
         return (text.rjust(width) if column.right else text.ljust(width), style)
 
+    def tick_flashes(self, store: MarketStore, now: float) -> None:
+        """Redraw only rows whose price flash is due to end."""
+        due = [
+            code
+            for code in self.codes
+            if (row := store.quotes.get(code)) is not None
+            and now - row.changed_at.get("last_price", 0.0) < FLASH_SECONDS + 0.3
+        ]
+        if due:
+            self.refresh_rows(due, store, now)
+
     def tick(self, store: MarketStore, now: float) -> None:
         """Periodic redraw of ages, expiring flashes and staleness (unchanged rows cost a
         comparison, not a repaint)."""

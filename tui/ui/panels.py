@@ -144,7 +144,9 @@ class NewsTicker(Static):
     def show(self, item: NewsItem | None, palette: Palette) -> None:
         """Show ``item``."""
         width = max(10, self.size.width or 40)
-        self.update(news_line(item, palette, width) if item else Text("no news yet"))
+        self.update(
+            news_line(item, palette, width) if item else Text("no news yet"), layout=False
+        )  # one fixed line: no layout pass needed
 
 
 STATE_MARK = {
@@ -196,6 +198,8 @@ class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $foreground; }
     """
+    shown: tuple[str, tuple[object, ...]] | None = None
+    """What is on screen now, so an unchanged line costs no repaint."""
 
     def show(
         self,
@@ -219,4 +223,8 @@ class StatusBar(Static):
             if self.size.width < 60:
                 part = part.replace("budget ", "")
             line.append(part, palette.accent if part.startswith("DEMO") else palette.flat)
-        self.update(line)
+        if line.plain != getattr(self, "_shown", None) or line.spans != getattr(
+            self, "_spans", None
+        ):
+            self._shown, self._spans = line.plain, list(line.spans)
+            self.update(line, layout=False)  # one fixed line: no layout pass needed
