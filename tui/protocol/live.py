@@ -33,7 +33,7 @@ SubscriptionType = Literal["series", "quote", "both"]
 # ---------------------------------------------------------------------------------------------
 
 
-class Bar(msgspec.Struct, omit_defaults=True):
+class Bar(msgspec.Struct, omit_defaults=True, gc=False):
     """One OHLCV row of a ``series`` message; tick rows may carry only some fields."""
 
     time: float
