@@ -65,3 +65,18 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None
 def quotes(*codes: str) -> list[Subscription]:
     """Quote subscriptions for ``codes``."""
     return [Subscription(code=c, type="quote") for c in codes]
+
+
+def rapidapi_engine(sim: Simulator, state_dir: Path, **settings: Any) -> Engine:
+    """A /live-only engine that gets its WebSocket key from ``/v2/websocket-key``."""
+    from tui.sim.settings import DEMO_RAPIDAPI_KEY
+
+    return make_engine(
+        sim,
+        api_key=None,
+        rapidapi_key=DEMO_RAPIDAPI_KEY,
+        stocknews_token=None,
+        newsfeed=False,
+        state_dir=state_dir,
+        **settings,
+    )

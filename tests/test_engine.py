@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from tests.enginehelp import make_engine, quotes, wait_for
+from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.simhelp import fast_settings
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.recorder import Recorder
@@ -18,7 +18,7 @@ from tui.engine.replay import read_recording, replay_into
 from tui.engine.status import FeedState
 from tui.protocol.live import Subscription
 from tui.sim.server import run_simulator
-from tui.sim.settings import DEMO_RAPIDAPI_KEY, DEMO_SMALL_KEY, Faults
+from tui.sim.settings import DEMO_SMALL_KEY, Faults
 
 
 async def _start(engine):  # type: ignore[no-untyped-def]
@@ -84,14 +84,7 @@ async def test_1008_is_not_retried_in_a_loop(isolated_paths: Path) -> None:
 async def test_rapidapi_auth_failure_refreshes_once_then_stops(isolated_paths: Path) -> None:
     """Rule: at most one key refresh on auth failure; 401/403 from key rotation is final."""
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(
-            sim,
-            api_key=None,
-            rapidapi_key=DEMO_RAPIDAPI_KEY,
-            stocknews_token=None,
-            newsfeed=False,
-            state_dir=isolated_paths / "state",
-        )
+        engine = rapidapi_engine(sim, isolated_paths / "state")
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await _start(engine)
         await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)

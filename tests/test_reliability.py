@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.enginehelp import make_engine, quotes, wait_for
+from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
 from tui.cli import configure_logging, main
@@ -28,7 +28,7 @@ from tui.engine.status import FeedState
 from tui.protocol.live import Subscription
 from tui.secrets import SecretMaskingFilter
 from tui.sim.server import Simulator, run_simulator
-from tui.sim.settings import DEMO_RAPIDAPI_KEY, EXPIRED_STOCKNEWS_TOKEN, Faults
+from tui.sim.settings import EXPIRED_STOCKNEWS_TOKEN, Faults
 
 
 async def _run(engine: Engine) -> asyncio.Task[None]:
@@ -142,15 +142,7 @@ async def test_case02_key_rotation_failures(
     feed stops with a clear message; never a loop."""
     faults = Faults(rest_status=rest_status, rest_delay_seconds=delay, retry_after_header=1)
     async with run_simulator(fast_settings(), faults) as sim:
-        engine = make_engine(
-            sim,
-            api_key=None,
-            rapidapi_key=DEMO_RAPIDAPI_KEY,
-            stocknews_token=None,
-            newsfeed=False,
-            rest_timeout=0.5,
-            state_dir=isolated_paths / "state",
-        )
+        engine = rapidapi_engine(sim, isolated_paths / "state", rest_timeout=0.5)
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await _run(engine)
         feed = engine.feeds[0]
@@ -655,14 +647,7 @@ async def test_corrupt_state_files_are_reported_not_fatal(isolated_paths: Path) 
     (state / "budget.json").write_text("{oops")
     (state / "websocket-key.json").write_text("[]")
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(
-            sim,
-            api_key=None,
-            rapidapi_key=DEMO_RAPIDAPI_KEY,
-            stocknews_token=None,
-            newsfeed=False,
-            state_dir=state,
-        )
+        engine = rapidapi_engine(sim, state)
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await _run(engine)
         await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)

@@ -470,8 +470,12 @@ def memory_in_fresh_process() -> dict[str, float]:
     """Run the memory scenario alone in a new interpreter, so earlier scenarios do not count."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "memory.json"
-        subprocess.run([sys.executable, "-m", "tui.bench", "--only", "memory", "--json",
-                        str(out)], check=True, stdout=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "tui.bench", "--only", "memory", "--json", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
         return dict(json.loads(out.read_text()))
 
 

@@ -31,8 +31,6 @@ from tui.secrets import (
 
 EXIT_USAGE = 2
 """Exit status for bad flags and bad config."""
-SUBCOMMANDS = ("config", "sim", "replay", "bench")
-"""Words that select a subcommand instead of the dashboard."""
 
 
 class _Parser(argparse.ArgumentParser):

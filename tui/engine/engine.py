@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 from tui.config import Config
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.feeds import LiveFeed, NewsfeedFeed, StockNewsFeed
@@ -108,7 +106,6 @@ class Engine:
         for problem in (self.budget.load_error, self.keys.load_error):
             if problem:
                 self.notice("warning", problem)
-        self.batches = 0
 
     # ---- what the UI calls ----------------------------------------------------------------
 
@@ -246,12 +243,7 @@ class Engine:
         )
         self.notices = []
         self._status_dirty = False
-        self.batches += 1
         if self.on_batch is not None:
             self._ui_busy = True
             self.on_batch(batch)
         return batch
-
-    def desired_as_json(self) -> str:
-        """The desired set, for diagnostics."""
-        return msgspec.json.encode(self.desired).decode()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote as url_quote
 
 from websockets.asyncio.client import ClientConnection
@@ -41,6 +41,9 @@ from tui.protocol.stocknews import (
     encode_client_message,
 )
 
+if TYPE_CHECKING:
+    from tui.engine.engine import Engine
+
 IN_BAND_SUBSCRIPTION_ERRORS = {
     "invalid_symbol": "unknown symbol",
     "invalid_bar_interval": "interval not allowed",
@@ -56,30 +59,44 @@ AUTH_ERRORS = {"unauthorized", "invalid_api_key", "forbidden", "expired_api_key"
 """Error codes treated as an auth failure."""
 
 
-class LiveFeed(Supervisor):
-    """``/live``: quotes and series, the subscription budget, in-band errors."""
+class InsightSentryFeed(Supervisor):
+    """A feed authenticated with the InsightSentry key (direct, or rotated for RapidAPI)."""
 
-    name = "live"
-
-    def __init__(self, engine: object) -> None:
-        super().__init__(engine)  # type: ignore[arg-type]
-        self.watchdog_seconds = self.settings.watchdog_seconds
-        self.sent: list[Subscription] = []
-        self.sent_version = -1
-        self.awaiting_history: set[str] = set()
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
         self.key_text = ""
+
+    def url(self) -> str:
+        """The endpoint to dial."""
+        raise NotImplementedError
 
     async def target(self) -> tuple[str, dict[str, str]]:
         key = await self.engine.keys.live_key()
         self.key_text = key.reveal()
         self.status.key_expiry = self.engine.keys.expiry
-        return self.engine.config.endpoints.live_url, {}
+        return self.url(), {}
 
     def can_refresh_key(self) -> bool:
         return self.engine.keys.rotates
 
     async def refresh_key(self) -> None:
         await self.engine.keys.refresh()
+
+
+class LiveFeed(InsightSentryFeed):
+    """``/live``: quotes and series, the subscription budget, in-band errors."""
+
+    name = "live"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.watchdog_seconds = self.settings.watchdog_seconds
+        self.sent: list[Subscription] = []
+        self.sent_version = -1
+        self.awaiting_history: set[str] = set()
+
+    def url(self) -> str:
+        return self.engine.config.endpoints.live_url
 
     async def on_open(self, ws: ClientConnection) -> None:
         """Re-send the full subscription in one message (guide section 5, Automatic
@@ -201,27 +218,18 @@ class LiveFeed(Supervisor):
         return None
 
 
-class NewsfeedFeed(Supervisor):
+class NewsfeedFeed(InsightSentryFeed):
     """InsightSentry ``/newsfeed``: auth message, 10 recent items on connect, new items."""
 
     name = "newsfeed"
     pong_is_liveness = True
 
-    def __init__(self, engine: object) -> None:
-        super().__init__(engine)  # type: ignore[arg-type]
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
         self.watchdog_seconds = self.settings.news_watchdog_seconds
-        self.key_text = ""
 
-    async def target(self) -> tuple[str, dict[str, str]]:
-        key = await self.engine.keys.live_key()
-        self.key_text = key.reveal()
-        return self.engine.config.endpoints.newsfeed_url, {}
-
-    def can_refresh_key(self) -> bool:
-        return self.engine.keys.rotates
-
-    async def refresh_key(self) -> None:
-        await self.engine.keys.refresh()
+    def url(self) -> str:
+        return self.engine.config.endpoints.newsfeed_url
 
     async def on_open(self, ws: ClientConnection) -> None:
         await ws.send(encode_newsfeed_auth(NewsfeedAuth(api_key=self.key_text)))
@@ -258,8 +266,8 @@ class StockNewsFeed(Supervisor):
     name = "stocknews"
     pong_is_liveness = True
 
-    def __init__(self, engine: object) -> None:
-        super().__init__(engine)  # type: ignore[arg-type]
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
         self.watchdog_seconds = self.settings.stocknews_watchdog_seconds
 
     async def target(self) -> tuple[str, dict[str, str]]:
@@ -305,8 +313,3 @@ class StockNewsFeed(Supervisor):
             self.status.unrecognised += 1
             self.alive(now, data=False)
         return None
-
-
-def seconds_left(expiry: float | None) -> float | None:
-    """Seconds until ``expiry``."""
-    return None if expiry is None else expiry - time.time()

@@ -11,8 +11,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from tui.protocol.live import Bar, Quote, SeriesUpdate
 from tui.protocol.newsfeed import NewsfeedItem
 from tui.protocol.stocknews import StockNewsData, label_for_score, normalise_score
@@ -224,10 +222,6 @@ class MarketStore:
             del self.new_news[: len(self.new_news) - MAX_NEWS]
         return True
 
-    def forget_series(self, code: str) -> None:
-        """Drop a series no longer subscribed."""
-        self.series.pop(code, None)
-
     def take_changes(self) -> tuple[set[str], set[str], list[NewsItem]]:
         """What changed since the last call, and reset."""
         quotes, series, news = self.changed_quotes, self.changed_series, self.new_news
@@ -237,8 +231,3 @@ class MarketStore:
     def has_changes(self) -> bool:
         """Whether a batch would carry anything."""
         return bool(self.changed_quotes or self.changed_series or self.new_news)
-
-
-def quote_snapshot(row: QuoteRow) -> Quote:
-    """The merged row as a full :class:`Quote` (for recording and tests)."""
-    return msgspec.convert({"code": row.code, **row.values}, Quote)

@@ -190,6 +190,7 @@ class MarketpaneApp(App[int]):
         self._load_themes()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self._on_theme_changed(self.current_theme)
+        self.query_one(QuoteGrid).stale_after = self.config.display.stale_after_seconds
         self._apply_layout(self.size.width, self.size.height)
         self._show_watchlist()
         if self.options.static_store is None:
@@ -743,6 +744,7 @@ def run_app(options: Any, replay: tuple[list[tuple[float, str, str]], float] | N
         symbols=options.symbols,
         theme=options.theme,
         layout=options.layout,
+        engine_settings=EngineSettings(ui_hz=options.config.display.ui_hz),
         state_dir=paths.state_dir() if not options.demo else paths.state_dir() / "demo",
         record_path=options.record,
         replay=replay,
