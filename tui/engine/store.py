@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.engine.columns import BarColumns
 from tui.protocol.live import Bar, Quote, SeriesUpdate
 from tui.protocol.newsfeed import NewsfeedItem
 from tui.protocol.stocknews import StockNewsData, label_for_score, normalise_score
@@ -49,14 +50,15 @@ class SeriesBuffer:
 
     code: str
     bar_type: str | None = None
-    bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=MAX_BARS))
+    bars: BarColumns = field(default_factory=lambda: BarColumns(MAX_BARS))
     ignored_older: int = 0
     updated_at: float = 0.0
 
-    def fill_gaps(self, seconds: float) -> list[Bar]:
-        """Bars with missing periods filled from the previous bar (guide FAQ, 1-second bars)."""
+    def fill_gaps(self, seconds: float, count: int) -> list[Bar]:
+        """The newest ``count`` bars with missing periods filled from the previous bar (guide
+        FAQ, 1-second bars)."""
         out: list[Bar] = []
-        for bar in self.bars:
+        for bar in self.bars.tail(count):
             if out and seconds > 0:
                 prev = out[-1]
                 t = prev.time + seconds
@@ -73,7 +75,7 @@ class SeriesBuffer:
                     )
                     t += seconds
             out.append(bar)
-        return out
+        return out[-count:]
 
 
 @dataclass
@@ -197,10 +199,11 @@ class MarketStore:
         else:
             bars = buffer.bars
             for bar in update.series:
-                if not bars or bar.time > bars[-1].time:
+                last = bars.last_time()
+                if last is None or bar.time > last:
                     bars.append(bar)
-                elif bar.time == bars[-1].time:
-                    bars[-1] = bar
+                elif bar.time == last:
+                    bars.replace_last(bar)
                 else:
                     buffer.ignored_older += 1
         buffer.bar_type = update.bar_type or buffer.bar_type

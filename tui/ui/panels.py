@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem, SeriesBuffer
+from tui.protocol.live import Bar
 from tui.ui.render import Palette, age_text, clock_text, render_chart
 
 SENTIMENT_MARKS = {
@@ -52,12 +53,13 @@ class ChartView(Widget):
         if self.code is None:
             return Text("Press Enter on a symbol to chart it", style=self.palette.flat)
         title = f"{self.code} · {self.label} · {self.mode}"
-        bars: list = []  # type: ignore[type-arg]
+        bars: list[Bar] = []
         if self.series is not None:
+            count = max(1, width)
             bars = (
-                self.series.fill_gaps(self.fill_gaps_seconds)
+                self.series.fill_gaps(self.fill_gaps_seconds, count)
                 if self.fill_gaps_seconds
-                else list(self.series.bars)[-max(1, width) :]
+                else self.series.bars.tail(count)
             )
         lines = render_chart(bars, width, height, self.palette, title=title, mode=self.mode)
         return Text("\n").join(lines)
