@@ -112,7 +112,7 @@ class QuoteGrid(ScrollView, can_focus=True):
     ]
     COMPONENT_CLASSES = {"quote-grid--header", "quote-grid--cursor"}
     DEFAULT_CSS = """
-    QuoteGrid { height: 1fr; }
+    QuoteGrid { height: 1fr; scrollbar-size-vertical: 1; }
     QuoteGrid > .quote-grid--header { text-style: bold; background: $panel; }
     QuoteGrid > .quote-grid--cursor { background: $primary 40%; }
     QuoteGrid:focus > .quote-grid--cursor { background: $primary 70%; }
