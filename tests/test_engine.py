@@ -277,6 +277,7 @@ async def test_latency_from_server_time() -> None:
         status = engine.feeds[0].status
         await wait_for(lambda: status.latency_ms is not None)
         assert status.latency_ms is not None and 0 <= status.latency_ms < 1000
+        await wait_for(lambda: status.rate > 0 and status.byte_rate > 0, 5)  # per-feed counters
         await _finish(engine, task)
 
 

@@ -67,8 +67,11 @@ class BarColumns:
 
     def replace_last(self, bar: Bar) -> None:
         """Overwrite the newest bar."""
-        for column, value in zip(self.columns, (bar.time, bar.open, bar.high, bar.low,
-                                                bar.close, bar.volume), strict=True):
+        for column, value in zip(
+            self.columns,
+            (bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume),
+            strict=True,
+        ):
             column[-1] = _value(value)
 
     def last_time(self) -> float | None:
@@ -77,8 +80,14 @@ class BarColumns:
 
     def _bar(self, index: int) -> Bar:
         time_, open_, high, low, close, volume = (c[index] for c in self.columns)
-        return Bar(time=time_, open=_maybe(open_), high=_maybe(high), low=_maybe(low),
-                   close=_maybe(close), volume=_maybe(volume))
+        return Bar(
+            time=time_,
+            open=_maybe(open_),
+            high=_maybe(high),
+            low=_maybe(low),
+            close=_maybe(close),
+            volume=_maybe(volume),
+        )
 
     @overload
     def __getitem__(self, index: int) -> Bar: ...
@@ -101,4 +110,4 @@ class BarColumns:
 
     def tail(self, count: int) -> list[Bar]:
         """The newest ``count`` bars."""
-        return self[max(0, len(self) - count):]
+        return self[max(0, len(self) - count) :]

@@ -202,6 +202,7 @@ class Engine:
         quiet_interval = 1.0 / self.settings.quiet_hz
         last_rates = last_batch = time.monotonic()
         last_counts = {f.name: 0 for f in self.feeds}
+        last_bytes = {f.name: 0 for f in self.feeds}
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
@@ -209,11 +210,13 @@ class Engine:
                 continue
             last_batch = now
             if now - last_rates >= 1.0:
+                span = now - last_rates
                 for feed in self.feeds:
-                    feed.status.rate = (feed.status.messages - last_counts[feed.name]) / (
-                        now - last_rates
-                    )
-                    last_counts[feed.name] = feed.status.messages
+                    status = feed.status
+                    status.rate = (status.messages - last_counts[feed.name]) / span
+                    status.byte_rate = (status.bytes - last_bytes[feed.name]) / span
+                    last_counts[feed.name] = status.messages
+                    last_bytes[feed.name] = status.bytes
                 last_rates = now
                 self._status_dirty = True
             self.publish_now()

@@ -33,6 +33,7 @@ class FeedStatus:
     messages: int = 0
     bytes: int = 0
     rate: float = 0.0
+    byte_rate: float = 0.0
     decode_errors: int = 0
     unrecognised: int = 0
     heartbeat_at: float | None = None

@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem, SeriesBuffer
 from tui.protocol.live import Bar
-from tui.ui.render import Palette, age_text, clock_text, render_chart
+from tui.ui.render import Palette, age_text, clock_text, compact_number, render_chart
 
 SENTIMENT_MARKS = {
     "Very Bullish": ("▲▲", "up"),
@@ -185,6 +185,8 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
             text.append(f" hb {age_text(now - status.heartbeat_at)}", palette.flat)
         if wide:
             text.append(f" {status.rate:.0f}/s", palette.flat)
+            if status.byte_rate:
+                text.append(f" {compact_number(status.byte_rate)}B/s", palette.flat)
     if wide and status.key_expiry:
         left = status.key_expiry - now
         text.append(
