@@ -195,7 +195,6 @@ class MarketpaneApp(App[int]):
         self._show_watchlist()
         if self.options.static_store is None:
             self._start_engine()
-        self.set_interval(0.5, self._tick_fast)
         self.set_interval(1.0, self._tick_status)
         self._refresh_news()
         self._tick_status()
@@ -438,12 +437,6 @@ class MarketpaneApp(App[int]):
         items = self._news_items()
         self.query_one(NewsList).show(items)
         self.query_one(NewsTicker).show(items[0] if items else None, self.palette)
-
-    def _tick_fast(self) -> None:
-        if not self.paused:
-            grid = self.query_one(QuoteGrid)
-            grid.feed_live = self._live_ok()
-            grid.tick_flashes(self.store, self.now())
 
     def _tick_status(self) -> None:
         if not self.paused:
