@@ -32,6 +32,13 @@ async def until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float
         await pilot.pause(0.05)
 
 
+async def open_add_symbol(pilot: Pilot[int], app: MarketpaneApp) -> None:
+    """Press ``a`` and wait until the search box has focus (keys typed earlier reach the app)."""
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(app.screen, AddSymbolScreen))
+    await pilot.pause()
+
+
 def grid_text(app: MarketpaneApp) -> str:
     """Every cell of the grid as plain text."""
     grid = app.query_one(QuoteGrid)
@@ -53,9 +60,7 @@ async def test_add_and_remove_symbol_persist(tmp_path: Path) -> None:
     async with run_simulator(CALM) as sim:
         app = sim_app(sim, config_path=config_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("a")
-            await until(pilot, lambda: isinstance(app.screen, AddSymbolScreen))
-            await pilot.pause()
+            await open_add_symbol(pilot, app)
             await pilot.press(*"ibm")
             await until(pilot, lambda: app.screen.query_one("#results").option_count > 0)
             await pilot.press("enter")
@@ -77,9 +82,7 @@ async def test_invalid_symbol_typed_by_user_is_explained() -> None:
     async with run_simulator(CALM) as sim:
         app = sim_app(sim)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("a")
-            await until(pilot, lambda: isinstance(app.screen, AddSymbolScreen))
-            await pilot.pause()
+            await open_add_symbol(pilot, app)
             await pilot.press(*"not a symbol", "enter")
             assert isinstance(app.screen, AddSymbolScreen)
             hint = str(app.screen.query_one("#hint").render())

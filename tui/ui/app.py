@@ -548,12 +548,13 @@ class MarketpaneApp(App[int]):
 
     def action_move_symbol(self, step: int) -> None:
         grid = self.query_one(QuoteGrid)
-        index = grid.cursor_row
-        symbols = self.config.watchlist().symbols if self.symbols_override is None else None
-        codes = self.symbols_override if symbols is None else None
-        sequence: list[Any] = symbols if symbols is not None else codes  # type: ignore[assignment]
-        target = index + step
-        if not 0 <= index < len(sequence) or not 0 <= target < len(sequence):
+        index, target = grid.cursor_row, grid.cursor_row + step
+        sequence: list[Any] = (
+            self.symbols_override
+            if self.symbols_override is not None
+            else self.config.watchlist().symbols
+        )
+        if not (0 <= index < len(sequence) and 0 <= target < len(sequence)):
             return
         sequence[index], sequence[target] = sequence[target], sequence[index]
         self._persist()

@@ -60,8 +60,6 @@ COLUMNS = (
     Column("ask", "Ask", 10, 10),
 )
 """Every column in display order."""
-COMPACT_KEYS = ("symbol", "last", "pct", "spark")
-"""Compact pane mode: symbol, last, change %, sparkline."""
 
 
 COMPACT_WIDTHS = {"symbol": 8, "last": 10, "pct": 8}

@@ -7,6 +7,7 @@ yields one clear message and is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,19 +127,4 @@ def with_direction_colours(theme: Theme, up: str | None, down: str | None) -> Th
         variables["mp-up"] = up
     if down:
         variables["mp-down"] = down
-    return Theme(
-        name=theme.name,
-        primary=theme.primary,
-        secondary=theme.secondary,
-        warning=theme.warning,
-        error=theme.error,
-        success=theme.success,
-        accent=theme.accent,
-        foreground=theme.foreground,
-        background=theme.background,
-        surface=theme.surface,
-        panel=theme.panel,
-        boost=theme.boost,
-        dark=theme.dark,
-        variables=variables,
-    )
+    return dataclasses.replace(theme, variables=variables)
