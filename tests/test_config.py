@@ -35,6 +35,13 @@ def test_wrong_type(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_frame_rate_out_of_range(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.toml", "[display]\nidle_hz = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}:2: display.idle_hz: expected `float` >= 0.2")
+
+
 def test_bad_symbol_in_watchlist(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "c.toml",

@@ -6,6 +6,7 @@ Each test names the rule it checks (issue: the feed engine; guide sections cited
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from tests.simhelp import fast_settings
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.recorder import Recorder
 from tui.engine.replay import read_recording, replay_into
-from tui.engine.status import FeedState
+from tui.engine.status import Batch, FeedState
 from tui.protocol.live import Subscription
 from tui.sim.server import run_simulator
 from tui.sim.settings import DEMO_SMALL_KEY, Faults
@@ -332,4 +333,32 @@ async def test_duplicate_and_out_of_order_bars() -> None:
         await wait_for(lambda: series.ignored_older > 0)
         times = [b.time for b in series.bars]
         assert times == sorted(set(times))
+        await _finish(engine, task)
+
+
+async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
+    """Rule (performance issue): under ``idle_below_rate`` messages a second, batches of
+    quote changes are at least ``1/idle_hz`` apart; a history that just arrived is not held."""
+    async with run_simulator(fast_settings(step_seconds=0.25, speed=1.0)) as sim:
+        engine = make_engine(sim, idle_hz=2.0, newsfeed=False, stocknews=False)
+        sent: list[tuple[float, set[str]]] = []
+
+        def on_batch(batch: Batch) -> None:
+            sent.append((time.time(), batch.series))
+            engine.batch_done()
+
+        engine.on_batch = on_batch
+        engine.set_desired(quotes("BINANCE:BTCUSDT", "FX:EURUSD", "NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: len(sent) >= 9)
+        assert sum(f.status.rate for f in engine.feeds) < 100  # an idle market indeed
+        gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(sent[2:])]
+        assert min(gaps) >= 0.45, gaps  # 1/idle_hz, less timer slack
+        engine.settings.idle_hz = 0.25  # a held history would now wait up to 4 s
+        series = Subscription(code="BINANCE:BTCUSDT", type="series", bar_type="second")
+        engine.set_desired([*quotes("BINANCE:BTCUSDT", "FX:EURUSD", "NASDAQ:AAPL"), series])
+        await wait_for(lambda: any("BINANCE:BTCUSDT" in codes for _, codes in sent))
+        stored_at = engine.store.series["BINANCE:BTCUSDT"].loaded_at
+        shown_at = next(at for at, codes in sent if "BINANCE:BTCUSDT" in codes)
+        assert shown_at - stored_at < 0.3
         await _finish(engine, task)

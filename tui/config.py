@@ -11,7 +11,7 @@ import re
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -107,6 +107,10 @@ class Plan(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("max_dp must be 1..30000")
 
 
+Hz = Annotated[float, msgspec.Meta(ge=0.2, le=60.0)]
+"""A frame rate setting: 0.2 to 60 frames a second."""
+
+
 class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """How the dashboard looks."""
 
@@ -115,7 +119,12 @@ class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     up_color: str | None = None
     down_color: str | None = None
     stale_after_seconds: float = 30.0
-    ui_hz: float = 20.0
+    ui_hz: Hz = 20.0
+    """Frames a second at most, in a busy market."""
+    quiet_hz: Hz = 2.0
+    """Frames a second when the feeds carry under 500 messages a second."""
+    idle_hz: Hz = 1.0
+    """Frames a second when the feeds carry under 100 messages a second."""
     news_filter: bool = False
 
 

@@ -34,9 +34,14 @@ class EngineSettings:
 
     ui_hz: float = 20.0
     quiet_hz: float = 2.0
-    """Batch rate when only a few quotes changed (a quiet market): fewer frames, less CPU."""
+    """Batch rate when only quotes and bars changed in a quiet market: fewer frames, less
+    CPU. (Histories, news and notices always go out at the next ``ui_hz`` tick.)"""
     quiet_below_rate: float = 500.0
     """Below this many messages a second (all feeds), the market is quiet."""
+    idle_hz: float = 1.0
+    """Batch rate, likewise, in an idle market (the status and ages tick at 1 Hz anyway)."""
+    idle_below_rate: float = 100.0
+    """Below this many messages a second, the market is idle."""
     debounce: float = 0.4
     watchdog_seconds: float = 30.0
     news_watchdog_seconds: float = 30.0
@@ -199,14 +204,13 @@ class Engine:
     async def _publish(self) -> None:
         """One batch per UI tick at most, and only when the UI took the last one."""
         interval = 1.0 / self.settings.ui_hz
-        quiet_interval = 1.0 / self.settings.quiet_hz
         last_rates = last_batch = time.monotonic()
         last_counts = {f.name: 0 for f in self.feeds}
         last_bytes = {f.name: 0 for f in self.feeds}
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            if now - last_batch < quiet_interval and self._quiet():
+            if now - last_batch < self._hold_seconds():
                 continue
             last_batch = now
             if now - last_rates >= 1.0:
@@ -221,20 +225,23 @@ class Engine:
                 self._status_dirty = True
             self.publish_now()
 
-    def _quiet(self) -> bool:
-        """A quiet market with only quote changes pending: they can wait for the slower tick.
+    def _hold_seconds(self) -> float:
+        """How long after the last batch pending changes may wait: nothing in a busy market,
+        ``1/quiet_hz`` or ``1/idle_hz`` when the feeds are quiet and only quotes and bars
+        changed. A history that just arrived, news and notices never wait.
 
         Under ``quiet_below_rate`` messages a second a person cannot tell 2 frames a second
         from 20, but the terminal and the CPU can.
         """
-        store = self.store
+        settings, store = self.settings, self.store
+        if store.reloaded_series or store.new_news or self.notices:
+            return 0.0
         rate = sum(feed.status.rate for feed in self.feeds)
-        return (
-            rate < self.settings.quiet_below_rate
-            and not store.changed_series
-            and not store.new_news
-            and not self.notices
-        )
+        if rate < settings.idle_below_rate:
+            return 1.0 / settings.idle_hz
+        if rate < settings.quiet_below_rate:
+            return 1.0 / settings.quiet_hz
+        return 0.0
 
     def publish_now(self) -> Batch | None:
         """Post a batch if there is anything and the UI is ready; returns it."""

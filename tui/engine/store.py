@@ -53,6 +53,8 @@ class SeriesBuffer:
     bars: BarColumns = field(default_factory=lambda: BarColumns(MAX_BARS))
     ignored_older: int = 0
     updated_at: float = 0.0
+    loaded_at: float = 0.0
+    """When the history was last (re)loaded."""
 
     def fill_gaps(self, seconds: float, count: int) -> list[Bar]:
         """The newest ``count`` bars with missing periods filled from the previous bar (guide
@@ -166,6 +168,8 @@ class MarketStore:
         self._news_keys: dict[str, None] = {}
         self.changed_quotes: set[str] = set()
         self.changed_series: set[str] = set()
+        self.reloaded_series: set[str] = set()
+        """Series whose history was (re)loaded since the last batch: those go out at once."""
         self.new_news: list[NewsItem] = []
         self.duplicates = 0
 
@@ -196,6 +200,8 @@ class MarketStore:
         if buffer is None or first:
             buffer = self.series[update.code] = SeriesBuffer(update.code, update.bar_type)
             buffer.bars.extend(update.series)
+            buffer.loaded_at = now
+            self.reloaded_series.add(update.code)
         else:
             bars = buffer.bars
             for bar in update.series:
@@ -229,6 +235,7 @@ class MarketStore:
         """What changed since the last call, and reset."""
         quotes, series, news = self.changed_quotes, self.changed_series, self.new_news
         self.changed_quotes, self.changed_series, self.new_news = set(), set(), []
+        self.reloaded_series = set()
         return quotes, series, news
 
     def has_changes(self) -> bool:

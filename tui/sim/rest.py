@@ -150,10 +150,13 @@ def _quotes(sim: Simulator, ws: ServerConnection, query: dict[str, str]) -> Resp
 
 
 def _control(sim: Simulator, ws: ServerConnection, path: str, query: dict[str, str]) -> Response:
-    """Simulator-only diagnostics: ``/sim/stats`` and ``/sim/control?firehose=N&publish=N``."""
+    """Simulator-only diagnostics: ``/sim/stats`` and
+    ``/sim/control?firehose=N&publish=N&market=pause|run``."""
     if path == "/sim/control":
         if "firehose" in query:
             sim.settings.firehose_rate = float(query["firehose"])
+        if "market" in query:
+            sim.settings.market_paused = query["market"] == "pause"
         for _ in range(int(query.get("publish", "0") or 0)):
             sim.publish(sim.news.make(time.time()))
     sessions = [
@@ -165,4 +168,12 @@ def _control(sim: Simulator, ws: ServerConnection, path: str, query: dict[str, s
         }
         for s in sim.live_sessions
     ]
-    return json_response(ws, 200, {"firehose": sim.settings.firehose_rate, "live": sessions})
+    return json_response(
+        ws,
+        200,
+        {
+            "firehose": sim.settings.firehose_rate,
+            "market_paused": sim.settings.market_paused,
+            "live": sessions,
+        },
+    )

@@ -240,6 +240,8 @@ class Simulator:
         step = self.settings.step_seconds
         while True:
             await asyncio.sleep(step)
+            if self.settings.market_paused:
+                continue
             now = time.time()
             trades = self.market.step(now, step * self.settings.speed)
             for session in list(self.live_sessions):

@@ -115,6 +115,8 @@ class SimSettings:
     throttle_max_seconds: float = 5.0
     send_queue_limit: int = 20_000
     firehose_rate: float = 0.0
+    market_paused: bool = False
+    """No natural trading (the firehose still runs): the benchmark's idle market."""
     synthetic_symbols: int = 0
     ws_keys_per_day: int = 10
     key_plans: dict[str, str] = field(

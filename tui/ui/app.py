@@ -61,6 +61,9 @@ MEDIUM_MIN_COLUMNS = 80
 """At least this wide (and 20 rows): grid above, chart and news below."""
 MEDIUM_MIN_ROWS = 20
 """Fewer rows than this use the compact pane layout."""
+STATUS_TICK_SECONDS = 1.0
+"""Ages, staleness and the status bar refresh this often (inside a batch's frame when one
+comes, so the tick costs no frame of its own)."""
 
 
 class BatchReady(Message):
@@ -153,6 +156,7 @@ class MarketpaneApp(App[int]):
         self.focused_code: str | None = None
         self.news_filter = self.config.display.news_filter
         self.paused = False
+        self._last_tick = 0.0
         self.palette = Palette.from_variables({})
         self.marketpane_themes: list[str] = []
         self.layout_name = "medium"
@@ -195,7 +199,7 @@ class MarketpaneApp(App[int]):
         self._show_watchlist()
         if self.options.static_store is None:
             self._start_engine()
-        self.set_interval(1.0, self._tick_status)
+        self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
         self._refresh_news()
         self._tick_status()
         first_frame_file = os.environ.get("MARKETPANE_FIRST_FRAME_FILE")
@@ -233,11 +237,11 @@ class MarketpaneApp(App[int]):
         grid = self.query_one(QuoteGrid)
         grid.palette = self.palette
         grid.cells.clear()
-        grid.strips.clear()
+        grid.restyle()
         self.query_one(ChartView).palette = self.palette
         self.query_one(NewsList).palette = self.palette
         grid.refresh_rows(grid.codes, self.store, self.now())
-        self.query_one(ChartView).refresh()
+        self.query_one(ChartView).redraw()
         self._refresh_news()
 
     def _start_engine(self) -> None:
@@ -384,6 +388,8 @@ class MarketpaneApp(App[int]):
                     self._update_chart()
                 if batch.news:
                     self._refresh_news()
+                if time.monotonic() - self._last_tick >= STATUS_TICK_SECONDS - 0.1:
+                    self._tick_status()  # in the batch's frame rather than a frame of its own
             if self.options.probe is not None:
                 self.call_after_refresh(self.options.probe.drawn, self, batch)
         finally:
@@ -438,7 +444,15 @@ class MarketpaneApp(App[int]):
         self.query_one(NewsList).show(items)
         self.query_one(NewsTicker).show(items[0] if items else None, self.palette)
 
+    def _tick_if_due(self) -> None:
+        """The once-a-second status tick, when no batch has carried it lately (a silent feed,
+        a replay, a paused screen)."""
+        if time.monotonic() - self._last_tick >= STATUS_TICK_SECONDS * 1.5:
+            self._tick_status()
+
     def _tick_status(self) -> None:
+        """Ages, staleness and the status bar."""
+        self._last_tick = time.monotonic()
         if not self.paused:
             grid = self.query_one(QuoteGrid)
             grid.feed_live = self._live_ok()
@@ -594,7 +608,7 @@ class MarketpaneApp(App[int]):
     def action_toggle_chart_mode(self) -> None:
         chart = self.query_one(ChartView)
         chart.mode = "bars" if chart.mode == "candles" else "candles"
-        chart.refresh()
+        chart.redraw()
 
     def action_toggle_gap_fill(self) -> None:
         chart = self.query_one(ChartView)
@@ -603,7 +617,7 @@ class MarketpaneApp(App[int]):
             self.notify("Gap filling applies to second bars")
             return
         chart.fill_gaps_seconds = 0.0 if chart.fill_gaps_seconds else float(entry.bar_interval)
-        chart.refresh()
+        chart.redraw()
 
     def action_toggle_chart(self) -> None:
         self.chart_forced = not self.chart_forced
@@ -738,7 +752,11 @@ def run_app(options: Any, replay: tuple[list[tuple[float, str, str]], float] | N
         symbols=options.symbols,
         theme=options.theme,
         layout=options.layout,
-        engine_settings=EngineSettings(ui_hz=options.config.display.ui_hz),
+        engine_settings=EngineSettings(
+            ui_hz=options.config.display.ui_hz,
+            quiet_hz=options.config.display.quiet_hz,
+            idle_hz=options.config.display.idle_hz,
+        ),
         state_dir=paths.state_dir() if not options.demo else paths.state_dir() / "demo",
         record_path=options.record,
         replay=replay,

@@ -20,11 +20,11 @@ from textual.strip import Strip
 from tui.engine.store import MarketStore, QuoteRow
 from tui.ui.render import (
     Palette,
-    age_text,
     arrow,
     compact_number,
     delay_badge,
     price_text,
+    quote_age_text,
     signed,
     sparkline,
 )
@@ -135,6 +135,9 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.stale_after = 30.0
         self.feed_live = True
         self.rows_rendered = 0
+        self.flashing: dict[str, float] = {}
+        """Rows drawn with a price flash, and when it ends."""
+        self._base_style: Style | None = None
 
     # ---- structure ------------------------------------------------------------------------
 
@@ -188,10 +191,20 @@ class QuoteGrid(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
 
     def on_focus(self) -> None:
-        self.strips.clear()
-        self.refresh()
+        self.restyle()
 
     def on_blur(self) -> None:
+        self.restyle()
+
+    def notify_style_update(self) -> None:
+        """Textual's hook after the CSS changed (theme, focus pseudo-classes)."""
+        super().notify_style_update()
+        self._base_style = None
+        self.strips.clear()
+
+    def restyle(self) -> None:
+        """Forget the cached styles and strips (focus or theme changed) and repaint."""
+        self._base_style = None
         self.strips.clear()
         self.refresh()
 
@@ -252,7 +265,9 @@ class QuoteGrid(ScrollView, can_focus=True):
     def _row_strip(self, code: str, index: int, width: int) -> Strip:
         """Segments for one row, with the cursor style laid over when it is on the row."""
         self.rows_rendered += 1
-        base = self.rich_style
+        base = self._base_style
+        if base is None:  # ``rich_style`` is recomputed after every refresh(region): cache it
+            base = self._base_style = self.rich_style
         cells = self.cells.get(code)
         if cells is None:
             cells = [self._cell(column, code, None, 0.0) for column in self.columns_shown]
@@ -276,7 +291,8 @@ class QuoteGrid(ScrollView, can_focus=True):
         if used < width:
             pad = base + Style(bgcolor=cursor.bgcolor) if cursor is not None else base
             segments.append(Segment(" " * (width - used), pad))
-        return Strip(segments).crop(0, width)
+            return Strip(segments, width)
+        return Strip(segments, used).crop(0, width)
 
     def row_text(self, code: str) -> str:
         """The plain text of a row (for tests)."""
@@ -300,9 +316,10 @@ class QuoteGrid(ScrollView, can_focus=True):
             text = _short_code(code, width)
         elif key == "last":
             text = price_text(row.get("last_price"))
-            changed = now - row.changed_at.get("last_price", 0.0) < FLASH_SECONDS
-            if changed and not stale and row.direction:
+            flash_end = row.changed_at.get("last_price", 0.0) + FLASH_SECONDS
+            if now < flash_end and not stale and row.direction:
                 style = palette.up_flash if row.direction > 0 else palette.down_flash
+                self.flashing[code] = flash_end
         elif key == "pct":
             pct = row.get("change_percent")
             text = f"{arrow(pct)}{signed(pct, '%')}" if pct is not None else "—"
@@ -324,7 +341,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         elif key == "delay":
             text = delay_badge(row.get("delay_seconds"))
         else:  # age
-            text = age_text(now - row.updated_at) if row.updated_at else "—"
+            text = quote_age_text(now - row.updated_at) if row.updated_at else "—"
             style = palette.flat
         if stale:
             style = palette.stale
@@ -332,13 +349,10 @@ class QuoteGrid(ScrollView, can_focus=True):
         return (text.rjust(width) if column.right else text.ljust(width), style)
 
     def tick_flashes(self, store: MarketStore, now: float) -> None:
-        """Redraw only rows whose price flash is due to end."""
-        due = [
-            code
-            for code in self.codes
-            if (row := store.quotes.get(code)) is not None
-            and now - row.changed_at.get("last_price", 0.0) < FLASH_SECONDS + 0.3
-        ]
+        """Redraw only rows whose price flash has ended (a row still flashing is kept)."""
+        due = [code for code, end in self.flashing.items() if end <= now]
+        for code in due:
+            del self.flashing[code]
         if due:
             self.refresh_rows(due, store, now)
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -13,7 +17,14 @@ from textual.widgets.option_list import Option
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem, SeriesBuffer
 from tui.protocol.live import Bar
-from tui.ui.render import Palette, age_text, clock_text, compact_number, render_chart
+from tui.ui.render import (
+    ChartLine,
+    Palette,
+    age_text,
+    clock_text,
+    compact_number,
+    render_chart,
+)
 
 SENTIMENT_MARKS = {
     "Very Bullish": ("▲▲", "up"),
@@ -28,7 +39,12 @@ MAX_NEWS_LINES = 200
 
 
 class ChartView(Widget):
-    """OHLC candles or bars for the focused symbol, redrawn on new bars and on resize."""
+    """OHLC candles or bars for the focused symbol, drawn through the line API.
+
+    Every redraw recomputes the chart's lines (cheap: plain tuples) and asks Textual to repaint
+    only the lines that differ, so a tick that moves the last candle repaints a few rows rather
+    than the whole panel; each line's strip is cached until it changes.
+    """
 
     DEFAULT_CSS = """
     ChartView { height: 1fr; min-height: 5; border: round $panel; }
@@ -42,16 +58,21 @@ class ChartView(Widget):
         self.mode = "candles"
         self.fill_gaps_seconds = 0.0
         self.palette = Palette.from_variables({})
+        self.lines: list[ChartLine] = []
+        self._strips: dict[int, Strip] = {}
+        self._drawn_key: tuple[int, int, Style] | None = None
+        self.lines_repainted = 0
+        """Lines handed to Textual for repainting (the benchmark and tests read it)."""
 
     def show(self, code: str | None, series: SeriesBuffer | None, label: str) -> None:
-        """Point the chart at a series and redraw."""
+        """Point the chart at a series and redraw what changed."""
         self.code, self.series, self.label = code, series, label
-        self.refresh()
+        self.redraw()
 
-    def render(self) -> Text:
-        width, height = self.content_size.width, self.content_size.height
+    def compute_lines(self, width: int, height: int) -> list[ChartLine]:
+        """The chart's lines for a content area of ``width`` x ``height``."""
         if self.code is None:
-            return Text("Press Enter on a symbol to chart it", style=self.palette.flat)
+            return [(("Press Enter on a symbol to chart it"[:width], self.palette.flat),)]
         title = f"{self.code} · {self.label} · {self.mode}"
         bars: list[Bar] = []
         if self.series is not None:
@@ -61,8 +82,51 @@ class ChartView(Widget):
                 if self.fill_gaps_seconds
                 else self.series.bars.tail(count)
             )
-        lines = render_chart(bars, width, height, self.palette, title=title, mode=self.mode)
-        return Text("\n").join(lines)
+        return render_chart(bars, width, height, self.palette, title=title, mode=self.mode)
+
+    def redraw(self) -> None:
+        """Recompute the lines; repaint only those that changed."""
+        width, height = self.size
+        if not self.is_mounted or width <= 0 or height <= 0:
+            self.refresh()
+            return
+        key = (width, height, self.rich_style)
+        lines = self.compute_lines(width, height)
+        if key != self._drawn_key:
+            self._strips.clear()
+            self.lines, self._drawn_key = lines, key
+            self.lines_repainted += height
+            self.refresh()
+            return
+        old = self.lines
+        self.lines = lines
+        for y in range(max(len(old), len(lines))):
+            if y >= len(old) or y >= len(lines) or old[y] != lines[y]:
+                self._strips.pop(y, None)
+                if y < height:
+                    self.lines_repainted += 1
+                    self.refresh(Region(0, y, width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        key = (width, height, self.rich_style)
+        if key != self._drawn_key:  # resized or restyled: everything again
+            self.lines, self._drawn_key = self.compute_lines(width, height), key
+            self._strips.clear()
+        strip = self._strips.get(y)
+        if strip is None:
+            base = key[2]
+            segments: list[Segment] = []
+            used = 0
+            if y < len(self.lines):
+                for text, style in self.lines[y]:
+                    segments.append(Segment(text, base + style if style is not None else base))
+                    used += len(text)
+            if used < width:
+                segments.append(Segment(" " * (width - used), base))
+            strip = Strip(segments).crop(0, width)
+            self._strips[y] = strip
+        return strip
 
 
 def fit_words(text: str, width: int) -> str:

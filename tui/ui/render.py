@@ -1,4 +1,4 @@
-"""Pure rendering helpers: numbers, sparklines, badges and the candle chart, as Rich text.
+"""Pure rendering helpers: numbers, sparklines, badges and the candle chart as styled runs.
 
 No Textual here: the palette is built from the app's theme variables and passed in, so these
 functions are unit-testable and cheap to call on the hot path.
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.style import Style
-from rich.text import Text
 
 from tui.protocol.live import Bar
 
@@ -127,6 +126,28 @@ def age_text(seconds: float | None) -> str:
     return f"{seconds / 86400:.0f}d"
 
 
+FRESH_SECONDS = 5.0
+"""Quote ages under this show as ``<5s``: a ticking symbol's age then stays put on screen."""
+
+
+def quote_age_text(seconds: float | None) -> str:
+    """A quote's age in steps coarse enough not to change every second: ``<5s``, then 5 s
+    steps to a minute (``15s`` means 15 to 20 s), then whole minutes, hours, days (floored,
+    so an age is never shown younger than it is)."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < FRESH_SECONDS:
+        return "<5s"
+    if seconds < 60:
+        return f"{int(seconds // 5 * 5)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
 def sparkline(values: Sequence[float], width: int) -> str:
     """The last ``width`` values as block characters (a flat series draws mid-height)."""
     if width <= 0:
@@ -159,6 +180,38 @@ def _nice_step(span: float, rows: int) -> float:
     return 10 * power
 
 
+Run = tuple[str, "Style | None"]
+"""A run of characters in one style (None: the widget's own style)."""
+ChartLine = tuple[Run, ...]
+"""One chart line as runs; equal lines compare equal, so the widget repaints only changes."""
+
+
+class _LineBuilder:
+    """Appends characters, merging neighbours of the same style into one run."""
+
+    __slots__ = ("_chars", "_style", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = []
+        self._chars: list[str] = []
+        self._style: Style | None = None
+
+    def add(self, text: str, style: Style | None = None) -> None:
+        if style is not self._style and style != self._style:
+            self._flush()
+            self._style = style
+        self._chars.append(text)
+
+    def _flush(self) -> None:
+        if self._chars:
+            self.runs.append(("".join(self._chars), self._style))
+            self._chars = []
+
+    def line(self) -> ChartLine:
+        self._flush()
+        return tuple(self.runs)
+
+
 def render_chart(
     bars: Sequence[Bar],
     width: int,
@@ -167,9 +220,13 @@ def render_chart(
     *,
     title: str,
     mode: str = "candles",
-) -> list[Text]:
-    """Draw OHLC candles (or bars) with a volume strip, price axis and last-price marker."""
-    lines: list[Text] = [Text(title[:width], style=palette.accent, no_wrap=True, end="")]
+) -> list[ChartLine]:
+    """Draw OHLC candles (or bars) with a volume strip, price axis and last-price marker.
+
+    Returns one tuple of ``(text, style)`` runs per line, at most ``height`` lines, each at
+    most ``width`` cells.
+    """
+    lines: list[ChartLine] = [((title[:width], palette.accent),)]
     if height < 3 or width < 12:
         return lines
     axis_width = min(11, max(8, width // 6))
@@ -178,7 +235,7 @@ def render_chart(
     price_rows = height - 1 - volume_rows
     usable = [b for b in bars if b.close is not None][-plot_width:]
     if not usable:
-        lines.append(Text("waiting for bars…", style=palette.flat))
+        lines.append((("waiting for bars…", palette.flat),))
         return lines
     highs = [b.high if b.high is not None else b.close for b in usable]
     lows = [b.low if b.low is not None else b.close for b in usable]
@@ -229,34 +286,40 @@ def render_chart(
         palette.up if len(usable) < 2 or last >= (usable[-2].close or last) else palette.down
     )
     for y in range(price_rows):
-        line = Text(no_wrap=True, end="")
+        line = _LineBuilder()
         for char, cell_style in grid[y]:
-            line.append(char, cell_style)
+            line.add(char, cell_style)
         if y == last_row:
-            line.append(
+            line.add(
                 ("◀" + price_text(last))[:axis_width].ljust(axis_width),
                 last_style + Style(reverse=True),
             )
         elif y in labels:
-            line.append((" " + labels[y])[:axis_width].ljust(axis_width), palette.axis)
+            line.add((" " + labels[y])[:axis_width].ljust(axis_width), palette.axis)
         else:
-            line.append(" " * axis_width)
-        lines.append(line)
+            line.add(" " * axis_width)
+        lines.append(line.line())
     if volume_rows:
         volumes = [b.volume or 0.0 for b in usable]
         peak = max(volumes) or 1.0
         levels = len(SPARK_CHARS)
         for row in range(volume_rows):
-            line = Text(" " * offset, no_wrap=True, end="")
+            line = _LineBuilder()
+            line.add(" " * offset)
             for volume in volumes:
                 fill = volume / peak * volume_rows - (volume_rows - 1 - row)
                 if fill >= 1:
-                    line.append("█", palette.volume)
+                    line.add("█", palette.volume)
                 elif fill > 0:
-                    line.append(SPARK_CHARS[min(levels - 1, int(fill * levels))], palette.volume)
+                    line.add(SPARK_CHARS[min(levels - 1, int(fill * levels))], palette.volume)
                 else:
-                    line.append(" ")
+                    line.add(" ")
             label = f" v{compact_number(peak)}" if row == 0 else ""
-            line.append(label[:axis_width].ljust(axis_width), palette.axis)
-            lines.append(line)
+            line.add(label[:axis_width].ljust(axis_width), palette.axis)
+            lines.append(line.line())
     return lines
+
+
+def chart_line_text(line: ChartLine) -> str:
+    """The plain characters of one chart line."""
+    return "".join(text for text, _ in line)
