@@ -39,7 +39,7 @@ from tui.sim.settings import BENCH_KEY
 
 SIZE = (160, 48)
 """Terminal size of the headless app."""
-RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 60_000)
+RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 120_000)
 """Offered quote messages per second in the rising-rate scenario."""
 
 

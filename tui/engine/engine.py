@@ -27,6 +27,10 @@ from tui.protocol.live import Subscription
 from tui.protocol.rules import SubscriptionRuleError, validate_subscriptions
 from tui.secrets import Keys, mask_secrets
 
+UI_LOST_SECONDS = 5.0
+"""A batch the UI has not confirmed drawing after this long is taken as lost (the engine and
+the UI share one event loop, so a UI that is merely slow holds the engine's ticks too)."""
+
 
 @dataclass
 class EngineSettings:
@@ -99,6 +103,11 @@ class Engine:
         self.notice_log: deque[Notice] = deque(maxlen=200)
         self._status_dirty = True
         self._ui_busy = False
+        self._owed = False
+        self._busy_since = 0.0
+        self._last_rates = self._last_batch = time.monotonic()
+        self._last_counts: dict[str, int] = {}
+        self._last_bytes: dict[str, int] = {}
         self._stop = asyncio.Event()
         self.feeds: list[Supervisor] = []
         s = self.settings
@@ -164,8 +173,12 @@ class Engine:
             feed.stop()
 
     def batch_done(self) -> None:
-        """The UI finished drawing the last batch; the next may be posted."""
+        """The UI finished drawing the last batch; the next may be posted (at once if a tick
+        passed while it was drawing)."""
         self._ui_busy = False
+        if self._owed:
+            self._owed = False
+            self.publish_now()
 
     def notice(self, level: str, text: str) -> None:
         """Queue a notice for the UI (masked)."""
@@ -202,28 +215,44 @@ class Engine:
                 self.recorder.close()
 
     async def _publish(self) -> None:
-        """One batch per UI tick at most, and only when the UI took the last one."""
+        """One batch per UI tick at most, and only when the UI has drawn the last one.
+
+        Ticks keep to a fixed grid (``1/ui_hz`` apart however long each took), and a tick
+        the UI was still busy for is made up as soon as it has drawn, so a busy market gets
+        the full frame rate rather than one frame per tick plus drawing time.
+        """
         interval = 1.0 / self.settings.ui_hz
-        last_rates = last_batch = time.monotonic()
-        last_counts = {f.name: 0 for f in self.feeds}
-        last_bytes = {f.name: 0 for f in self.feeds}
+        self._last_rates = self._last_batch = next_tick = time.monotonic()
+        self._last_counts = {f.name: 0 for f in self.feeds}
+        self._last_bytes = {f.name: 0 for f in self.feeds}
         while True:
-            await asyncio.sleep(interval)
+            next_tick += interval
             now = time.monotonic()
-            if now - last_batch < self._hold_seconds():
-                continue
-            last_batch = now
-            if now - last_rates >= 1.0:
-                span = now - last_rates
-                for feed in self.feeds:
-                    status = feed.status
-                    status.rate = (status.messages - last_counts[feed.name]) / span
-                    status.byte_rate = (status.bytes - last_bytes[feed.name]) / span
-                    last_counts[feed.name] = status.messages
-                    last_bytes[feed.name] = status.bytes
-                last_rates = now
-                self._status_dirty = True
-            self.publish_now()
+            if next_tick < now - interval:  # the loop was starved: start a new grid
+                next_tick = now
+            await asyncio.sleep(max(0.0, next_tick - now))
+            self._tick(time.monotonic())
+
+    def _tick(self, now: float) -> None:
+        """Rates once a second, then a batch unless held (quiet market) or the UI is busy."""
+        if now - self._last_rates >= 1.0:
+            span = now - self._last_rates
+            for feed in self.feeds:
+                status = feed.status
+                status.rate = (status.messages - self._last_counts[feed.name]) / span
+                status.byte_rate = (status.bytes - self._last_bytes[feed.name]) / span
+                self._last_counts[feed.name] = status.messages
+                self._last_bytes[feed.name] = status.bytes
+            self._last_rates = now
+            self._status_dirty = True
+        if now - self._last_batch < self._hold_seconds():
+            return
+        self._last_batch = now
+        if self._ui_busy and now - self._busy_since < UI_LOST_SECONDS:
+            self._owed = True
+            return
+        self._ui_busy = False  # (a UI that never answered for that long lost the batch)
+        self.publish_now()
 
     def _hold_seconds(self) -> float:
         """How long after the last batch pending changes may wait: nothing in a busy market,
@@ -255,5 +284,6 @@ class Engine:
         self._status_dirty = False
         if self.on_batch is not None:
             self._ui_busy = True
+            self._busy_since = time.monotonic()
             self.on_batch(batch)
         return batch

@@ -393,8 +393,8 @@ class MarketpaneApp(App[int]):
             if self.options.probe is not None:
                 self.call_after_refresh(self.options.probe.drawn, self, batch)
         finally:
-            if self.engine is not None:
-                self.engine.batch_done()
+            if self.engine is not None:  # the next batch once this one is on screen
+                self.call_after_refresh(self.engine.batch_done)
 
     def _live_ok(self) -> bool:
         if self.engine is None:
