@@ -104,6 +104,8 @@ class Engine:
         self._status_dirty = True
         self._ui_busy = False
         self._owed = False
+        self._wake = asyncio.Event()
+        self.store.on_urgent = self._wake.set
         self._busy_since = 0.0
         self._last_rates = self._last_batch = time.monotonic()
         self._last_counts: dict[str, int] = {}
@@ -187,6 +189,7 @@ class Engine:
         self.notice_log.append(notice)
         self.notices = self.notices[-50:]
         self._status_dirty = True
+        self._wake.set()
 
     def status_changed(self) -> None:
         """Something in a status changed; the next batch goes out even without data."""
@@ -226,15 +229,26 @@ class Engine:
         self._last_counts = {f.name: 0 for f in self.feeds}
         self._last_bytes = {f.name: 0 for f in self.feeds}
         while True:
-            next_tick += interval
             now = time.monotonic()
-            if next_tick < now - interval:  # the loop was starved: start a new grid
-                next_tick = now
-            await asyncio.sleep(max(0.0, next_tick - now))
-            self._tick(time.monotonic())
+            if next_tick > now:
+                await asyncio.sleep(next_tick - now)
+            now = time.monotonic()
+            held = self._tick(now)
+            next_tick += interval
+            if next_tick < now:  # the loop was starved: start a new grid
+                next_tick = now + interval
+            if held > interval:  # a quiet market: sleep through the hold, not tick by tick
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(held):
+                        await self._wake.wait()  # a history, news or a notice cannot wait
+                except TimeoutError:
+                    pass
+                next_tick = time.monotonic()
 
-    def _tick(self, now: float) -> None:
-        """Rates once a second, then a batch unless held (quiet market) or the UI is busy."""
+    def _tick(self, now: float) -> float:
+        """Rates once a second, then a batch unless held (quiet market) or the UI is busy.
+        Returns how much longer pending changes are held (0 if not held)."""
         if now - self._last_rates >= 1.0:
             span = now - self._last_rates
             for feed in self.feeds:
@@ -245,14 +259,16 @@ class Engine:
                 self._last_bytes[feed.name] = status.bytes
             self._last_rates = now
             self._status_dirty = True
-        if now - self._last_batch < self._hold_seconds():
-            return
+        held = self._hold_seconds() - (now - self._last_batch)
+        if held > 0:
+            return held
         self._last_batch = now
         if self._ui_busy and now - self._busy_since < UI_LOST_SECONDS:
             self._owed = True
-            return
+            return 0.0
         self._ui_busy = False  # (a UI that never answered for that long lost the batch)
         self.publish_now()
+        return 0.0
 
     def _hold_seconds(self) -> float:
         """How long after the last batch pending changes may wait: nothing in a busy market,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,9 @@ class MarketStore:
         self.changed_series: set[str] = set()
         self.reloaded_series: set[str] = set()
         """Series whose history was (re)loaded since the last batch: those go out at once."""
+        self.on_urgent: Callable[[], None] | None = None
+        """Called when a history is (re)loaded or news arrives (the engine's publisher
+        sleeps through quiet markets and is woken by this)."""
         self.new_news: list[NewsItem] = []
         self.duplicates = 0
 
@@ -202,6 +206,8 @@ class MarketStore:
             buffer.bars.extend(update.series)
             buffer.loaded_at = now
             self.reloaded_series.add(update.code)
+            if self.on_urgent is not None:
+                self.on_urgent()
         else:
             bars = buffer.bars
             for bar in update.series:
@@ -227,6 +233,8 @@ class MarketStore:
         self.news.append(item)
         self._news_keys[item.key] = None
         self.new_news.append(item)
+        if self.on_urgent is not None:
+            self.on_urgent()
         if len(self.new_news) > MAX_NEWS:
             del self.new_news[: len(self.new_news) - MAX_NEWS]
         return True
