@@ -340,11 +340,14 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
     """Rule (performance issue): under ``idle_below_rate`` messages a second, batches of
     quote changes are at least ``1/idle_hz`` apart; a history that just arrived is not held."""
     async with run_simulator(fast_settings(step_seconds=0.25, speed=1.0)) as sim:
-        engine = make_engine(sim, idle_hz=2.0, newsfeed=False, stocknews=False)
+        engine = make_engine(sim, idle_hz=2.0, stocknews=False)
         sent: list[tuple[float, set[str]]] = []
+        news_sent: list[float] = []
 
         def on_batch(batch: Batch) -> None:
             sent.append((time.time(), batch.series))
+            if batch.news:
+                news_sent.append(time.time())
             engine.batch_done()
 
         engine.on_batch = on_batch
@@ -361,4 +364,10 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
         stored_at = engine.store.series["BINANCE:BTCUSDT"].loaded_at
         shown_at = next(at for at, codes in sent if "BINANCE:BTCUSDT" in codes)
         assert shown_at - stored_at < 0.3
+        await asyncio.sleep(0.5)
+        news_sent.clear()
+        published_at = time.time()
+        sim.publish(sim.news.make(published_at))
+        await wait_for(lambda: bool(news_sent))
+        assert news_sent[0] - published_at < 0.5  # news is not held either
         await _finish(engine, task)
