@@ -39,7 +39,7 @@ from tui.sim.settings import BENCH_KEY
 
 SIZE = (160, 48)
 """Terminal size of the headless app."""
-RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 120_000)
+RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 50_000, 60_000, 80_000, 100_000, 120_000)
 """Offered quote messages per second in the rising-rate scenario."""
 KEEPS_UP_P99_MS = 250.0
 """A step is kept up with only if the p99 send-to-screen latency is at most this."""
