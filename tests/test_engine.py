@@ -343,9 +343,11 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
         engine = make_engine(sim, idle_hz=2.0, stocknews=False)
         sent: list[tuple[float, set[str]]] = []
         news_sent: list[float] = []
+        quotes_sent: list[tuple[float, set[str]]] = []
 
         def on_batch(batch: Batch) -> None:
             sent.append((time.time(), batch.series))
+            quotes_sent.append((time.time(), batch.quotes))
             if batch.news:
                 news_sent.append(time.time())
             engine.batch_done()
@@ -370,4 +372,10 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
         sim.publish(sim.news.make(published_at))
         await wait_for(lambda: bool(news_sent))
         assert news_sent[0] - published_at < 0.5  # news is not held either
+        engine.set_desired(quotes("BINANCE:BTCUSDT", "FX:EURUSD", "NASDAQ:AAPL", "NYSE:JPM"))
+        await wait_for(lambda: "NYSE:JPM" in engine.store.quotes, 5)
+        first_quote_at = time.time()
+        await wait_for(lambda: any("NYSE:JPM" in codes for _, codes in quotes_sent), 5)
+        shown_at = next(at for at, codes in quotes_sent if "NYSE:JPM" in codes)
+        assert shown_at - first_quote_at < 0.5  # nor is a symbol just added
         await _finish(engine, task)

@@ -8,6 +8,7 @@ the live feed sends them debounced and within the budget. Nothing here imports T
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -225,7 +226,8 @@ class Engine:
         the full frame rate rather than one frame per tick plus drawing time.
         """
         interval = 1.0 / self.settings.ui_hz
-        self._last_rates = self._last_batch = next_tick = time.monotonic()
+        self._last_rates = next_tick = time.monotonic()
+        self._last_batch = -math.inf  # the first batch is never held
         self._last_counts = {f.name: 0 for f in self.feeds}
         self._last_bytes = {f.name: 0 for f in self.feeds}
         while True:
@@ -241,7 +243,7 @@ class Engine:
                 self._wake.clear()
                 try:
                     async with asyncio.timeout(held):
-                        await self._wake.wait()  # a history, news or a notice cannot wait
+                        await self._wake.wait()  # see MarketStore.urgent
                 except TimeoutError:
                     pass
                 next_tick = time.monotonic()
@@ -273,13 +275,14 @@ class Engine:
     def _hold_seconds(self) -> float:
         """How long after the last batch pending changes may wait: nothing in a busy market,
         ``1/quiet_hz`` or ``1/idle_hz`` when the feeds are quiet and only quotes and bars
-        changed. A history that just arrived, news and notices never wait.
+        changed. A symbol's first quote, a history that just arrived, news and notices never
+        wait.
 
         Under ``quiet_below_rate`` messages a second a person cannot tell 2 frames a second
         from 20, but the terminal and the CPU can.
         """
         settings, store = self.settings, self.store
-        if store.reloaded_series or store.new_news or self.notices:
+        if store.urgent or self.notices:
             return 0.0
         rate = sum(feed.status.rate for feed in self.feeds)
         if rate < settings.idle_below_rate:

@@ -169,11 +169,12 @@ class MarketStore:
         self._news_keys: dict[str, None] = {}
         self.changed_quotes: set[str] = set()
         self.changed_series: set[str] = set()
-        self.reloaded_series: set[str] = set()
-        """Series whose history was (re)loaded since the last batch: those go out at once."""
+        self.urgent = False
+        """Something since the last batch must not wait for a quiet market's slower tick: a
+        symbol's first quote, a (re)loaded history, news."""
         self.on_urgent: Callable[[], None] | None = None
-        """Called when a history is (re)loaded or news arrives (the engine's publisher
-        sleeps through quiet markets and is woken by this)."""
+        """Called when :attr:`urgent` becomes true (the engine's publisher sleeps through
+        quiet markets and is woken by this)."""
         self.new_news: list[NewsItem] = []
         self.duplicates = 0
 
@@ -182,6 +183,7 @@ class MarketStore:
         row = self.quotes.get(quote.code)
         if row is None:
             row = self.quotes[quote.code] = QuoteRow(quote.code)
+            self._mark_urgent()  # a symbol just added: show it without waiting
         values, changed_at = row.values, row.changed_at
         for name in QUOTE_FIELDS:
             value = getattr(quote, name)
@@ -205,9 +207,7 @@ class MarketStore:
             buffer = self.series[update.code] = SeriesBuffer(update.code, update.bar_type)
             buffer.bars.extend(update.series)
             buffer.loaded_at = now
-            self.reloaded_series.add(update.code)
-            if self.on_urgent is not None:
-                self.on_urgent()
+            self._mark_urgent()
         else:
             bars = buffer.bars
             for bar in update.series:
@@ -233,17 +233,22 @@ class MarketStore:
         self.news.append(item)
         self._news_keys[item.key] = None
         self.new_news.append(item)
-        if self.on_urgent is not None:
-            self.on_urgent()
+        self._mark_urgent()
         if len(self.new_news) > MAX_NEWS:
             del self.new_news[: len(self.new_news) - MAX_NEWS]
         return True
+
+    def _mark_urgent(self) -> None:
+        if not self.urgent:
+            self.urgent = True
+            if self.on_urgent is not None:
+                self.on_urgent()
 
     def take_changes(self) -> tuple[set[str], set[str], list[NewsItem]]:
         """What changed since the last call, and reset."""
         quotes, series, news = self.changed_quotes, self.changed_series, self.new_news
         self.changed_quotes, self.changed_series, self.new_news = set(), set(), []
-        self.reloaded_series = set()
+        self.urgent = False
         return quotes, series, news
 
     def has_changes(self) -> bool:
