@@ -51,6 +51,9 @@ class Figures:
 
     offered: float = 0.0
     received: float = 0.0
+    server_sent: float = 0.0
+    """Messages a second the server wrote to this client (its view of what the client read:
+    a send waits while the client's socket is full)."""
     frames: float = 0.0
     p50_ms: float | None = None
     p99_ms: float | None = None
@@ -132,6 +135,11 @@ class SimProcess:
     def dropped(self) -> int:
         """Messages dropped for slow consumers so far."""
         return sum(s["dropped"] for s in self.control()["live"])
+
+    def counters(self) -> tuple[int, int]:
+        """(messages the server has written to live clients, messages it dropped) so far."""
+        sessions = self.control()["live"]
+        return sum(s["sent"] for s in sessions), sum(s["dropped"] for s in sessions)
 
     def stop(self) -> None:
         """Terminate the process."""
@@ -230,20 +238,22 @@ async def real_rates(
         for rate in rates:
             sim.control(firehose=rate)
             await pilot.pause(1.0)
-            dropped, messages, cpu = sim.dropped(), live.messages, time.process_time()
+            (sent, dropped), messages, cpu = sim.counters(), live.messages, time.process_time()
             probe.reset()
             await asyncio.sleep(seconds)
             messages = live.messages - messages
             cpu = time.process_time() - cpu
+            sent_after, dropped_after = sim.counters()
             results.append(
                 Figures(
                     offered=rate,
                     received=messages / seconds,
+                    server_sent=(sent_after - sent) / seconds,
                     frames=probe.frames / seconds,
                     p50_ms=percentile(probe.latencies, 0.5),
                     p99_ms=percentile(probe.latencies, 0.99),
                     cpu_per_100k=cpu / max(1, messages) * 100_000,
-                    dropped=sim.dropped() - dropped,
+                    dropped=dropped_after - dropped,
                 )
             )
             sim.control(firehose=0)
@@ -315,19 +325,21 @@ async def naive_rates(
         for rate in rates:
             sim.control(firehose=rate)
             await pilot.pause(1.0)
-            dropped, updates, cpu = sim.dropped(), app.updates, time.process_time()
+            (sent, dropped), updates, cpu = sim.counters(), app.updates, time.process_time()
             app.latencies = []
             await asyncio.sleep(seconds)
             updates = app.updates - updates
             cpu = time.process_time() - cpu
+            sent_after, dropped_after = sim.counters()
             figures = Figures(
                 offered=rate,
                 received=updates / seconds,
+                server_sent=(sent_after - sent) / seconds,
                 frames=updates / seconds,
                 p50_ms=percentile(app.latencies, 0.5),
                 p99_ms=percentile(app.latencies, 0.99),
                 cpu_per_100k=cpu / max(1, updates) * 100_000,
-                dropped=sim.dropped() - dropped,
+                dropped=dropped_after - dropped,
             )
             results.append(figures)
             sim.control(firehose=0)
@@ -577,18 +589,19 @@ async def run(quick: bool) -> dict[str, Any]:
         ours = await real_rates(sim, codes, rates, seconds)
         theirs = await naive_rates(sim, codes, rates, seconds)
         header = (
-            f"{'offered':>8} | {'ours msg/s':>10} {'frames/s':>8} {'p50 ms':>7} "
-            f"{'p99 ms':>7} {'cpu s/100k':>10} {'drop':>5} | {'naive msg/s':>11} "
-            f"{'p99 ms':>8} {'cpu s/100k':>10}"
+            f"{'offered':>8} | {'ours msg/s':>10} {'(server)':>9} {'frames/s':>8} {'p50 ms':>7} "
+            f"{'p99 ms':>7} {'cpu s/100k':>10} {'drop':>6} | {'naive msg/s':>11} "
+            f"{'(server)':>9} {'p99 ms':>8} {'cpu s/100k':>10}"
         )
         print(header)
         for index, mine in enumerate(ours):
             base = theirs[index] if index < len(theirs) else None
             print(
-                f"{mine.offered:>8,.0f} | {mine.received:>10,.0f} {mine.frames:>8.1f} "
-                f"{_fmt(mine.p50_ms):>7} {_fmt(mine.p99_ms):>7} "
-                f"{_fmt(mine.cpu_per_100k, 2):>10} {mine.dropped:>5} | "
+                f"{mine.offered:>8,.0f} | {mine.received:>10,.0f} {mine.server_sent:>9,.0f} "
+                f"{mine.frames:>8.1f} {_fmt(mine.p50_ms):>7} {_fmt(mine.p99_ms):>7} "
+                f"{_fmt(mine.cpu_per_100k, 2):>10} {mine.dropped:>6} | "
                 f"{_fmt(base.received if base else None):>11} "
+                f"{_fmt(base.server_sent if base else None):>9} "
                 f"{_fmt(base.p99_ms if base else None):>8} "
                 f"{_fmt(base.cpu_per_100k if base else None, 2):>10}"
             )
