@@ -6,9 +6,10 @@ import math
 
 from textual.app import App, ComposeResult
 
+from tests.uihelp import FROZEN_NOW, pinned_statuses
 from tui.engine.store import SeriesBuffer
 from tui.protocol.live import Bar
-from tui.ui.panels import ChartView
+from tui.ui.panels import PAUSED, ChartView, StatusBar
 from tui.ui.render import Palette, chart_line_text, quote_age_text, render_chart
 
 PALETTE = Palette.from_variables({"mp-up": "#00ff00", "mp-down": "#ff0000"})
@@ -96,3 +97,25 @@ async def test_chart_view_repaints_only_changed_lines() -> None:
         await pilot.pause()
         assert chart.size.height != height
         assert all(len(chart_line_text(line)) <= chart.size.width for line in chart.lines)
+
+
+class StatusApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+
+
+async def test_status_bar_fits_and_always_shows_paused() -> None:
+    statuses = pinned_statuses()
+    extra = ["budget 3/120 in the last 3 h", PAUSED, "DEMO data (simulator)"]
+    for width in (40, 60, 100, 160):
+        app = StatusApp()
+        async with app.run_test(size=(width, 3)) as pilot:
+            bar = app.query_one(StatusBar)
+            bar.show(statuses, extra, PALETTE, FROZEN_NOW)
+            await pilot.pause()
+            shown = bar.render_line(0).text
+            assert shown.startswith(" PAUSED "), (width, shown)
+            if width >= 100:  # a detail level that fits: nothing cut off
+                assert "…" not in shown and "DEMO" in shown, (width, shown)
+            if width >= 160:
+                assert "hb 4s" in shown and "in the last 3 h" in shown  # room for detail

@@ -33,7 +33,7 @@ from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
 from tui.secrets import Keys, mask_secrets
 from tui.ui.commands import MarketpaneCommands
 from tui.ui.grid import QuoteGrid
-from tui.ui.panels import ChartView, NewsList, NewsTicker, StatusBar
+from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
 from tui.ui.render import Palette
 from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
 from tui.ui.themes import (
@@ -466,7 +466,7 @@ class MarketpaneApp(App[int]):
             if self.engine.pending:
                 extra.append(self.engine.pending)
         if self.paused:
-            extra.append("PAUSED")
+            extra.append(PAUSED)
         if self.news_filter:
             extra.append(f"news: {self.focused_code or 'all'}")
         if self.options.demo:

@@ -260,14 +260,16 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
     return text
 
 
+PAUSED = "PAUSED"
+"""The status bar part the app passes while the display is paused."""
+
+
 class StatusBar(Static):
     """Feed states, latency, heartbeat age, rate, budget, key expiry, demo badge."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $foreground; }
     """
-    shown: tuple[str, tuple[object, ...]] | None = None
-    """What is on screen now, so an unchanged line costs no repaint."""
 
     def show(
         self,
@@ -276,23 +278,42 @@ class StatusBar(Static):
         palette: Palette,
         now: float | None = None,
     ) -> None:
-        """Redraw from feed statuses and extra parts (budget, pending, demo)."""
+        """Redraw from feed statuses and extra parts (budget, pending, demo): the most detail
+        that fits the width, ``PAUSED`` always first so no pane is too narrow to show it."""
         now = time.time() if now is None else now
-        wide = self.size.width >= 100
-        line = Text(no_wrap=True, overflow="ellipsis")
-        for index, status in enumerate(statuses):
-            if index:
-                line.append(" │ ", palette.axis)
-            line.append_text(feed_text(status, now, palette, wide=wide))
-        for part in extra:
-            line.append(" │ ", palette.axis)
-            if not wide:
-                part = part.replace(" in the last 3 h", "").replace(" data (simulator)", "")
-            if self.size.width < 60:
-                part = part.replace("budget ", "")
-            line.append(part, palette.accent if part.startswith("DEMO") else palette.flat)
+        width = self.size.width
+        for detail in (3, 2, 1, 0):
+            line = self.status_line(statuses, extra, palette, now, detail)
+            if line.cell_len <= width:
+                break
         if line.plain != getattr(self, "_shown", None) or line.spans != getattr(
             self, "_spans", None
         ):
             self._shown, self._spans = line.plain, list(line.spans)
             self.update(line, layout=False)  # one fixed line: no layout pass needed
+
+    @staticmethod
+    def status_line(
+        statuses: list[FeedStatus], extra: list[str], palette: Palette, now: float, detail: int
+    ) -> Text:
+        """The bar at a level of detail: 3 everything, 2 short budget and demo labels, 1 also
+        short feed names without heartbeat ages and rates, 0 the bare minimum."""
+        line = Text(no_wrap=True, overflow="ellipsis")
+        front = [part for part in extra if part == PAUSED]
+        for part in front:
+            line.append(f" {part} ", palette.accent + Style(reverse=True))
+            line.append(" ")
+        for index, status in enumerate(statuses):
+            if index:
+                line.append(" │ ", palette.axis)
+            line.append_text(feed_text(status, now, palette, wide=detail >= 2))
+        for part in extra:
+            if part == PAUSED:
+                continue
+            line.append(" │ ", palette.axis)
+            if detail < 3:
+                part = part.replace(" in the last 3 h", "").replace(" data (simulator)", "")
+            if detail < 1:
+                part = part.replace("budget ", "")
+            line.append(part, palette.accent if part.startswith("DEMO") else palette.flat)
+        return line
