@@ -379,3 +379,27 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
         shown_at = next(at for at, codes in quotes_sent if "NYSE:JPM" in codes)
         assert shown_at - first_quote_at < 0.5  # nor is a symbol just added
         await _finish(engine, task)
+
+
+async def test_lone_update_in_a_quiet_market_is_shown_at_once() -> None:
+    """Rule (performance issue): the quiet-market hold runs from the last batch that carried
+    data, so an update after a silence is not made to wait for it (status-only batches, one a
+    second, do not restart it; the publisher sleeps until the update comes)."""
+    settings = fast_settings(market_paused=True, firehose_rate=0.4, heartbeat_seconds=30.0)
+    async with run_simulator(settings) as sim:
+        engine = make_engine(sim, idle_hz=1.0, newsfeed=False, stocknews=False)
+        delays: list[float] = []
+
+        def on_batch(batch: Batch) -> None:
+            for code in batch.quotes:
+                row = engine.store.quotes[code]
+                if row.server_ms:
+                    delays.append(time.time() * 1000 - row.server_ms)
+            engine.batch_done()
+
+        engine.on_batch = on_batch
+        engine.set_desired(quotes("FX:EURUSD"))
+        task = await _start(engine)
+        await wait_for(lambda: len(delays) >= 4, 15)
+        assert max(delays[1:]) < 300, delays  # each lone update at once, not up to 1 s later
+        await _finish(engine, task)

@@ -106,7 +106,7 @@ class Engine:
         self._ui_busy = False
         self._owed = False
         self._wake = asyncio.Event()
-        self.store.on_urgent = self._wake.set
+        self.store.on_urgent = self.store.on_first_change = self._wake.set
         self._busy_since = 0.0
         self._last_rates = self._last_batch = time.monotonic()
         self._last_counts: dict[str, int] = {}
@@ -239,11 +239,13 @@ class Engine:
             next_tick += interval
             if next_tick < now:  # the loop was starved: start a new grid
                 next_tick = now + interval
-            if held > interval:  # a quiet market: sleep through the hold, not tick by tick
-                self._wake.clear()
-                try:
+            if held <= interval and self._hold_seconds() > interval and not self._pending():
+                held = 1.0  # a quiet market with nothing to show: sleep until something comes
+            if held > interval:  # sleep through the hold rather than tick by tick; a symbol's
+                self._wake.clear()  # first quote, a history, news or a notice wake us early,
+                try:  # and so, when nothing was pending, does the first change
                     async with asyncio.timeout(held):
-                        await self._wake.wait()  # see MarketStore.urgent
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 next_tick = time.monotonic()
@@ -264,13 +266,20 @@ class Engine:
         held = self._hold_seconds() - (now - self._last_batch)
         if held > 0:
             return held
-        self._last_batch = now
+        if not self._pending():
+            return 0.0
+        if self.store.has_changes():  # the hold runs from the last batch that carried data,
+            self._last_batch = now  # so an update after a silence is shown at once
         if self._ui_busy and now - self._busy_since < UI_LOST_SECONDS:
             self._owed = True
             return 0.0
         self._ui_busy = False  # (a UI that never answered for that long lost the batch)
         self.publish_now()
         return 0.0
+
+    def _pending(self) -> bool:
+        """Whether a batch would carry anything."""
+        return self.store.has_changes() or self._status_dirty
 
     def _hold_seconds(self) -> float:
         """How long after the last batch pending changes may wait: nothing in a busy market,
@@ -293,7 +302,7 @@ class Engine:
 
     def publish_now(self) -> Batch | None:
         """Post a batch if there is anything and the UI is ready; returns it."""
-        if self._ui_busy or not (self.store.has_changes() or self._status_dirty):
+        if self._ui_busy or not self._pending():
             return None
         quotes, series, news = self.store.take_changes()
         batch = Batch(

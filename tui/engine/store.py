@@ -175,6 +175,9 @@ class MarketStore:
         self.on_urgent: Callable[[], None] | None = None
         """Called when :attr:`urgent` becomes true (the engine's publisher sleeps through
         quiet markets and is woken by this)."""
+        self.on_first_change: Callable[[], None] | None = None
+        """Called on the first quote or bar change since the last batch (a publisher with
+        nothing to do sleeps until this)."""
         self.new_news: list[NewsItem] = []
         self.duplicates = 0
 
@@ -197,6 +200,8 @@ class MarketStore:
                 changed_at[name] = now
         row.updated_at = now
         row.server_ms = server_ms
+        if not self.changed_quotes and self.on_first_change is not None:
+            self.on_first_change()
         self.changed_quotes.add(quote.code)
 
     def apply_series(self, update: SeriesUpdate, *, first: bool, now: float) -> None:
@@ -220,6 +225,8 @@ class MarketStore:
                     buffer.ignored_older += 1
         buffer.bar_type = update.bar_type or buffer.bar_type
         buffer.updated_at = now
+        if not self.changed_series and self.on_first_change is not None:
+            self.on_first_change()
         self.changed_series.add(update.code)
 
     def add_news(self, item: NewsItem) -> bool:
