@@ -250,7 +250,7 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
         if wide:
             text.append(f" {status.rate:.0f}/s", palette.flat)
             if status.byte_rate:
-                text.append(f" {compact_number(status.byte_rate)}B/s", palette.flat)
+                text.append(f" {compact_number(round(status.byte_rate))}B/s", palette.flat)
     if wide and status.key_expiry:
         left = status.key_expiry - now
         text.append(
