@@ -41,6 +41,8 @@ SIZE = (160, 48)
 """Terminal size of the headless app."""
 RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 50_000, 60_000, 80_000, 100_000, 120_000)
 """Offered quote messages per second in the rising-rate scenario."""
+QUOTE_CODES = [f"SIM:T{i:04d}" for i in range(1, 51)]
+"""The 50 symbols of the quote and idle scenarios."""
 KEEPS_UP_P99_MS = 250.0
 """A step is kept up with only if the p99 send-to-screen latency is at most this."""
 
@@ -531,7 +533,7 @@ async def idle_only(seconds: float) -> dict[str, float]:
     """``--only idle``: the idle scenario on its own simulator (for profiling)."""
     sim = SimProcess()
     try:
-        result = await idle_scenario(sim, [f"SIM:T{i:04d}" for i in range(1, 51)], seconds)
+        result = await idle_scenario(sim, QUOTE_CODES, seconds)
         print(
             f"idle: CPU {result['idle_cpu_percent']:.1f} % of one core "
             f"({result['idle_msgs_per_s']:.0f} msg/s)"
@@ -580,7 +582,7 @@ async def run(quick: bool) -> dict[str, Any]:
     """Every scenario; prints as it goes and returns all figures."""
     seconds = 2.0 if quick else 3.0
     rates = RATES[:4] if quick else RATES
-    codes = [f"SIM:T{i:04d}" for i in range(1, 51)]
+    codes = QUOTE_CODES
     report: dict[str, Any] = {}
     print(f"marketpane bench — {os.cpu_count()} cores, python {sys.version.split()[0]}")
     sim = SimProcess()

@@ -40,7 +40,7 @@ class EngineSettings:
     ui_hz: float = 20.0
     quiet_hz: float = 2.0
     """Batch rate when only quotes and bars changed in a quiet market: fewer frames, less
-    CPU. (Histories, news and notices always go out at the next ``ui_hz`` tick.)"""
+    CPU. (What is never held: see ``Engine._hold_seconds``.)"""
     quiet_below_rate: float = 500.0
     """Below this many messages a second (all feeds), the market is quiet."""
     idle_hz: float = 1.0
@@ -106,7 +106,7 @@ class Engine:
         self._ui_busy = False
         self._owed = False
         self._wake = asyncio.Event()
-        self.store.on_urgent = self.store.on_first_change = self._wake.set
+        self.store.on_wake = self._wake.set
         self._busy_since = 0.0
         self._last_rates = self._last_batch = time.monotonic()
         self._last_counts: dict[str, int] = {}
@@ -235,16 +235,14 @@ class Engine:
             if next_tick > now:
                 await asyncio.sleep(next_tick - now)
             now = time.monotonic()
-            held = self._tick(now)
+            pause = self._tick(now)
             next_tick += interval
             if next_tick < now:  # the loop was starved: start a new grid
                 next_tick = now + interval
-            if held <= interval and self._hold_seconds() > interval and not self._pending():
-                held = 1.0  # a quiet market with nothing to show: sleep until something comes
-            if held > interval:  # sleep through the hold rather than tick by tick; a symbol's
-                self._wake.clear()  # first quote, a history, news or a notice wake us early,
-                try:  # and so, when nothing was pending, does the first change
-                    async with asyncio.timeout(held):
+            if pause > interval:  # sleep rather than tick by tick; MarketStore.on_wake (a
+                self._wake.clear()  # symbol's first quote, a history, news, the first change
+                try:  # after a batch) and notices wake us early
+                    async with asyncio.timeout(pause):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
@@ -252,7 +250,8 @@ class Engine:
 
     def _tick(self, now: float) -> float:
         """Rates once a second, then a batch unless held (quiet market) or the UI is busy.
-        Returns how much longer pending changes are held (0 if not held)."""
+        Returns how long the publisher may sleep: the rest of a hold, a second in a quiet
+        market with nothing to show (it is woken when something comes), else 0."""
         if now - self._last_rates >= 1.0:
             span = now - self._last_rates
             for feed in self.feeds:
@@ -263,11 +262,12 @@ class Engine:
                 self._last_bytes[feed.name] = status.bytes
             self._last_rates = now
             self._status_dirty = True
-        held = self._hold_seconds() - (now - self._last_batch)
+        hold = self._hold_seconds()
+        held = hold - (now - self._last_batch)
         if held > 0:
             return held
         if not self._pending():
-            return 0.0
+            return 1.0 if hold > 0 else 0.0
         if self.store.has_changes():  # the hold runs from the last batch that carried data,
             self._last_batch = now  # so an update after a silence is shown at once
         if self._ui_busy and now - self._busy_since < UI_LOST_SECONDS:

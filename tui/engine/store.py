@@ -172,12 +172,9 @@ class MarketStore:
         self.urgent = False
         """Something since the last batch must not wait for a quiet market's slower tick: a
         symbol's first quote, a (re)loaded history, news."""
-        self.on_urgent: Callable[[], None] | None = None
-        """Called when :attr:`urgent` becomes true (the engine's publisher sleeps through
-        quiet markets and is woken by this)."""
-        self.on_first_change: Callable[[], None] | None = None
-        """Called on the first quote or bar change since the last batch (a publisher with
-        nothing to do sleeps until this)."""
+        self.on_wake: Callable[[], None] | None = None
+        """Called when :attr:`urgent` becomes true and on the first quote or bar change since
+        the last batch (the engine's publisher sleeps through quiet markets until then)."""
         self.new_news: list[NewsItem] = []
         self.duplicates = 0
 
@@ -200,8 +197,8 @@ class MarketStore:
                 changed_at[name] = now
         row.updated_at = now
         row.server_ms = server_ms
-        if not self.changed_quotes and self.on_first_change is not None:
-            self.on_first_change()
+        if not self.changed_quotes and self.on_wake is not None:
+            self.on_wake()
         self.changed_quotes.add(quote.code)
 
     def apply_series(self, update: SeriesUpdate, *, first: bool, now: float) -> None:
@@ -225,8 +222,8 @@ class MarketStore:
                     buffer.ignored_older += 1
         buffer.bar_type = update.bar_type or buffer.bar_type
         buffer.updated_at = now
-        if not self.changed_series and self.on_first_change is not None:
-            self.on_first_change()
+        if not self.changed_series and self.on_wake is not None:
+            self.on_wake()
         self.changed_series.add(update.code)
 
     def add_news(self, item: NewsItem) -> bool:
@@ -248,8 +245,8 @@ class MarketStore:
     def _mark_urgent(self) -> None:
         if not self.urgent:
             self.urgent = True
-            if self.on_urgent is not None:
-                self.on_urgent()
+            if self.on_wake is not None:
+                self.on_wake()
 
     def take_changes(self) -> tuple[set[str], set[str], list[NewsItem]]:
         """What changed since the last call, and reset."""

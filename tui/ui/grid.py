@@ -199,13 +199,15 @@ class QuoteGrid(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         """Textual's hook after the CSS changed (theme, focus pseudo-classes)."""
         super().notify_style_update()
+        self._forget_styles()
+
+    def _forget_styles(self) -> None:
         self._base_style = None
         self.strips.clear()
 
     def restyle(self) -> None:
         """Forget the cached styles and strips (focus or theme changed) and repaint."""
-        self._base_style = None
-        self.strips.clear()
+        self._forget_styles()
         self.refresh()
 
     def action_cursor(self, step: int) -> None:

@@ -8,7 +8,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
@@ -60,7 +60,8 @@ class ChartView(Widget):
         self.palette = Palette.from_variables({})
         self.lines: list[ChartLine] = []
         self._strips: dict[int, Strip] = {}
-        self._drawn_key: tuple[int, int, Style] | None = None
+        self._drawn_size: Size | None = None
+        self._base_style = Style()
         self.lines_repainted = 0
         """Lines handed to Textual for repainting (the benchmark and tests read it)."""
 
@@ -90,32 +91,38 @@ class ChartView(Widget):
         if not self.is_mounted or width <= 0 or height <= 0:
             self.refresh()
             return
-        key = (width, height, self.rich_style)
-        lines = self.compute_lines(width, height)
-        if key != self._drawn_key:
-            self._strips.clear()
-            self.lines, self._drawn_key = lines, key
+        if self._draw_afresh():
             self.lines_repainted += height
             self.refresh()
             return
-        old = self.lines
-        self.lines = lines
-        for y in range(max(len(old), len(lines))):
-            if y >= len(old) or y >= len(lines) or old[y] != lines[y]:
+        old, self.lines = self.lines, self.compute_lines(width, height)
+        for y in range(max(len(old), len(self.lines))):
+            if y >= len(old) or y >= len(self.lines) or old[y] != self.lines[y]:
                 self._strips.pop(y, None)
                 if y < height:
                     self.lines_repainted += 1
                     self.refresh(Region(0, y, width, 1))
 
+    def notify_style_update(self) -> None:
+        """Textual's hook after the CSS changed (theme): the next drawing starts afresh."""
+        super().notify_style_update()
+        self._drawn_size = None
+
+    def _draw_afresh(self) -> bool:
+        """Recompute every line if the size or the style changed since the last drawing;
+        returns whether it did."""
+        if self.size == self._drawn_size:
+            return False
+        self._drawn_size, self._base_style = self.size, self.rich_style
+        self.lines = self.compute_lines(*self.size)
+        self._strips.clear()
+        return True
+
     def render_line(self, y: int) -> Strip:
-        width, height = self.size
-        key = (width, height, self.rich_style)
-        if key != self._drawn_key:  # resized or restyled: everything again
-            self.lines, self._drawn_key = self.compute_lines(width, height), key
-            self._strips.clear()
+        self._draw_afresh()
         strip = self._strips.get(y)
         if strip is None:
-            base = key[2]
+            base, width = self._base_style, self.size.width
             segments: list[Segment] = []
             used = 0
             if y < len(self.lines):
@@ -299,9 +306,8 @@ class StatusBar(Static):
         """The bar at a level of detail: 3 everything, 2 short budget and demo labels, 1 also
         short feed names without heartbeat ages and rates, 0 the bare minimum."""
         line = Text(no_wrap=True, overflow="ellipsis")
-        front = [part for part in extra if part == PAUSED]
-        for part in front:
-            line.append(f" {part} ", palette.accent + Style(reverse=True))
+        if PAUSED in extra:
+            line.append(f" {PAUSED} ", palette.accent + Style(reverse=True))
             line.append(" ")
         for index, status in enumerate(statuses):
             if index:
