@@ -8,12 +8,15 @@ reconnect re-subscriptions included. The window is persisted as JSON in the stat
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from tui.atomic import atomic_write_text
+
+log = logging.getLogger("marketpane.budget")
 
 RESERVE = 10
 """Messages kept back for reconnects: past ``limit - RESERVE`` only essential sends go out."""
@@ -29,10 +32,14 @@ class SubscriptionBudget:
         limit: int = 120,
         window_seconds: float = 3 * 3600,
         clock: Callable[[], float] = time.time,
+        on_problem: Callable[[str], None] | None = None,
     ) -> None:
         self.path, self.limit, self.window, self.clock = path, limit, window_seconds, clock
+        self.on_problem = on_problem
         self.sent: deque[float] = deque()
         self.load_error: str | None = None
+        self.save_error: str | None = None
+        """Why the window could not be saved (told once; saving is retried on each send)."""
         self._load()
 
     def _load(self) -> None:
@@ -70,8 +77,19 @@ class SubscriptionBudget:
             payload = json.dumps({"sent": list(self.sent)})
             try:
                 atomic_write_text(self.path, payload, mode=0o600)
-            except OSError:
-                pass  # the in-memory window still holds; persistence retried on the next send
+            except OSError as exc:  # the in-memory window still holds; retried on each send
+                if self.save_error is None:
+                    self.save_error = (
+                        f"cannot save the subscription budget in {self.path.parent} "
+                        f"({exc.strerror or type(exc).__name__}): the 120-per-3-hours count "
+                        "is kept only while marketpane runs, and starts from zero after a "
+                        "restart. Make the folder writable to keep it."
+                    )
+                    log.warning("%s", self.save_error)
+                    if self.on_problem is not None:
+                        self.on_problem(self.save_error)
+            else:
+                self.save_error = None
 
     def seconds_until_free(self) -> float:
         """Seconds until the oldest message leaves the window."""

@@ -26,6 +26,7 @@ from tui.engine.store import MarketStore
 from tui.engine.supervisor import Supervisor
 from tui.protocol.live import Subscription
 from tui.protocol.rules import SubscriptionRuleError, validate_subscriptions
+from tui.protocol.text import clean_text
 from tui.secrets import Keys, mask_secrets
 
 UI_LOST_SECONDS = 5.0
@@ -85,6 +86,7 @@ class Engine:
             limit=plan.messages_per_window,
             window_seconds=plan.window_seconds,
             clock=clock,
+            on_problem=lambda text: self.notice("warning", text),
         )
         self.rest = RestClient(
             config.endpoints,
@@ -92,7 +94,9 @@ class Engine:
             rapidapi_key=keys.insightsentry_rapidapi_key,
             timeout=self.settings.rest_timeout,
         )
-        self.keys = KeyProvider(keys, self.rest, state_dir, clock)
+        self.keys = KeyProvider(
+            keys, self.rest, state_dir, clock, on_problem=lambda text: self.notice("warning", text)
+        )
         self.recorder = Recorder(record_path) if record_path else None
         self.on_batch = on_batch
         self.desired: list[Subscription] = []
@@ -184,8 +188,9 @@ class Engine:
             self.publish_now()
 
     def notice(self, level: str, text: str) -> None:
-        """Queue a notice for the UI (masked)."""
-        notice = Notice(level, mask_secrets(text))  # type: ignore[arg-type]
+        """Queue a notice for the UI (masked, and cleaned of control characters: notices quote
+        server text)."""
+        notice = Notice(level, clean_text(mask_secrets(text)))  # type: ignore[arg-type]
         self.notices.append(notice)
         self.notice_log.append(notice)
         self.notices = self.notices[-50:]

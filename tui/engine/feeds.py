@@ -40,6 +40,7 @@ from tui.protocol.stocknews import (
     dispatch_stocknews,
     encode_client_message,
 )
+from tui.secrets import Secret
 
 if TYPE_CHECKING:
     from tui.engine.engine import Engine
@@ -64,6 +65,7 @@ class InsightSentryFeed(Supervisor):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
+        self.key: Secret | None = None
         self.key_text = ""
 
     def url(self) -> str:
@@ -72,7 +74,7 @@ class InsightSentryFeed(Supervisor):
 
     async def target(self) -> tuple[str, dict[str, str]]:
         key = await self.engine.keys.live_key()
-        self.key_text = key.reveal()
+        self.key, self.key_text = key, key.reveal()
         self.status.key_expiry = self.engine.keys.expiry
         return self.url(), {}
 
@@ -80,7 +82,7 @@ class InsightSentryFeed(Supervisor):
         return self.engine.keys.rotates
 
     async def refresh_key(self) -> None:
-        await self.engine.keys.refresh()
+        await self.engine.keys.refresh(rejected=self.key)
 
 
 class LiveFeed(InsightSentryFeed):

@@ -15,6 +15,7 @@ import msgspec
 from tui.config import Endpoints
 from tui.engine.backoff import Backoff
 from tui.protocol.rest import QuotesResponse, SymbolInfo, SymbolSearchResponse, WebSocketKeyResponse
+from tui.protocol.text import clean_model, clean_text
 from tui.secrets import Secret
 
 TIMEOUT_SECONDS = 10.0
@@ -30,9 +31,16 @@ SEARCH_TTL_SECONDS = 600.0
 class RestError(Exception):
     """A REST call failed; ``final`` is True when retrying cannot help."""
 
-    def __init__(self, message: str, *, final: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        final: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
-        self.final, self.status = final, status
+        self.final, self.status, self.retry_after = final, status, retry_after
 
 
 class RestClient:
@@ -72,21 +80,25 @@ class RestClient:
             return self.endpoints.rapidapi_url, self._rapid_headers()
         raise RestError("no InsightSentry key configured", final=True)
 
-    async def _get(self, url: str, headers: dict[str, str], params: dict[str, str]) -> bytes:
+    async def _get(
+        self, url: str, headers: dict[str, str], params: dict[str, str], *, attempts: int = RETRIES
+    ) -> bytes:
         """GET with the retry policy; returns the body of a 2xx answer."""
         backoff = Backoff()
         last = "no answer"
-        for _ in range(RETRIES):
+        status: int | None = None
+        retry_after: float | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(backoff.next_delay(retry_after))
             self.calls += 1
             try:
                 response = await self.http.get(url, headers=headers, params=params)
             except httpx.TimeoutException:
-                last = "timed out"
-                await asyncio.sleep(backoff.next_delay())
+                last, status, retry_after = "timed out", None, None
                 continue
             except httpx.HTTPError as exc:
-                last = f"network error ({type(exc).__name__})"
-                await asyncio.sleep(backoff.next_delay())
+                last, status, retry_after = f"network error ({type(exc).__name__})", None, None
                 continue
             status = response.status_code
             if 200 <= status < 300:
@@ -101,24 +113,39 @@ class RestClient:
                 retry_after = _retry_after(response)
                 if retry_after is not None and retry_after > RETRY_CAP_SECONDS:
                     raise RestError(
-                        f"{last}; retry after {retry_after:.0f} s", final=False, status=status
+                        f"{last}; retry after {retry_after:.0f} s",
+                        final=False,
+                        status=status,
+                        retry_after=retry_after,
                     )
-                await asyncio.sleep(backoff.next_delay(retry_after))
                 continue
             raise RestError(f"HTTP {status}: {message}", final=True, status=status)
-        raise RestError(f"gave up after {RETRIES} attempts: {last}", final=False)
+        if attempts == 1:
+            raise RestError(last, final=False, status=status, retry_after=retry_after)
+        raise RestError(
+            f"gave up after {attempts} attempts: {last}",
+            final=False,
+            status=status,
+            retry_after=retry_after,
+        )
 
     async def fetch_websocket_key(self) -> WebSocketKeyResponse:
-        """``GET /v2/websocket-key`` with the RapidAPI headers (guide section 7)."""
+        """``GET /v2/websocket-key`` with the RapidAPI headers (guide section 7), one attempt:
+        each may issue one of the day's ten keys, so retrying is the caller's decision."""
         if self.rapidapi_key is None:
             raise RestError("no RapidAPI key configured", final=True)
         body = await self._get(
-            f"{self.endpoints.rapidapi_url}/v2/websocket-key", self._rapid_headers(), {}
+            f"{self.endpoints.rapidapi_url}/v2/websocket-key",
+            self._rapid_headers(),
+            {},
+            attempts=1,
         )
         try:
-            return msgspec.json.decode(body, type=WebSocketKeyResponse)
+            return clean_model(msgspec.json.decode(body, type=WebSocketKeyResponse), body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise RestError(f"unexpected key response: {exc}", final=False) from None
+            raise RestError(
+                f"unexpected key response: {clean_text(str(exc))}", final=False
+            ) from None
 
     async def search(self, query: str) -> list[SymbolInfo]:
         """``GET /v3/symbols/search``, cached for ten minutes per query."""
@@ -131,9 +158,11 @@ class RestClient:
         base, headers = self._data_target()
         body = await self._get(f"{base}/v3/symbols/search", headers, {"query": query})
         try:
-            result = msgspec.json.decode(body, type=SymbolSearchResponse).symbols
+            result = clean_model(msgspec.json.decode(body, type=SymbolSearchResponse), body).symbols
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise RestError(f"unexpected search response: {exc}", final=False) from None
+            raise RestError(
+                f"unexpected search response: {clean_text(str(exc))}", final=False
+            ) from None
         self.search_cache[query.lower()] = (time.monotonic(), result)
         return result
 
@@ -144,9 +173,11 @@ class RestClient:
             f"{base}/v3/symbols/quotes", headers, {"codes": ",".join(codes[:10])}
         )
         try:
-            return msgspec.json.decode(body, type=QuotesResponse)
+            return clean_model(msgspec.json.decode(body, type=QuotesResponse), body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise RestError(f"unexpected quotes response: {exc}", final=False) from None
+            raise RestError(
+                f"unexpected quotes response: {clean_text(str(exc))}", final=False
+            ) from None
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -154,10 +185,10 @@ def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.reason_phrase
+        return clean_text(response.reason_phrase)
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or response.reason_phrase)
-    return response.reason_phrase
+        return clean_text(str(body.get("message") or body.get("error") or response.reason_phrase))
+    return clean_text(response.reason_phrase)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from tui.engine.backoff import LONG_BACKOFF_SECONDS, Backoff
 from tui.engine.keys import KeyUnavailable
 from tui.engine.status import FeedState, FeedStatus
+from tui.protocol.text import clean_text
 from tui.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ class Outcome(Enum):
 
     RECONNECT = "reconnect"
     AUTH = "auth"
+    NO_KEY = "no_key"
+    """No key, and only the user can give one (none configured, or RapidAPI refused it)."""
+    KEY_WAIT = "key_wait"
+    """No key yet, for a reason that passes (a 429 or 5xx from key rotation, the daily cap)."""
     EVICTED = "evicted"
     PROTOCOL = "protocol"
     TIMEOUT = "timeout"
@@ -188,14 +193,22 @@ class Supervisor:
         if end.outcome is Outcome.MANUAL:
             self.backoff.attempt = 0
             return 0.0
+        if end.outcome is Outcome.NO_KEY:
+            self._stopped(end.reason)
+            return None
+        if end.outcome is Outcome.KEY_WAIT:
+            return self.backoff.next_delay(end.server_delay)
         if end.outcome is Outcome.AUTH:
             if self.can_refresh_key() and not self.auth_refreshed:
                 self.auth_refreshed = True
                 try:
                     await self.refresh_key()
                 except KeyUnavailable as exc:
-                    self._stopped(str(exc))
-                    return None
+                    if exc.retry_in is None:
+                        self._stopped(str(exc))
+                        return None
+                    status.last_error = str(exc)
+                    return self.backoff.next_delay(exc.retry_in)
                 return self.backoff.next_delay()
             self._stopped(f"{end.reason}; check the key, then press r to retry")
             return None
@@ -223,7 +236,9 @@ class Supervisor:
         try:
             url, headers = await self.target()
         except KeyUnavailable as exc:
-            return SessionEnd(Outcome.AUTH, str(exc))
+            if exc.retry_in is not None:  # keeps trying slowly, and says so
+                return SessionEnd(Outcome.KEY_WAIT, str(exc), exc.retry_in)
+            return SessionEnd(Outcome.NO_KEY, str(exc))
         try:
             ws = await connect(
                 url,
@@ -334,7 +349,7 @@ class Supervisor:
         received = ws.protocol.close_rcvd
         if received is None:
             return SessionEnd(Outcome.RECONNECT, "connection lost")
-        code, reason = received.code, received.reason
+        code, reason = received.code, clean_text(received.reason)  # server text: data
         text = f"server closed ({code}{': ' + reason if reason else ''})"
         if code == 1008:
             return SessionEnd(Outcome.AUTH, f"key rejected or subscription expired ({code})")
@@ -402,4 +417,4 @@ def _describe(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, TimeoutError):
         return "timed out"
-    return f"{type(exc).__name__}: {exc}"
+    return clean_text(f"{type(exc).__name__}: {exc}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from tui.protocol.text import clean_text
+
 EXCERPT_CHARS = 120
 """How much of a bad frame an error event keeps, for the log and the status line."""
 
@@ -35,8 +37,13 @@ class DecodeFailure(msgspec.Struct, frozen=True):
 def excerpt(frame: str | bytes, limit: int = EXCERPT_CHARS) -> str:
     """A short printable excerpt of a frame, safe for logs (bytes decoded with replacement)."""
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = clean_text(text.encode("utf-8", "replace").decode("utf-8"))
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def decode_failure(exc: Exception, frame: str | bytes) -> DecodeFailure:
+    """A :class:`DecodeFailure` for ``exc``; its reason may quote the frame, so it is cleaned."""
+    return DecodeFailure(reason=clean_text(str(exc)), excerpt=excerpt(frame))
 
 
 def is_pong(frame: str | bytes) -> bool:

@@ -17,9 +17,11 @@ from tui.protocol.common import (
     Pong,
     StatusEvent,
     Unrecognised,
+    decode_failure,
     excerpt,
     is_pong,
 )
+from tui.protocol.text import clean_model
 
 BarType = Literal["tick", "second", "minute", "hour", "day", "week"]
 """Every ``bar_type`` the guide lists (section 2, Series Data Parameters)."""
@@ -202,8 +204,8 @@ def dispatch_live(frame: str | bytes) -> LiveEvent:
     try:
         env = _ENVELOPE_DECODER.decode(payload)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
-        return DecodeFailure(reason=str(exc), excerpt=excerpt(frame))
-    return _classify(env, frame)
+        return decode_failure(exc, frame)
+    return _classify(clean_model(env, frame), frame)
 
 
 def _classify(env: _LiveEnvelope, frame: str | bytes) -> LiveEvent:

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import msgspec
 
-from tui.protocol.common import DecodeFailure, Pong, StatusEvent, Unrecognised, excerpt, is_pong
+from tui.protocol.common import (
+    DecodeFailure,
+    Pong,
+    StatusEvent,
+    Unrecognised,
+    decode_failure,
+    excerpt,
+    is_pong,
+)
+from tui.protocol.text import clean_model
 
 PUBLISHED_AT_MS_THRESHOLD = 1e11
 """``published_at`` values above this are milliseconds, else seconds (protocol-notes guess)."""
@@ -102,7 +111,8 @@ def dispatch_newsfeed(frame: str | bytes) -> NewsfeedEvent:
             frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
         )
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
-        return DecodeFailure(reason=str(exc), excerpt=excerpt(frame))
+        return decode_failure(exc, frame)
+    decoded = clean_model(decoded, frame)
     if isinstance(decoded, list):
         return NewsfeedItems(items=decoded)
     env = decoded

@@ -10,7 +10,15 @@ from typing import Literal, cast
 
 import msgspec
 
-from tui.protocol.common import DecodeFailure, Pong, Unrecognised, excerpt, is_pong
+from tui.protocol.common import (
+    DecodeFailure,
+    Pong,
+    Unrecognised,
+    decode_failure,
+    excerpt,
+    is_pong,
+)
+from tui.protocol.text import clean_model
 
 AUTH_CLOSE_CODE = 1008
 """Close code for a bad token or an expired subscription (Error Handling)."""
@@ -99,15 +107,15 @@ def dispatch_stocknews(frame: str | bytes) -> StockNewsEvent:
         try:
             probe = _TYPE_DECODER.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
-            return DecodeFailure(reason=str(exc), excerpt=excerpt(frame))
+            return decode_failure(exc, frame)
         if probe.type in ("connected", "news"):
-            return DecodeFailure(reason=str(exc), excerpt=excerpt(frame))
+            return decode_failure(exc, frame)
         return Unrecognised(excerpt=excerpt(frame))
     except msgspec.DecodeError as exc:
-        return DecodeFailure(reason=str(exc), excerpt=excerpt(frame))
+        return decode_failure(exc, frame)
     if isinstance(decoded, _PongMessage):
         return Pong()
-    return decoded
+    return clean_model(decoded, frame)
 
 
 class PingMessage(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):

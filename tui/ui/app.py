@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.theme import Theme
 from textual.widgets import OptionList
 from textual.worker import Worker, WorkerState
@@ -164,6 +165,19 @@ class MarketpaneApp(App[int]):
         self.symbols_override = options.symbols
 
     # ---- setup ----------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast whose text is shown as it is: notices quote servers, files and the user, so
+        markup is off unless a caller asks for it."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -23,6 +24,8 @@ from tui.ui.render import (
     arrow,
     compact_number,
     delay_badge,
+    fit_cells,
+    fit_number,
     price_text,
     quote_age_text,
     signed,
@@ -250,10 +253,9 @@ class QuoteGrid(ScrollView, can_focus=True):
         if y == 0:
             style = self.get_component_rich_style("quote-grid--header")
             text = "".join(
-                (c.label.rjust(c.width) if c.right else c.label.ljust(c.width))[: c.width] + " "
-                for c in self.columns_shown
+                fit_cells(c.label, c.width, right=c.right) + " " for c in self.columns_shown
             )
-            return Strip([Segment(text.ljust(width)[:width], style)], width)
+            return Strip([Segment(fit_cells(text, width), style)], width)
         index = self.scroll_offset.y + y - 1
         if not 0 <= index < len(self.codes):
             return Strip.blank(width, self.rich_style)
@@ -289,7 +291,7 @@ class QuoteGrid(ScrollView, can_focus=True):
             if len(body) < len(chunk):  # padding apart, so every renderer keeps its width
                 segments.append(Segment(" " * (len(chunk) - len(body)), combined))
             segments.append(Segment(body, combined))
-            used += len(chunk)
+            used += cell_len(chunk)
         if used < width:
             pad = base + Style(bgcolor=cursor.bgcolor) if cursor is not None else base
             segments.append(Segment(" " * (width - used), pad))
@@ -309,7 +311,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         if row is None:
             placeholder = {"symbol": _short_code(code, width), "last": "…"}
             text = placeholder.get(column.key, "")
-            return (text.rjust(width) if column.right else text.ljust(width), palette.stale)
+            return (fit_cells(text, width, right=column.right), palette.stale)
         stale = (now - row.updated_at > self.stale_after) or not self.feed_live
         change = row.get("change")
         key = column.key
@@ -347,8 +349,9 @@ class QuoteGrid(ScrollView, can_focus=True):
             style = palette.flat
         if stale:
             style = palette.stale
-        text = text[:width]
-        return (text.rjust(width) if column.right else text.ljust(width), style)
+        if key in NUMERIC_COLUMNS:
+            return (fit_number(text, width), style)
+        return (fit_cells(text, width, right=column.right), style)
 
     def tick_flashes(self, store: MarketStore, now: float) -> None:
         """Redraw only rows whose price flash has ended (a row still flashing is kept)."""
@@ -368,6 +371,10 @@ NO_STYLE = Style()
 """A cell with the widget's own style."""
 
 
+NUMERIC_COLUMNS = frozenset({"last", "pct", "chg", "bid", "ask", "volume"})
+"""Columns whose values are never cut: one that does not fit shows as ``####``."""
+
+
 def _short_code(code: str, width: int) -> str:
     """The code, or just the symbol part when the column is narrow."""
-    return code if len(code) <= width else code.split(":", 1)[-1][:width]
+    return code if cell_len(code) <= width else code.split(":", 1)[-1]

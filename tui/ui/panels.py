@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -128,7 +129,7 @@ class ChartView(Widget):
             if y < len(self.lines):
                 for text, style in self.lines[y]:
                     segments.append(Segment(text, base + style if style is not None else base))
-                    used += len(text)
+                    used += cell_len(text)
             if used < width:
                 segments.append(Segment(" " * (width - used), base))
             strip = Strip(segments).crop(0, width)
@@ -137,13 +138,15 @@ class ChartView(Widget):
 
 
 def fit_words(text: str, width: int) -> str:
-    """``text`` cut at a word boundary to fit ``width`` cells, with an ellipsis if cut."""
-    if len(text) <= width:
+    """``text`` cut at a word boundary to fit ``width`` terminal cells (wide characters count
+    two), with an ellipsis if cut."""
+    if cell_len(text) <= width:
         return text
     if width <= 1:
         return "…"[:width]
-    cut = text[: width - 1]
-    if " " in cut and text[width - 1] != " ":
+    cut = set_cell_size(text, width - 1).rstrip(" ")
+    following = text[len(cut)] if len(cut) < len(text) else " "
+    if " " in cut and following != " ":
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,;:·-") + "…"
 
@@ -162,9 +165,9 @@ def news_line(item: NewsItem, palette: Palette, width: int) -> Text:
         style = {"up": palette.up, "down": palette.down}.get(role, palette.flat)
         line.append(f"{mark} {item.label} " if width >= 60 else f"{mark} ", style)
     source = f" · {item.source}" if width >= 60 else ""
-    room = max(4, width - len(line.plain) - len(source))
+    room = max(4, width - line.cell_len - cell_len(source))
     line.append(fit_words(item.title, room))
-    if len(item.title) <= room:
+    if cell_len(item.title) <= room:
         line.append(source, palette.axis)
     return line
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 
 from tui.protocol.live import Bar
@@ -63,11 +64,36 @@ class Palette:
         return self.up if value > 0 else self.down
 
 
+OVERFLOW_MARK = "#"
+"""Fills a numeric cell whose value does not fit: a cut number would read as a real one."""
+ABSURD_MAGNITUDE = 1e15
+"""Numbers at or past this are written in powers of ten, never grouped in thousands."""
+
+
+def fit_cells(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` cut or padded to exactly ``width`` terminal cells (wide CJK and emoji count
+    two; a wide character that would straddle the edge becomes a space)."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width)
+    padding = " " * (width - length)
+    return padding + text if right else text + padding
+
+
+def fit_number(text: str, width: int) -> str:
+    """A right-aligned number in ``width`` cells, or ``####`` when it does not fit whole."""
+    if cell_len(text) > width:
+        return OVERFLOW_MARK * width
+    return fit_cells(text, width, right=True)
+
+
 def price_text(value: float | None) -> str:
     """A price with sensible decimals: 4 below 10, 2 above, none above 100,000."""
     if value is None:
         return "—"
     magnitude = abs(value)
+    if magnitude >= ABSURD_MAGNITUDE:
+        return f"{value:.2e}"
     if magnitude >= 100_000:
         return f"{value:,.0f}"
     if magnitude >= 10:
@@ -81,6 +107,8 @@ def compact_number(value: float | None) -> str:
     """``47.5M`` style for volumes and market caps."""
     if value is None:
         return "—"
+    if abs(value) >= ABSURD_MAGNITUDE:
+        return f"{value:.1e}"
     for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= size:
             return f"{value / size:.1f}{unit}"
@@ -226,7 +254,7 @@ def render_chart(
     Returns one tuple of ``(text, style)`` runs per line, at most ``height`` lines, each at
     most ``width`` cells.
     """
-    lines: list[ChartLine] = [((title[:width], palette.accent),)]
+    lines: list[ChartLine] = [((set_cell_size(title, width).rstrip(), palette.accent),)]
     if height < 3 or width < 12:
         return lines
     axis_width = min(11, max(8, width // 6))

@@ -43,7 +43,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold")
         table.add_column()
         for keys, description in self.rows:
-            table.add_row(keys, description)
+            table.add_row(Text(keys), Text(description))
         with VerticalScroll():
             yield Static(Text("marketpane keys", style="bold"))
             yield Static(table)
@@ -133,15 +133,18 @@ class AddSymbolScreen(ModalScreen[str | None]):
         try:
             found = await self.search(query)
         except Exception as exc:  # shown to the user, never fatal
-            hint.update(f"search failed: {exc}")
+            hint.update(Text(f"search failed: {exc}"))
             return
         results.set_options(
-            Option(f"{s.code:<22} {s.description or s.name or ''}", id=s.code) for s in found[:30]
+            Option(Text(f"{s.code:<22} {s.description or s.name or ''}"), id=s.code)
+            for s in found[:30]
         )
         hint.update(
-            f"{len(found)} found · ↓ to choose, Enter to add"
-            if found
-            else "nothing found; type EXCHANGE:SYMBOL and press Enter"
+            Text(
+                f"{len(found)} found · ↓ to choose, Enter to add"
+                if found
+                else "nothing found; type EXCHANGE:SYMBOL and press Enter"
+            )
         )
 
     @on(Input.Submitted, "#query")
@@ -155,7 +158,7 @@ class AddSymbolScreen(ModalScreen[str | None]):
         try:
             validate_symbol_code(code)
         except SubscriptionRuleError as exc:
-            self.query_one("#hint", Static).update(exc.problem)
+            self.query_one("#hint", Static).update(Text(exc.problem))
             return
         self.dismiss(code)
 
