@@ -116,6 +116,7 @@ class Engine:
         self._last_counts: dict[str, int] = {}
         self._last_bytes: dict[str, int] = {}
         self._stop = asyncio.Event()
+        self._feed_tasks: list[asyncio.Task[None]] = []
         self.feeds: list[Supervisor] = []
         s = self.settings
         if s.live and keys.has_insightsentry:
@@ -179,6 +180,20 @@ class Engine:
         for feed in self.feeds:
             feed.stop()
 
+    async def close(self, timeout: float = 1.0) -> None:
+        """Stop, and wait at most ``timeout`` seconds for every socket to close with 1000;
+        any still open after that is aborted. Safe to call more than once, and after the task
+        running :meth:`run` was cancelled (the feeds run in tasks of their own)."""
+        self.stop()
+        pending = [task for task in self._feed_tasks if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        for feed in self.feeds:
+            if feed.ws is not None and feed.ws.transport is not None:
+                feed.ws.transport.abort()
+        if self.recorder is not None:
+            self.recorder.close()
+
     def batch_done(self) -> None:
         """The UI finished drawing the last batch; the next may be posted (at once if a tick
         passed while it was drawing)."""
@@ -210,6 +225,7 @@ class Engine:
     async def run(self) -> None:
         """Run every feed and the publisher until :meth:`stop`."""
         tasks = [asyncio.create_task(feed.run(), name=f"feed-{feed.name}") for feed in self.feeds]
+        self._feed_tasks = tasks
         publisher = asyncio.create_task(self._publish(), name="publisher")
         try:
             await self._stop.wait()

@@ -27,6 +27,8 @@ class Recorder:
             self.handle.flush()
 
     def close(self) -> None:
-        """Flush and close."""
+        """Flush and close (again is harmless)."""
+        if self.handle.closed:
+            return
         self.handle.flush()
         self.handle.close()

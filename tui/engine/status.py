@@ -38,10 +38,31 @@ class FeedStatus:
     unrecognised: int = 0
     heartbeat_at: float | None = None
     latency_ms: float | None = None
-    latency_warning: str | None = None
     key_expiry: float | None = None
     connected_at: float | None = None
     subscriptions_sent: int = 0
+
+
+SKEW_TOLERANCE_MS = 250.0
+"""A heartbeat at most this far from the future is network jitter, shown as latency 0."""
+LAG_WARNING_MS = 2000.0
+"""Latency at or past this is shown as lag, in seconds, and marked."""
+
+
+def latency_words(latency_ms: float, *, short: bool) -> tuple[str, bool]:
+    """How a heartbeat latency reads on screen, and whether it is a warning.
+
+    A negative latency is not a blocked loop (that makes it large and positive) but the two
+    clocks disagreeing: ``clock skew 5.0 s``. A large positive one is ``lag 79 s``. Short forms
+    (``skew 5s``, ``lag 79s``) keep the word where the pane is narrow.
+    """
+    if latency_ms < -SKEW_TOLERANCE_MS:
+        seconds = -latency_ms / 1000.0
+        return (f"skew {seconds:.0f}s" if short else f"clock skew {seconds:.1f} s"), True
+    if latency_ms >= LAG_WARNING_MS:
+        seconds = latency_ms / 1000.0
+        return (f"lag {seconds:.0f}s" if short else f"lag {seconds:.0f} s"), True
+    return f"{max(0.0, latency_ms):.0f}ms", False
 
 
 @dataclass(frozen=True)

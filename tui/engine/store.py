@@ -159,6 +159,20 @@ def news_from_stocknews(data: StockNewsData, timestamp: str | None) -> NewsItem:
     )
 
 
+def _derive_change(values: dict[str, Any], changed_at: dict[str, float], now: float) -> None:
+    """A new price came without its change: derive the change from the previous close, or
+    forget the old one (a zero price, or no close known) rather than show it against the new
+    price."""
+    last, close = values.get("last_price"), values.get("prev_close_price")
+    if last and close:
+        values["change"] = last - close
+        values["change_percent"] = (last - close) / close * 100.0
+        changed_at["change"] = changed_at["change_percent"] = now
+    else:
+        values.pop("change", None)
+        values.pop("change_percent", None)
+
+
 class MarketStore:
     """Quotes, series and news, plus what changed since the last batch."""
 
@@ -195,6 +209,8 @@ class MarketStore:
                     row.spark.append(value)
                 values[name] = value
                 changed_at[name] = now
+        if quote.last_price is not None and quote.change is None and quote.change_percent is None:
+            _derive_change(values, changed_at, now)
         row.updated_at = now
         row.server_ms = server_ms
         if not self.changed_quotes and self.on_wake is not None:

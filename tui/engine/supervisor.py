@@ -38,6 +38,8 @@ PROTOCOL_STRIKES = 3
 """Protocol-violation connections in a row after which the feed stops."""
 LATENCY_SMOOTHING = 0.2
 """EWMA weight of a new latency sample."""
+LATENCY_JUMP_MS = 1000.0
+"""A sample this far from the smoothed latency replaces it rather than being averaged in."""
 
 
 class Outcome(Enum):
@@ -397,18 +399,16 @@ class Supervisor:
         return None
 
     def heartbeat(self, server_ms: float, now: float) -> None:
-        """Latency = local ms - server_time, smoothed (guide FAQ)."""
+        """Latency = local ms - server_time (guide FAQ), smoothed while it moves a little; a
+        jump of more than a second is taken as it is, so lag and skew show at once."""
         status = self.status
         status.heartbeat_at = now
         sample = now * 1000.0 - server_ms
-        if sample < 0:
-            status.latency_warning = "event loop blocked or clock skew"
-        else:
-            status.latency_warning = None
         previous = status.latency_ms
-        status.latency_ms = (
-            sample if previous is None else (previous + LATENCY_SMOOTHING * (sample - previous))
-        )
+        if previous is None or abs(sample - previous) > LATENCY_JUMP_MS:
+            status.latency_ms = sample
+        else:
+            status.latency_ms = previous + LATENCY_SMOOTHING * (sample - previous)
 
 
 def _describe(exc: BaseException) -> str:

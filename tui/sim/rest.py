@@ -28,8 +28,6 @@ PAGE_SIZE = 50
 """Symbols per search page (protocol-notes)."""
 MAX_QUOTE_CODES = 10
 """Codes per ``/v3/symbols/quotes`` call (protocol-notes)."""
-KEY_LIFETIME_SECONDS = 7 * 86400
-"""WebSocket keys expire one week after issue (guide section 7)."""
 
 
 def json_response(
@@ -100,7 +98,7 @@ def _websocket_key(sim: Simulator, ws: ServerConnection, request: Request) -> Re
     issued.append(now)
     sim.issued_per_key[rapid_key] = issued
     key = f"ws-{secrets.token_hex(16)}"
-    expiration = int(now + KEY_LIFETIME_SECONDS)
+    expiration = int(now + sim.settings.ws_key_lifetime_seconds)
     sim.issued_keys[key] = (plan, float(expiration))
     return json_response(ws, 200, {"api_key": key, "expiration": expiration})
 

@@ -119,6 +119,8 @@ class SimSettings:
     """No natural trading (the firehose still runs): the benchmark's idle market."""
     synthetic_symbols: int = 0
     ws_keys_per_day: int = 10
+    ws_key_lifetime_seconds: float = 7 * 86400
+    """How long an issued WebSocket key lasts (the guide says a week; tests shorten it)."""
     key_plans: dict[str, str] = field(
         default_factory=lambda: {DEMO_KEY: "mega", DEMO_SMALL_KEY: "pro", BENCH_KEY: "bench"}
     )

@@ -6,7 +6,9 @@ posts one :class:`BatchReady` per UI tick. Handlers here own every state change.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,10 @@ MEDIUM_MIN_COLUMNS = 80
 """At least this wide (and 20 rows): grid above, chart and news below."""
 MEDIUM_MIN_ROWS = 20
 """Fewer rows than this use the compact pane layout."""
+EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+"""Signals that close every socket with 1000 and restore the terminal before exiting."""
+CLOSE_SECONDS = 1.0
+"""How long an exit waits for the sockets' closing handshakes before aborting them."""
 STATUS_TICK_SECONDS = 1.0
 """Ages, staleness and the status bar refresh this often (inside a batch's frame when one
 comes, so the tick costs no frame of its own)."""
@@ -98,6 +104,8 @@ class AppOptions:
     theme_problem: str | None = None
     probe: Any = None
     """Benchmark hook: ``probe.drawn(app, batch)`` after each batch reaches the screen."""
+    handle_signals: bool = False
+    """Quit cleanly on SIGHUP, SIGTERM and SIGINT (the real app; tests leave them alone)."""
 
 
 class MarketpaneApp(App[int]):
@@ -163,6 +171,7 @@ class MarketpaneApp(App[int]):
         self.layout_name = "medium"
         self.chart_forced = False
         self.symbols_override = options.symbols
+        self.exit_signal: int | None = None
 
     # ---- setup ----------------------------------------------------------------------------
 
@@ -214,6 +223,10 @@ class MarketpaneApp(App[int]):
         if self.options.static_store is None:
             self._start_engine()
         self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
+        if self.options.handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in EXIT_SIGNALS:
+                loop.add_signal_handler(signum, self._on_exit_signal, signum)
         self._refresh_news()
         self._tick_status()
         first_frame_file = os.environ.get("MARKETPANE_FIRST_FRAME_FILE")
@@ -705,6 +718,15 @@ class MarketpaneApp(App[int]):
         self._exit_renderables.append(self.crash_report())
         self._close_messages_no_wait()
 
+    def _on_exit_signal(self, signum: int) -> None:
+        """SIGHUP (a dropped SSH session), SIGTERM or SIGINT: stop the feeds at once (their
+        sockets close with 1000, bounded by :func:`run_app`), restore the terminal and exit
+        with 128 + the signal's number."""
+        self.exit_signal = signum
+        if self.engine is not None:
+            self.engine.stop()
+        self.exit(return_code=128 + signum)
+
     async def action_quit(self) -> None:
         """Close every socket with 1000, then exit."""
         if self.engine is not None:
@@ -774,11 +796,23 @@ def run_app(options: Any, replay: tuple[list[tuple[float, str, str]], float] | N
         state_dir=paths.state_dir() if not options.demo else paths.state_dir() / "demo",
         record_path=options.record,
         replay=replay,
+        handle_signals=True,
     )
     headless = bool(os.environ.get("MARKETPANE_FIRST_FRAME_FILE"))
+    app = MarketpaneApp(app_options)
     try:
-        result = MarketpaneApp(app_options).run(headless=headless)
+        asyncio.run(_run_then_close(app, headless=headless))
     finally:
         if simulator is not None:
             simulator.stop()
-    return int(result or 0)
+    return app.return_code or 0
+
+
+async def _run_then_close(app: MarketpaneApp, *, headless: bool) -> None:
+    """Run the app; however it ends (quit, signal, crash), close every socket with 1000 before
+    the event loop goes away. A crash leaves ``app.return_code`` at 1."""
+    try:
+        await app.run_async(headless=headless)
+    finally:
+        if app.engine is not None:
+            await app.engine.close(CLOSE_SECONDS)

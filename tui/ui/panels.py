@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.engine.status import FeedState, FeedStatus
+from tui.engine.status import FeedState, FeedStatus, latency_words
 from tui.engine.store import NewsItem, SeriesBuffer
 from tui.protocol.live import Bar
 from tui.ui.render import (
@@ -159,7 +159,8 @@ def news_line(item: NewsItem, palette: Palette, width: int) -> Text:
     line = Text(no_wrap=True, end="")
     line.append(clock_text(item.published) + " ", palette.axis)
     if item.tickers:
-        line.append(",".join(item.tickers[:2]) + " ", palette.accent)
+        tickers = fit_words(",".join(item.tickers[:2]), max(4, width // 4))
+        line.append(tickers + " ", palette.accent)
     if item.label:
         mark, role = SENTIMENT_MARKS.get(item.label, ("•", "flat"))
         style = {"up": palette.up, "down": palette.down}.get(role, palette.flat)
@@ -169,6 +170,7 @@ def news_line(item: NewsItem, palette: Palette, width: int) -> Text:
     line.append(fit_words(item.title, room))
     if cell_len(item.title) <= room:
         line.append(source, palette.axis)
+    line.truncate(width, overflow="ellipsis")  # a sliver of a pane: never past its edge
     return line
 
 
@@ -252,9 +254,8 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
         text.append(" connecting" if wide else "", palette.flat)
     elif state is FeedState.LIVE:
         if status.latency_ms is not None:
-            text.append(f" {status.latency_ms:.0f}ms", palette.flat)
-        if status.latency_warning and wide:
-            text.append(f" ({status.latency_warning})", palette.down)
+            words, warning = latency_words(status.latency_ms, short=not wide)
+            text.append(f" {words}", palette.down if warning else palette.flat)
         if wide and status.heartbeat_at:
             text.append(f" hb {age_text(now - status.heartbeat_at)}", palette.flat)
         if wide:
