@@ -33,7 +33,7 @@ HOSTILE = (
     f"{MARKUP_CLICK} {MARKUP_UNBALANCED} {WIDE}\x07\x08\r\n\t\x7f"
 )
 """One string with every kind of trouble in it."""
-RAW_OUTPUT_MARKERS = ("PWNED-TITLE", "]52;c;", "]8;;http://evil", "\x1b[2J\x1bB")
+RAW_OUTPUT_MARKERS = ("\x1b]0;PWNED", "\x1b]52;c;", "\x1b]8;;http://evil", "\x1b[2JB")
 """What would appear in the terminal's raw output if feed text reached it unescaped (the
 title and clipboard payloads are unique to the hostile text)."""
 

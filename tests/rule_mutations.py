@@ -1,7 +1,8 @@
 """Break one rule at a time and check that the reliability case guarding it fails.
 
 Run from the repository root: ``python tests/rule_mutations.py``. Each mutation edits one
-source file, runs the matching case in ``tests/test_reliability.py``, and restores the file.
+source file, runs the matching case (in ``tests/test_reliability.py`` unless it names another
+file), and restores the file.
 Not collected by pytest (it rewrites sources); its output is quoted in the README.
 """
 
@@ -94,9 +95,58 @@ MUTATIONS = [
         "        pass",
         "case12",
     ),
+    (
+        "case13 one cleaning boundary",
+        "tui/protocol/text.py",
+        "    if frame_is_plain(frame):\n        return model\n    return clean_value(model)",
+        "    return model",
+        "every_field",
+        "tests/test_hostile.py",
+    ),
+    (
+        "case13 toasts are not markup",
+        "tui/ui/app.py",
+        "        markup: bool = False,",
+        "        markup: bool = True,",
+        "hostile_server_cannot_drive",
+        "tests/test_hostile.py",
+    ),
+    (
+        "case15 signals close with 1000",
+        "tui/ui/app.py",
+        "                loop.add_signal_handler(signum, self._on_exit_signal, signum)",
+        "                pass",
+        "signal",
+        "tests/test_tmux_exits.py",
+    ),
+    (
+        "case16 a crash closes first",
+        "tui/ui/app.py",
+        "            await app.engine.close(CLOSE_SECONDS)",
+        "            pass",
+        "crash",
+        "tests/test_keys_and_exits.py",
+    ),
+    (
+        "case17 one key fetch at a time",
+        "tui/engine/keys.py",
+        "        async with self._lock:\n            now = self.clock()",
+        "        if True:\n            now = self.clock()",
+        "share_one",
+        "tests/test_keys_and_exits.py",
+    ),
+    (
+        "case17 short keys kept",
+        "tui/engine/keys.py",
+        "        return long_lived and self.expiry - now < REFRESH_MARGIN_SECONDS",
+        "        return self.expiry - now < REFRESH_MARGIN_SECONDS",
+        "short_lived",
+        "tests/test_keys_and_exits.py",
+    ),
 ]
 failed_to_fail = []
-for name, path, old, new, selector in MUTATIONS:
+for name, path, old, new, selector, *target in MUTATIONS:
+    test_file = target[0] if target else "tests/test_reliability.py"
     f = pathlib.Path(path)
     original = f.read_text()
     assert old in original, name
@@ -109,7 +159,7 @@ for name, path, old, new, selector in MUTATIONS:
                 "pytest",
                 "-q",
                 "-x",
-                "tests/test_reliability.py",
+                test_file,
                 "-k",
                 selector,
                 "-p",

@@ -8,6 +8,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import msgspec
@@ -20,7 +21,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 
 from tests.hostile import HOSTILE, MARKUP_CLICK, WIDE, run_hostile
-from tui.config import Config
+from tui.config import Config, load_config
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus, latency_words
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
@@ -274,5 +275,17 @@ async def test_hostile_server_cannot_drive_the_app(size: tuple[int, int]) -> Non
             plain = "\n".join("".join(c.text for c in line) for line in lines)
             assert "\x1b" not in plain and "\x9b" not in plain and "\u202e" not in plain
             raw = OWN_SEQUENCES.sub("", update.render_segments(app.console))
-            assert "\x1b" not in raw and "PWNED" not in raw.replace("␛]0;PWNED", "")
+            assert "\x1b" not in raw  # only Textual's own sequences, none from the feed
             assert "skew" in plain, plain
+
+
+def test_config_strings_are_cleaned(tmp_path: Path) -> None:
+    """Issue 12.2: text from a file is data too (a watchlist name is shown in toasts)."""
+    path = tmp_path / "config.toml"
+    name = '"evil\\u001b]0;PWNED\\u0007"'
+    path.write_text(
+        f"active_watchlist = {name}\n[[watchlists]]\nname = {name}\n"
+        'symbols = [{ code = "NASDAQ:AAPL" }]\n'
+    )
+    config, _ = load_config(path)
+    assert config.watchlists[0].name == "evil␛]0;PWNED␇"

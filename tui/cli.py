@@ -19,6 +19,7 @@ from typing import NoReturn
 from tui import __version__, paths
 from tui.config import Config, ConfigError, LayoutName, load_config
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
+from tui.protocol.text import clean_text
 from tui.secrets import (
     ENV_NAMES,
     Keys,
@@ -88,7 +89,7 @@ def build_run_parser() -> argparse.ArgumentParser:
 
 def _fail(message: str) -> NoReturn:
     """Print one masked line and exit 2."""
-    sys.stderr.write(f"marketpane: error: {mask_secrets(message)}\n")
+    sys.stderr.write(f"marketpane: error: {clean_text(mask_secrets(message))}\n")
     raise SystemExit(EXIT_USAGE)
 
 

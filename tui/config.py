@@ -18,6 +18,7 @@ import msgspec
 from tui.atomic import atomic_write_text
 from tui.protocol.live import BarType, Subscription
 from tui.protocol.rules import SubscriptionRuleError, normalise_subscription, validate_symbol_code
+from tui.protocol.text import clean_value
 
 LayoutName = Literal["auto", "wide", "medium", "compact"]
 """``--layout`` and ``display.layout`` values."""
@@ -221,7 +222,7 @@ def parse_config(text: str, path: Path) -> Config:
         message = re.sub(r"\s*\(at line \d+, column \d+\)|\s*\(at end of document\)", "", str(exc))
         raise ConfigError(path, None, f"not valid TOML: {message}", line) from None
     try:
-        return msgspec.toml.decode(text, type=Config)
+        return clean_value(msgspec.toml.decode(text, type=Config))  # names are shown on screen
     except msgspec.ValidationError as exc:
         match = _MSGSPEC_PATH.match(str(exc))
         problem = match["msg"] if match else str(exc)

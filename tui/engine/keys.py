@@ -72,6 +72,7 @@ class KeyProvider:
         self.fetched: list[float] = []
         """When each fetch attempt that may have issued a key went out (the last day's)."""
         self.failures = 0
+        self.backoff_steps = FETCH_BACKOFF_SECONDS
         self.not_before = 0.0
         """No fetch before this time (backoff after a failure, or the daily cap)."""
         self.last_failure: str | None = None
@@ -225,7 +226,8 @@ class KeyProvider:
                     f"RapidAPI key rejected: {exc}; check INSIGHTSENTRY_RAPIDAPI_KEY"
                 ) from None
             self.failures += 1
-            step = FETCH_BACKOFF_SECONDS[min(self.failures, len(FETCH_BACKOFF_SECONDS)) - 1]
+            steps = self.backoff_steps
+            step = steps[min(self.failures, len(steps)) - 1]
             wait = max(step, exc.retry_after or 0.0)
             self.not_before = self.clock() + wait
             self.last_failure = str(exc)

@@ -33,6 +33,7 @@ from tui.engine.status import Batch, FeedState, FeedStatus
 from tui.engine.store import MarketStore
 from tui.protocol.live import Subscription
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
+from tui.protocol.text import clean_text
 from tui.secrets import Keys, mask_secrets
 from tui.ui.commands import MarketpaneCommands
 from tui.ui.grid import QuoteGrid
@@ -185,8 +186,10 @@ class MarketpaneApp(App[int]):
         markup: bool = False,
     ) -> None:
         """A toast whose text is shown as it is: notices quote servers, files and the user, so
-        markup is off unless a caller asks for it."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        markup is off unless a caller asks for it, and control characters are made visible."""
+        super().notify(
+            clean_text(message), title=title, severity=severity, timeout=timeout, markup=markup
+        )
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {
