@@ -120,10 +120,10 @@ MUTATIONS = [
         "tests/test_tmux_exits.py",
     ),
     (
-        "case16 a crash closes first",
+        "case16 a crash exits non-zero",
         "tui/ui/app.py",
-        "            await app.engine.close(CLOSE_SECONDS)",
-        "            pass",
+        "    return app.return_code or 0",
+        "    return 0",
         "crash",
         "tests/test_keys_and_exits.py",
     ),

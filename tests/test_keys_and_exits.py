@@ -15,9 +15,9 @@ from tests.uihelp import sim_app
 from tui.engine.engine import Engine
 from tui.engine.keys import KEYS_PER_DAY
 from tui.engine.status import FeedState
-from tui.sim.server import Simulator, run_simulator
+from tui.sim.server import Simulator, SimulatorThread, run_simulator
 from tui.sim.settings import DEMO_RAPIDAPI_KEY
-from tui.ui.app import _run_then_close
+from tui.ui.app import run_until_closed
 
 
 def _rapid(sim: Simulator, state_dir: Path, *, newsfeed: bool = True) -> Engine:
@@ -139,31 +139,29 @@ async def test_unwritable_state_is_told_once(isolated_paths: Path) -> None:
         await _stop(engine, task)
 
 
-async def test_a_crash_closes_every_socket_with_1000_and_exits_non_zero() -> None:
+def test_a_crash_closes_every_socket_with_1000_and_exits_non_zero() -> None:
     """Issue 12.9: a crash inside the app exits 1 (it exited 0), after every socket closed
-    with 1000."""
-    async with run_simulator(fast_settings()) as sim:
+    with 1000, on the app's own event loop as the console script runs it."""
+    simulator = SimulatorThread(fast_settings())
+    simulator.start()
+    sim = simulator.sim
+    try:
         app = sim_app(sim)
 
-        def crash() -> None:
-            raise RuntimeError("boom")
+        def crash_when_live() -> None:
+            engine = app.engine
+            if engine is not None and all(feed.ws is not None for feed in engine.feeds):
+                raise RuntimeError("boom")
 
-        async def crash_when_live() -> None:
-            while app.engine is None or not all(feed.ws is not None for feed in app.engine.feeds):
-                await asyncio.sleep(0.05)
-            app.call_later(crash)
-
-        watcher = asyncio.create_task(crash_when_live())
-        await asyncio.wait_for(_run_then_close(app, headless=True), 30)
-        watcher.cancel()
-        assert app.return_code == 1
-        assert app.engine is not None  # every feed finished (sockets closed) before returning,
-        assert all(task.done() for task in app.engine._feed_tasks)  # as asyncio.run would end
+        app.call_later(lambda: app.set_interval(0.05, crash_when_live))
+        assert run_until_closed(app, headless=True) == 1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(
+            r.close_code_received is None for r in sim.records
+        ):
+            time.sleep(0.05)
         for endpoint in ("live", "newsfeed", "stocknews"):
-            await wait_for(
-                lambda e=endpoint: all(  # type: ignore[misc]
-                    r.close_code_received is not None for r in sim.records_for(e)
-                )
-            )
             codes = [r.close_code_received for r in sim.records_for(endpoint)]
             assert codes and all(code == 1000 for code in codes), (endpoint, codes)
+    finally:
+        simulator.stop()

@@ -802,12 +802,17 @@ def run_app(options: Any, replay: tuple[list[tuple[float, str, str]], float] | N
         handle_signals=True,
     )
     headless = bool(os.environ.get("MARKETPANE_FIRST_FRAME_FILE"))
-    app = MarketpaneApp(app_options)
     try:
-        asyncio.run(_run_then_close(app, headless=headless))
+        return run_until_closed(MarketpaneApp(app_options), headless=headless)
     finally:
         if simulator is not None:
             simulator.stop()
+
+
+def run_until_closed(app: MarketpaneApp, *, headless: bool = False) -> int:
+    """Run ``app`` on a new event loop and return its exit status: 0 after ``q``, 128 + the
+    signal after SIGHUP/SIGTERM/SIGINT, 1 after a crash."""
+    asyncio.run(_run_then_close(app, headless=headless))
     return app.return_code or 0
 
 
