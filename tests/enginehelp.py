@@ -40,6 +40,7 @@ def make_engine(
     api_key: str | None = DEMO_KEY,
     rapidapi_key: str | None = None,
     stocknews_token: str | None = DEMO_STOCKNEWS_TOKEN,
+    record_path: Path | None = None,
     **settings: Any,
 ) -> Engine:
     """An engine wired to the simulator with fast test timings."""
@@ -50,10 +51,16 @@ def make_engine(
     )
     base: dict[str, Any] = {"debounce": 0.1, "ui_hz": 50.0}
     base.update(settings)
-    return Engine(sim_config(sim), keys, settings=EngineSettings(**base), state_dir=state_dir)
+    return Engine(
+        sim_config(sim),
+        keys,
+        settings=EngineSettings(**base),
+        state_dir=state_dir,
+        record_path=record_path,
+    )
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     """Poll ``predicate`` every 20 ms; fail with TimeoutError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not predicate():

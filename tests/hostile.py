@@ -107,8 +107,8 @@ class HostileServer:
             server_ms = time.time() * 1000 + self.heartbeat_offset_ms
             await ws.send(json.dumps({"server_time": server_ms}))
             with contextlib.suppress(TimeoutError):
-                frame = await asyncio.wait_for(ws.recv(), 1.0)
-                if frame == "ping":
+                reply = await asyncio.wait_for(ws.recv(), 1.0)
+                if reply == "ping":
                     await ws.send("pong")
 
     async def _newsfeed(self, ws: ServerConnection) -> None:

@@ -9,12 +9,13 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.simhelp import fast_settings
 from tui.engine.budget import SubscriptionBudget
-from tui.engine.recorder import Recorder
+from tui.engine.engine import Engine
 from tui.engine.replay import read_recording, replay_into
 from tui.engine.status import Batch, FeedState
 from tui.protocol.live import Subscription
@@ -22,11 +23,11 @@ from tui.sim.server import run_simulator
 from tui.sim.settings import DEMO_SMALL_KEY, Faults
 
 
-async def _start(engine):  # type: ignore[no-untyped-def]
+async def _start(engine: Engine) -> asyncio.Task[None]:
     return asyncio.create_task(engine.run())
 
 
-async def _finish(engine, task) -> None:  # type: ignore[no-untyped-def]
+async def _finish(engine: Engine, task: asyncio.Task[None]) -> None:
     engine.stop()
     await asyncio.wait_for(task, 10)
 
@@ -287,8 +288,7 @@ async def test_record_and_replay(tmp_path: Path) -> None:
     the same decode and store path."""
     recording = tmp_path / "rec.jsonl"
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(sim, stocknews=False)
-        engine.recorder = Recorder(recording)
+        engine = make_engine(sim, stocknews=False, record_path=recording)
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await _start(engine)
         await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes and engine.store.news)
@@ -341,9 +341,9 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
     quote changes are at least ``1/idle_hz`` apart; a history that just arrived is not held."""
     async with run_simulator(fast_settings(step_seconds=0.25, speed=1.0)) as sim:
         engine = make_engine(sim, idle_hz=2.0, stocknews=False)
-        sent: list[tuple[float, set[str]]] = []
+        sent: list[tuple[float, Collection[str]]] = []
         news_sent: list[float] = []
-        quotes_sent: list[tuple[float, set[str]]] = []
+        quotes_sent: list[tuple[float, Collection[str]]] = []
 
         def on_batch(batch: Batch) -> None:
             sent.append((time.time(), batch.series))

@@ -25,11 +25,13 @@ from tui.config import Config, load_config
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus, latency_words
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
+from tui.launch import build_app, demo_keys, demo_runtime_config
 from tui.protocol.live import Quote, QuoteUpdate, dispatch_live
 from tui.protocol.newsfeed import NewsfeedItems, dispatch_newsfeed
 from tui.protocol.stocknews import News, StockNewsData, dispatch_stocknews
 from tui.protocol.text import clean_text, clean_value
-from tui.ui.app import AppOptions, MarketpaneApp, demo_keys, demo_runtime_config
+from tui.session.session import SessionOptions
+from tui.ui.app import MarketpaneApp
 from tui.ui.grid import QuoteGrid
 from tui.ui.panels import StatusBar, fit_words, news_line
 from tui.ui.render import Palette, fit_cells, price_text
@@ -120,7 +122,7 @@ def test_clean_value_fixes_frozen_structs_and_dict_keys() -> None:
     assert clean_value({"k\x1b": ["v\x07"]}) == {"k␛": ["v␇"]}
 
 
-FEED_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+FEED_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 """Any string a server could put in a JSON field."""
 
 
@@ -231,10 +233,9 @@ def hostile_app(server: object) -> MarketpaneApp:
         rest=f"http://127.0.0.1:{port}",
     )
     config = Config()
-    return MarketpaneApp(
-        AppOptions(
+    return build_app(
+        SessionOptions(
             config=config,
-            config_path=None,
             keys=demo_keys(),
             runtime_config=demo_runtime_config(config, urls),
             engine_settings=EngineSettings(debounce=0.05),

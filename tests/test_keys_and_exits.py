@@ -15,9 +15,9 @@ from tests.uihelp import sim_app
 from tui.engine.engine import Engine
 from tui.engine.keys import KEYS_PER_DAY
 from tui.engine.status import FeedState
+from tui.launch import run_until_closed
 from tui.sim.server import Simulator, SimulatorThread, run_simulator
 from tui.sim.settings import DEMO_RAPIDAPI_KEY
-from tui.ui.app import run_until_closed
 
 
 def _rapid(sim: Simulator, state_dir: Path, *, newsfeed: bool = True) -> Engine:

@@ -524,7 +524,9 @@ async def _reconnect_soak(cycles: int) -> None:
             connects = feed.status.connects
             proxy.cut()
             await wait_for(
-                lambda c=connects: feed.status.connects > c and feed.status.state is FeedState.LIVE,
+                lambda c=connects: (  # type: ignore[misc]
+                    feed.status.connects > c and feed.status.state is FeedState.LIVE
+                ),
                 10,
             )
             feed.backoff.attempt = 0  # keep the soak fast; the schedule is tested elsewhere
@@ -569,7 +571,6 @@ async def test_case12_secrets_never_leak(
     crash, --record and the status screen."""
     from tests.uihelp import sim_app
     from tui.secrets import Keys, Secret
-    from tui.ui.app import demo_runtime_config
 
     log_path = tmp_path / "debug.log"
     record_path = tmp_path / "record.jsonl"
@@ -581,11 +582,10 @@ async def test_case12_secrets_never_leak(
     configure_logging(log_path, debug=True)
     try:
         async with run_simulator(settings) as sim:
-            app = sim_app(sim, record_path=record_path)
-            app.options.keys = Keys(
+            keys = Keys(
                 insightsentry_api_key=Secret(LEAKY_KEY), stocknews_token=Secret(LEAKY_TOKEN)
             )
-            app.options.runtime_config = demo_runtime_config(Config(), sim.urls)
+            app = sim_app(sim, record_path=record_path, keys=keys)
             async with app.run_test(size=(160, 48)) as pilot:
                 deadline = time.monotonic() + 10
                 while len(app.store.quotes) < 5 and time.monotonic() < deadline:
@@ -618,7 +618,7 @@ async def test_case12_secrets_never_leak(
         status,
         crash,
         capsys.readouterr().out,
-        repr(app.options.keys),
+        repr(keys),
     ):
         assert LEAKY_KEY not in text and LEAKY_TOKEN not in text
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from tests.simhelp import fast_settings
 from tests.uihelp import pinned_app, sim_app
@@ -62,12 +63,16 @@ async def test_add_and_remove_symbol_persist(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await open_add_symbol(pilot, app)
             await pilot.press(*"ibm")
-            await until(pilot, lambda: app.screen.query_one("#results").option_count > 0)
+            await until(
+                pilot, lambda: app.screen.query_one("#results", OptionList).option_count > 0
+            )
             await pilot.press("enter")
             await until(pilot, lambda: "NYSE:IBM" in app.query_one(QuoteGrid).codes)
             saved, _ = load_config(config_path)
             assert saved.watchlist().symbols[-1].code == "NYSE:IBM"
-            await until(pilot, lambda: any(s.code == "NYSE:IBM" for s in app.engine.desired))
+            engine = app.engine
+            assert engine is not None
+            await until(pilot, lambda: any(s.code == "NYSE:IBM" for s in engine.desired))
             grid = app.query_one(QuoteGrid)
             grid.focus()
             grid.move_cursor(row=len(grid.codes) - 1)

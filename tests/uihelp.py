@@ -8,34 +8,50 @@ from tui.config import Config
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
+from tui.launch import build_app, demo_keys, demo_runtime_config
+from tui.secrets import Keys
+from tui.session.session import SessionOptions
 from tui.sim.bars import BarBuilder, BarSpec, generate_history
 from tui.sim.market import Market
 from tui.sim.news import NewsGenerator
 from tui.sim.server import Simulator
 from tui.sim.universe import UNIVERSE
-from tui.ui.app import AppOptions, MarketpaneApp, demo_keys, demo_runtime_config
+from tui.ui.app import MarketpaneApp
 
 FROZEN_NOW = 1_795_000_000.0
 """The pinned clock of snapshot tests (a weekday afternoon in New York)."""
 
 
+SESSION_FIELDS = frozenset(SessionOptions.__dataclass_fields__)
+"""Keyword arguments of :func:`sim_app` that go to the session (the rest go to the view)."""
+
+
 def sim_app(
-    sim: Simulator, config_path: Path | None = None, *, debounce: float = 0.2, **options: object
+    sim: Simulator,
+    config_path: Path | None = None,
+    *,
+    debounce: float = 0.2,
+    keys: Keys | None = None,
+    **options: object,
 ) -> MarketpaneApp:
-    """The real app and engine on the simulator, with quick engine timings."""
+    """The real app, session and engine on the simulator, with quick engine timings."""
     config = Config()
     assert sim.urls is not None
-    app_options = AppOptions(
-        config=config,
-        config_path=config_path,
-        keys=demo_keys(),
-        runtime_config=demo_runtime_config(config, sim.urls),
-        demo=True,
-        engine_settings=EngineSettings(debounce=debounce),
-        persist=config_path is not None,
-        **options,  # type: ignore[arg-type]
+    session = {k: v for k, v in options.items() if k in SESSION_FIELDS}
+    view = {k: v for k, v in options.items() if k not in SESSION_FIELDS}
+    return build_app(
+        SessionOptions(
+            config=config,
+            config_path=config_path,
+            keys=keys or demo_keys(),
+            runtime_config=demo_runtime_config(config, sim.urls),
+            demo=True,
+            engine_settings=EngineSettings(debounce=debounce),
+            persist=config_path is not None,
+            **session,  # type: ignore[arg-type]
+        ),
+        **view,
     )
-    return MarketpaneApp(app_options)
 
 
 def pinned_store(now: float = FROZEN_NOW, seed: int = 7) -> MarketStore:
@@ -80,17 +96,16 @@ def pinned_statuses() -> list[FeedStatus]:
 
 def pinned_app(theme: str | None = None, layout: str | None = None) -> MarketpaneApp:
     """The app over a pinned store and clock, with no network (for snapshots)."""
-    return MarketpaneApp(
-        AppOptions(
+    return build_app(
+        SessionOptions(
             config=Config(),
-            config_path=None,
             keys=demo_keys(),
             demo=True,
             static_store=pinned_store(),
             static_statuses=pinned_statuses(),
-            frozen_time=FROZEN_NOW,
             persist=False,
-            theme=theme,
-            layout=layout,
-        )
+        ),
+        frozen_time=FROZEN_NOW,
+        theme=theme,
+        layout=layout,
     )

@@ -213,15 +213,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sim_command(args[1:])
     if args and args[0] == "replay":
-        from tui.engine.replay import replay_command
-
-        return replay_command(args[1:])
-    if args and args[0] == "bench":
-        from tui.bench import bench_command
-
-        return bench_command(args[1:])
+        return _replay_command(args[1:])
     options = parse_run_options(args)
     os.environ.setdefault("TEXTUAL_FPS", "30")
-    from tui.ui.app import run_app
+    from tui.launch import run_app
 
     return run_app(options)
+
+
+def _replay_command(argv: Sequence[str]) -> int:
+    """``marketpane replay FILE [--speed X]``: show a ``--record`` file with no network."""
+    from tui.engine.replay import ReplayError, read_recording
+
+    parser = _Parser(prog="marketpane replay", description="Replay a --record file.")
+    parser.add_argument("file")
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--config", metavar="PATH")
+    args = parser.parse_args(list(argv))
+    if args.speed <= 0:
+        _fail("--speed must be positive")
+    try:
+        rows = read_recording(Path(args.file))
+    except ReplayError as exc:
+        _fail(str(exc))
+    options = parse_run_options(["--config", args.config] if args.config else [])
+    options.demo = False
+    os.environ.setdefault("TEXTUAL_FPS", "30")
+    from tui.launch import run_app
+
+    return run_app(options, replay=(rows, args.speed))

@@ -98,6 +98,11 @@ class Engine:
             keys, self.rest, state_dir, clock, on_problem=lambda text: self.notice("warning", text)
         )
         self.recorder = Recorder(record_path) if record_path else None
+        self.frame_observers: list[Callable[[str, str | bytes, float], None]] = []
+        """Called with (feed name, frame, receive time) for every inbound frame, before it is
+        decoded: the ``--record`` recorder, and the benchmark's timers."""
+        if self.recorder is not None:
+            self.frame_observers.append(self.recorder.write)
         self.on_batch = on_batch
         self.desired: list[Subscription] = []
         self.desired_version = 0
@@ -107,6 +112,7 @@ class Engine:
         self.notices: list[Notice] = []
         self.notice_log: deque[Notice] = deque(maxlen=200)
         self._status_dirty = True
+        self._urgent_state = False
         self._ui_busy = False
         self._owed = False
         self._wake = asyncio.Event()
@@ -212,6 +218,13 @@ class Engine:
         self._status_dirty = True
         self._wake.set()
 
+    def request_batch(self) -> None:
+        """Something outside the store changed (a view's state): send a batch soon, even in a
+        quiet market's hold."""
+        self._status_dirty = True
+        self._urgent_state = True
+        self._wake.set()
+
     def status_changed(self) -> None:
         """Something in a status changed; the next batch goes out even without data."""
         self._status_dirty = True
@@ -312,7 +325,7 @@ class Engine:
         from 20, but the terminal and the CPU can.
         """
         settings, store = self.settings, self.store
-        if store.urgent or self.notices:
+        if store.urgent or self.notices or self._urgent_state:
             return 0.0
         rate = sum(feed.status.rate for feed in self.feeds)
         if rate < settings.idle_below_rate:
@@ -330,7 +343,7 @@ class Engine:
             quotes=quotes, series=series, news=news, notices=self.notices, sent_at=time.time()
         )
         self.notices = []
-        self._status_dirty = False
+        self._status_dirty = self._urgent_state = False
         if self.on_batch is not None:
             self._ui_busy = True
             self._busy_since = time.monotonic()

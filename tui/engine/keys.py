@@ -72,7 +72,7 @@ class KeyProvider:
         self.fetched: list[float] = []
         """When each fetch attempt that may have issued a key went out (the last day's)."""
         self.failures = 0
-        self.backoff_steps = FETCH_BACKOFF_SECONDS
+        self.backoff_steps: tuple[float, ...] = FETCH_BACKOFF_SECONDS
         self.not_before = 0.0
         """No fetch before this time (backoff after a failure, or the daily cap)."""
         self.last_failure: str | None = None

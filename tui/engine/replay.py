@@ -1,12 +1,10 @@
-"""``marketpane replay FILE [--speed X]``: feed a recording through the same decode and store
-path as live frames, with no network."""
+"""Read a ``--record`` file and feed it through the same decode and store path as live frames,
+with no network (``marketpane replay`` is wired in :mod:`tui.cli`)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from tui.engine.engine import Engine
@@ -56,26 +54,3 @@ async def replay_into(engine: Engine, rows: list[tuple[float, str, str]], speed:
         feed.status.messages += 1
         feed.on_frame(frame, when)
     return len(rows)
-
-
-def replay_command(argv: Sequence[str]) -> int:
-    """Parse flags and show the recording in the dashboard."""
-    parser = argparse.ArgumentParser(
-        prog="marketpane replay", description="Replay a --record file with no network."
-    )
-    parser.add_argument("file")
-    parser.add_argument("--speed", type=float, default=1.0)
-    parser.add_argument("--config", metavar="PATH")
-    args = parser.parse_args(list(argv))
-    if args.speed <= 0:
-        parser.exit(2, "marketpane replay: error: --speed must be positive\n")
-    try:
-        rows = read_recording(Path(args.file))
-    except ReplayError as exc:
-        parser.exit(2, f"marketpane replay: error: {exc}\n")
-    from tui.cli import parse_run_options
-    from tui.ui.app import run_app
-
-    options = parse_run_options(["--config", args.config] if args.config else [])
-    options.demo = False
-    return run_app(options, replay=(rows, args.speed))

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from tui.engine.store import NewsItem
+import msgspec
+
+from tui.engine.store import NewsItem, SeriesChange
 
 
 class FeedState(StrEnum):
@@ -19,9 +21,9 @@ class FeedState(StrEnum):
     STOPPED = "stopped"
 
 
-@dataclass
-class FeedStatus:
-    """Counters and state of one feed (shown in the status bar)."""
+class FeedStatus(msgspec.Struct):
+    """Counters and state of one feed (shown in the status bar); a value, so a copy can cross
+    a process boundary in a batch."""
 
     name: str
     state: FeedState = FeedState.IDLE
@@ -65,8 +67,7 @@ def latency_words(latency_ms: float, *, short: bool) -> tuple[str, bool]:
     return f"{max(0.0, latency_ms):.0f}ms", False
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     """Something the user should read: a server error in plain words, a state change."""
 
     level: Literal["information", "warning", "error"]
@@ -78,7 +79,7 @@ class Batch:
     """Everything that changed since the last batch (one message to the UI per batch)."""
 
     quotes: set[str] = field(default_factory=set)
-    series: set[str] = field(default_factory=set)
+    series: dict[str, SeriesChange] = field(default_factory=dict)
     news: list[NewsItem] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     sent_at: float = 0.0

@@ -10,7 +10,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+import msgspec
 
 from tui.engine.columns import BarColumns
 from tui.protocol.live import Bar, Quote, SeriesUpdate
@@ -45,6 +47,15 @@ class QuoteRow:
         return self.values.get(name)
 
 
+class SeriesChange(NamedTuple):
+    """How one series changed since the last batch."""
+
+    reloaded: bool
+    """The whole history was (re)loaded: a mirror replaces its copy."""
+    appended: int
+    """Bars appended; the bar before them may have been replaced too."""
+
+
 @dataclass
 class SeriesBuffer:
     """Bars for one (code, bar settings) key."""
@@ -56,6 +67,10 @@ class SeriesBuffer:
     updated_at: float = 0.0
     loaded_at: float = 0.0
     """When the history was last (re)loaded."""
+    reloaded: bool = False
+    """The history was (re)loaded since the last batch."""
+    appended: int = 0
+    """Bars appended since the last batch (the last bar may also have been replaced)."""
 
     def fill_gaps(self, seconds: float, count: int) -> list[Bar]:
         """The newest ``count`` bars with missing periods filled from the previous bar (guide
@@ -81,9 +96,8 @@ class SeriesBuffer:
         return out[-count:]
 
 
-@dataclass
-class NewsItem:
-    """A news item from either source, normalised."""
+class NewsItem(msgspec.Struct):
+    """A news item from either source, normalised (a value: it travels in batches as it is)."""
 
     key: str
     title: str
@@ -96,7 +110,7 @@ class NewsItem:
     score: float | None = None
     label: str | None = None
     confidence: float | None = None
-    factors: list[str] = field(default_factory=list)
+    factors: list[str] = []
     price: float | None = None
     price_change: float | None = None
     price_text: str | None = None
@@ -225,6 +239,7 @@ class MarketStore:
             buffer = self.series[update.code] = SeriesBuffer(update.code, update.bar_type)
             buffer.bars.extend(update.series)
             buffer.loaded_at = now
+            buffer.reloaded = True
             self._mark_urgent()
         else:
             bars = buffer.bars
@@ -232,6 +247,7 @@ class MarketStore:
                 last = bars.last_time()
                 if last is None or bar.time > last:
                     bars.append(bar)
+                    buffer.appended += 1
                 elif bar.time == last:
                     bars.replace_last(bar)
                 else:
@@ -264,9 +280,16 @@ class MarketStore:
             if self.on_wake is not None:
                 self.on_wake()
 
-    def take_changes(self) -> tuple[set[str], set[str], list[NewsItem]]:
-        """What changed since the last call, and reset."""
-        quotes, series, news = self.changed_quotes, self.changed_series, self.new_news
+    def take_changes(self) -> tuple[set[str], dict[str, SeriesChange], list[NewsItem]]:
+        """What changed since the last call (for series: reloaded, and how many bars were
+        appended), and reset."""
+        quotes, news = self.changed_quotes, self.new_news
+        series: dict[str, SeriesChange] = {}
+        for code in self.changed_series:
+            buffer = self.series.get(code)
+            if buffer is not None:
+                series[code] = SeriesChange(buffer.reloaded, buffer.appended)
+                buffer.reloaded, buffer.appended = False, 0
         self.changed_quotes, self.changed_series, self.new_news = set(), set(), []
         self.urgent = False
         return quotes, series, news

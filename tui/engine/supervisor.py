@@ -329,14 +329,14 @@ class Supervisor:
     async def _read(self, ws: ClientConnection) -> SessionEnd | None:
         """Read frames until the connection ends or a frame ends it."""
         status = self.status
-        recorder = self.engine.recorder
+        observers = self.engine.frame_observers
         try:
             async for frame in ws:
                 now = time.time()
                 status.messages += 1
                 status.bytes += len(frame)
-                if recorder is not None:
-                    recorder.write(self.name, frame, now)
+                for observe in observers:
+                    observe(self.name, frame, now)
                 end = self.on_frame(frame, now)
                 if end is not None:
                     return end

@@ -91,7 +91,7 @@ class Simulator:
         self.server: Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.background: set[asyncio.Task[None]] = set()
-        self.urls: SimUrls | None = None
+        self._urls: SimUrls | None = None
 
     # ---- keys and plans --------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class Simulator:
         sock = next(iter(self.server.sockets))
         host, port = sock.getsockname()[:2]
         base = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-        self.urls = SimUrls(
+        self._urls = SimUrls(
             live=f"ws://{base}/live",
             newsfeed=f"ws://{base}/newsfeed",
             stocknews=f"ws://{base}/ws",
@@ -224,7 +224,14 @@ class Simulator:
             asyncio.create_task(self._market_loop()),
             asyncio.create_task(self._news_loop()),
         ]
-        return self.urls
+        return self._urls
+
+    @property
+    def urls(self) -> SimUrls:
+        """Where the running simulator listens (an error before :meth:`start`)."""
+        if self._urls is None:
+            raise RuntimeError("the simulator has not started")
+        return self._urls
 
     async def stop(self) -> None:
         """Stop the loops and the server."""
@@ -293,7 +300,6 @@ class SimulatorThread:
     @property
     def urls(self) -> SimUrls:
         """The running simulator's URLs."""
-        assert self.sim.urls is not None
         return self.sim.urls
 
     def start(self, timeout: float = 10.0) -> SimUrls:

@@ -17,8 +17,8 @@ class MarketpaneCommands(Provider):
     def _commands(self) -> list[tuple[str, str]]:
         app: MarketpaneApp = self.app  # type: ignore[assignment]
         entries = [(description, action) for _, action, description in app.action_rows()]
-        for index, watchlist in enumerate(app.config.watchlists):
-            entries.append((f"Watchlist: {watchlist.name}", f"switch_watchlist({index + 1})"))
+        for index, name in enumerate(app.state.watchlists):
+            entries.append((f"Watchlist: {name}", f"switch_watchlist({index + 1})"))
         for name in app.marketpane_themes:
             entries.append((f"Theme: {name}", f"set_theme('{name}')"))
         return entries

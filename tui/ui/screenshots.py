@@ -13,9 +13,11 @@ from pathlib import Path
 
 from tui.config import Config
 from tui.engine.engine import EngineSettings
+from tui.session.demo import demo_keys, demo_runtime_config
+from tui.session.session import Session, SessionOptions
 from tui.sim.server import run_simulator
 from tui.sim.settings import SimSettings
-from tui.ui.app import AppOptions, MarketpaneApp, demo_keys, demo_runtime_config
+from tui.ui.app import MarketpaneApp, ViewOptions
 
 SHOTS: tuple[tuple[str, tuple[int, int], str], ...] = (
     ("wide-160x48", (160, 48), "marketpane-dark"),
@@ -33,18 +35,17 @@ async def take(out: Path, stem: str, size: tuple[int, int], theme: str, seconds:
     settings = SimSettings(seed=7, sessions="always_open", speed=2.0, news_interval_seconds=2.0)
     async with run_simulator(settings) as sim:
         config = Config()
-        app = MarketpaneApp(
-            AppOptions(
+        session = Session(
+            SessionOptions(
                 config=config,
-                config_path=None,
                 keys=demo_keys(),
                 runtime_config=demo_runtime_config(config, sim.urls),
                 demo=True,
-                theme=theme,
                 engine_settings=EngineSettings(),
                 persist=False,
             )
         )
+        app = MarketpaneApp(session, ViewOptions(display=config.display, theme=theme))
         async with app.run_test(size=size) as pilot:
             await pilot.pause(seconds)
             path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(out)))

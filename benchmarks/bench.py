@@ -1,4 +1,4 @@
-"""``python -m tui.bench`` (or ``marketpane bench``): the real engine and app against the
+"""``python -m benchmarks.bench`` (from a checkout): the real engine and app against the
 simulator, side by side with a naive baseline client, on this machine.
 
 The simulator runs in its own process (so its CPU is not ours). The real client is the full
@@ -32,9 +32,9 @@ from websockets.asyncio.client import connect
 
 from tui.config import Config, Endpoints
 from tui.engine.engine import EngineSettings
-from tui.engine.status import Batch
 from tui.protocol.live import Subscription
 from tui.secrets import Keys, Secret
+from tui.session.values import SessionBatch
 from tui.sim.settings import BENCH_KEY
 
 SIZE = (160, 48)
@@ -162,13 +162,12 @@ class Probe:
         self.frames = 0
         self.latencies = []
 
-    def drawn(self, app: Any, batch: Batch) -> None:
+    def drawn(self, app: Any, batch: SessionBatch) -> None:
         now = time.time()
         self.frames += 1
-        for code in batch.quotes:
-            row = app.store.quotes.get(code)
-            if row is not None and row.server_ms:
-                self.latencies.append(now * 1000 - row.server_ms)
+        for quote in batch.quotes:
+            if quote.server_ms:
+                self.latencies.append(now * 1000 - quote.server_ms)
         if batch.series:
             self.series_drawn_at = now
         self.news_drawn += len(batch.news)
@@ -182,7 +181,8 @@ def _real_app(
     series: list[Subscription] | None = None,
     news: bool = False,
 ) -> Any:
-    from tui.ui.app import AppOptions, MarketpaneApp
+    from tui.launch import build_app
+    from tui.session.session import SessionOptions
 
     config = Config()
     config.endpoints = Endpoints(
@@ -195,28 +195,17 @@ def _real_app(
     config.plan.subscriptions = 10_000
     config.plan.max_dp = 30_000
     keys = Keys(insightsentry_api_key=Secret(BENCH_KEY))
-    app = MarketpaneApp(
-        AppOptions(
+    return build_app(
+        SessionOptions(
             config=config,
-            config_path=None,
             keys=keys,
             symbols=list(codes),
             persist=False,
             engine_settings=EngineSettings(newsfeed=news, stocknews=False),
-            probe=probe,
-        )
+            extra_subscriptions=list(series or []),
+        ),
+        probe=probe,
     )
-    if series is not None:
-        original = app._update_desired
-
-        def desired_with_series() -> None:
-            original()
-            if app.engine is not None:
-                quotes = [Subscription(code=c, type="quote") for c in codes]
-                app.engine.set_desired([*quotes, *series])
-
-        app._update_desired = desired_with_series  # type: ignore[method-assign]
-    return app
 
 
 async def _until(predicate: Any, timeout: float = 30.0) -> None:
@@ -409,15 +398,12 @@ async def history_scenario(sim: SimProcess) -> dict[str, float]:
     arrived: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: app.engine is not None)
-        feed = app.engine.feeds[0]
-        original = feed.on_frame
 
-        def timed(frame: str | bytes, now: float) -> Any:
+        def timed(feed: str, frame: str | bytes, now: float) -> None:
             if len(frame) > 1_000_000:
                 arrived.append(time.time())
-            return original(frame, now)
 
-        feed.on_frame = timed
+        app.engine.frame_observers.append(timed)
         await _until(
             lambda: (
                 code in app.store.series

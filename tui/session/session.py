@@ -1,0 +1,460 @@
+"""The dashboard's state and actions, with no Textual in it.
+
+A :class:`Session` owns the watchlists (from the config, or the ``--symbols`` list as an
+unsaved watchlist: one code path for both), the focused symbol and its chart settings, the
+display modes, the desired subscription set, saving to the config file, and the feed engine.
+A view sends it :mod:`commands <tui.session.values>` and receives :class:`SessionBatch` values
+through ``on_batch``; the next batch comes only after the view calls :meth:`batch_done`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from tui.config import Config, ConfigError, Watchlist, WatchSymbol, save_config
+from tui.engine.engine import Engine, EngineSettings
+from tui.engine.replay import replay_into
+from tui.engine.rest import RestError
+from tui.engine.status import Batch, FeedStatus, Notice
+from tui.engine.store import MarketStore, SeriesChange
+from tui.protocol.live import Subscription
+from tui.protocol.rest import SymbolInfo
+from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
+from tui.secrets import Keys, mask_secrets
+from tui.session.mirror import quote_state
+from tui.session.values import (
+    AddSymbol,
+    Command,
+    CycleInterval,
+    FocusSymbol,
+    MoveSymbol,
+    Reconnect,
+    RemoveSymbol,
+    SeriesDelta,
+    SessionBatch,
+    SwitchWatchlist,
+    ToggleChartMode,
+    ToggleGapFill,
+    ToggleNewsFilter,
+    TogglePause,
+    UndoRemove,
+    ViewState,
+)
+
+INTERVALS: tuple[tuple[str, int, str], ...] = (
+    ("minute", 1, "1m"),
+    ("minute", 5, "5m"),
+    ("minute", 15, "15m"),
+    ("hour", 1, "1h"),
+    ("day", 1, "1D"),
+    ("second", 1, "1s"),
+    ("second", 5, "5s"),
+    ("tick", 1, "tick"),
+)
+"""Bar settings the interval command cycles through."""
+SYMBOLS_WATCHLIST = "--symbols"
+"""Name of the unsaved watchlist that ``--symbols`` makes."""
+REPLAY_HZ = 20.0
+"""Batches a second while a recording is replayed."""
+
+
+class SearchError(Exception):
+    """A symbol search failed; the message says why, in words for the user."""
+
+
+@dataclass
+class SessionOptions:
+    """What a session runs on."""
+
+    config: Config
+    keys: Keys
+    config_path: Path | None = None
+    runtime_config: Config | None = None
+    """The config the engine uses (the demo points it at the simulator); default ``config``."""
+    symbols: list[str] | None = None
+    persist: bool = True
+    demo: bool = False
+    engine_settings: EngineSettings = field(default_factory=EngineSettings)
+    state_dir: Path | None = None
+    record_path: Path | None = None
+    replay: tuple[list[tuple[float, str, str]], float] | None = None
+    static_store: MarketStore | None = None
+    """Show this store and never connect (snapshot tests)."""
+    static_statuses: list[FeedStatus] | None = None
+    extra_subscriptions: list[Subscription] = field(default_factory=list)
+    """Sent beside the watchlist's (the benchmark subscribes series for every symbol)."""
+
+
+class Session:
+    """The dashboard's state and actions over one feed engine."""
+
+    def __init__(
+        self, options: SessionOptions, on_batch: Callable[[SessionBatch], None] | None = None
+    ) -> None:
+        self.options = options
+        self.config = options.config
+        self.on_batch = on_batch
+        self.transient: Watchlist | None = None
+        if options.symbols is not None:
+            symbols = [WatchSymbol(code=c) for c in options.symbols]
+            self.transient = Watchlist(name=SYMBOLS_WATCHLIST, symbols=symbols)
+        self.focused_code: str | None = None
+        self.chart_mode = "candles"
+        self.fill_gaps = False
+        self.news_filter = self.config.display.news_filter
+        self.paused = False
+        self.removed: list[tuple[str, int, WatchSymbol]] = []
+        self._forget: list[str] = []
+        self._state_dirty = True
+        self._notices: list[Notice] = []
+        self.engine: Engine | None = None
+        if options.static_store is None:
+            self.engine = Engine(
+                options.runtime_config or options.config,
+                options.keys,
+                settings=options.engine_settings,
+                state_dir=options.state_dir,
+                on_batch=self._forward,
+                record_path=options.record_path,
+            )
+        self._refocus()
+        self._update_desired()
+
+    # ---- state ------------------------------------------------------------------------------
+
+    def watchlist(self) -> Watchlist:
+        """The active watchlist (the ``--symbols`` list until another is chosen)."""
+        return self.transient if self.transient is not None else self.config.watchlist()
+
+    def entry(self, code: str | None) -> WatchSymbol | None:
+        """The active watchlist's entry for ``code``."""
+        return next((s for s in self.watchlist().symbols if s.code == code), None)
+
+    def view_state(self) -> ViewState:
+        """What a view shows of the session's state."""
+        watchlist = self.watchlist()
+        entry = self.entry(self.focused_code)
+        fill = 0.0
+        if entry is not None and entry.bar_type == "second" and self.fill_gaps:
+            fill = float(entry.bar_interval)
+        return ViewState(
+            watchlist_name=watchlist.name,
+            codes=[s.code for s in watchlist.symbols],
+            watchlists=[w.name for w in self.config.watchlists],
+            focused_code=self.focused_code,
+            interval_label=interval_label(entry),
+            bar_type=entry.bar_type if entry else None,
+            bar_interval=entry.bar_interval if entry else None,
+            chart_mode=self.chart_mode,
+            fill_gaps_seconds=fill,
+            news_filter=self.news_filter,
+            paused=self.paused,
+            demo=self.options.demo and self.options.replay is None,
+            replay=self.options.replay is not None,
+        )
+
+    def _refocus(self) -> None:
+        codes = [s.code for s in self.watchlist().symbols]
+        if self.focused_code not in codes:
+            self.focused_code = codes[0] if codes else None
+
+    def _changed(self) -> None:
+        """The view state changed: the next batch carries it, and comes soon."""
+        self._state_dirty = True
+        if self.engine is not None:
+            self.engine.request_batch()
+        else:
+            self.publish_static_changes()
+
+    def notice(self, level: str, text: str) -> None:
+        """A notice for the view (masked)."""
+        notice = Notice(level, mask_secrets(text))  # type: ignore[arg-type]
+        if self.engine is not None:
+            self.engine.notice(notice.level, notice.text)
+        else:
+            self._notices.append(notice)
+            self.publish_static_changes()
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    def send(self, command: Command) -> None:
+        """Carry out one command from a view."""
+        handler = getattr(self, f"_on_{type(command).__name__}")
+        handler(command)
+
+    def _on_AddSymbol(self, command: AddSymbol) -> None:
+        code = command.code.strip().upper()
+        try:
+            validate_symbol_code(code)
+        except SubscriptionRuleError as exc:
+            self.notice("error", exc.problem)
+            return
+        watchlist = self.watchlist()
+        if any(s.code == code for s in watchlist.symbols):
+            self.notice("information", f"{code} is already on {watchlist.name}")
+            return
+        if self.transient is None and not any(
+            w.name == watchlist.name for w in self.config.watchlists
+        ):
+            self.config.watchlists.append(watchlist)
+        watchlist.symbols.append(WatchSymbol(code=code))
+        self._edited()
+        self.notice("information", f"Added {code}")
+
+    def _on_RemoveSymbol(self, command: RemoveSymbol) -> None:
+        symbols = self.watchlist().symbols
+        index = next((i for i, s in enumerate(symbols) if s.code == command.code), None)
+        if index is None:
+            return
+        entry = symbols.pop(index)
+        self.removed.append((self.watchlist().name, index, entry))
+        self._forget.append(entry.code)
+        if self.engine is not None:
+            self.engine.store.quotes.pop(entry.code, None)
+        self._edited()
+        self.notice("information", f"Removed {entry.code} (u puts it back)")
+
+    def _on_UndoRemove(self, command: UndoRemove) -> None:
+        if not self.removed:
+            self.notice("information", "Nothing to undo")
+            return
+        name, index, entry = self.removed.pop()
+        watchlist = self.watchlist()
+        if watchlist.name != name:
+            self.notice("information", f"{entry.code} was removed from {name}; switch back first")
+            self.removed.append((name, index, entry))
+            return
+        if self.entry(entry.code) is None:
+            watchlist.symbols.insert(min(index, len(watchlist.symbols)), entry)
+            self._edited()
+            self.notice("information", f"Put back {entry.code}")
+
+    def _on_MoveSymbol(self, command: MoveSymbol) -> None:
+        symbols = self.watchlist().symbols
+        index = next((i for i, s in enumerate(symbols) if s.code == command.code), None)
+        if index is None:
+            return
+        target = index + command.step
+        if not 0 <= target < len(symbols):
+            return
+        symbols[index], symbols[target] = symbols[target], symbols[index]
+        self._persist()
+        self._changed()  # the order is the view's; the subscription is unchanged
+
+    def _on_SwitchWatchlist(self, command: SwitchWatchlist) -> None:
+        lists = self.config.watchlists
+        if not 1 <= command.number <= len(lists):
+            self.notice(
+                "information", f"There is no watchlist {command.number} (you have {len(lists)})"
+            )
+            return
+        self.transient = None
+        self.config.active_watchlist = lists[command.number - 1].name
+        self._edited()
+        self.notice("information", f"Watchlist: {lists[command.number - 1].name}")
+
+    def _on_FocusSymbol(self, command: FocusSymbol) -> None:
+        if command.code == self.focused_code or self.entry(command.code) is None:
+            return
+        self.focused_code = command.code
+        self._update_desired()
+        self._changed()
+
+    def _on_CycleInterval(self, command: CycleInterval) -> None:
+        entry = self.entry(self.focused_code)
+        if entry is None:
+            return
+        current = next(
+            (
+                i
+                for i, (bt, bi, _) in enumerate(INTERVALS)
+                if bt == entry.bar_type and bi == entry.bar_interval
+            ),
+            -1,
+        )
+        bar_type, interval, label = INTERVALS[(current + 1) % len(INTERVALS)]
+        entry.bar_type, entry.bar_interval = bar_type, interval  # type: ignore[assignment]
+        self._edited()
+        self.notice("information", f"{entry.code}: {label} bars (sent after a short pause)")
+
+    def _on_ToggleChartMode(self, command: ToggleChartMode) -> None:
+        self.chart_mode = "bars" if self.chart_mode == "candles" else "candles"
+        self._changed()
+
+    def _on_ToggleGapFill(self, command: ToggleGapFill) -> None:
+        entry = self.entry(self.focused_code)
+        if entry is None or entry.bar_type != "second":
+            self.notice("information", "Gap filling applies to second bars")
+            return
+        self.fill_gaps = not self.fill_gaps
+        self._changed()
+
+    def _on_ToggleNewsFilter(self, command: ToggleNewsFilter) -> None:
+        self.news_filter = not self.news_filter
+        self._changed()
+
+    def _on_TogglePause(self, command: TogglePause) -> None:
+        self.paused = not self.paused
+        self._changed()
+
+    def _on_Reconnect(self, command: Reconnect) -> None:
+        if self.engine is not None:
+            self.engine.reconnect()
+            self.notice("information", "Reconnecting…")
+
+    def _edited(self) -> None:
+        """The watchlist or a symbol's settings changed: refocus, resubscribe, save."""
+        self._refocus()
+        self._update_desired()
+        self._persist()
+        self._changed()
+
+    def _update_desired(self) -> None:
+        """Quotes for the watchlist plus the focused symbol's series (the engine debounces)."""
+        if self.engine is None:
+            return
+        entries = self.watchlist().symbols
+        subs: list[Subscription] = [e.quote_subscription() for e in entries if e.quote]
+        focused = self.entry(self.focused_code)
+        if focused is not None:
+            subs.append(focused.series_subscription())
+        subs.extend(s for s in self.options.extra_subscriptions if s not in subs)
+        if not subs:
+            return
+        error = self.engine.set_desired(subs)
+        if error:
+            self.notice("error", f"Subscription not changed: {error}")
+
+    def _persist(self) -> None:
+        """Save the config (never the unsaved ``--symbols`` list)."""
+        path = self.options.config_path
+        if self.transient is not None or not self.options.persist or path is None:
+            return
+        try:
+            save_config(self.config, path)
+        except (OSError, ConfigError) as exc:
+            self.notice("error", f"Could not save {path}: {exc}")
+
+    async def search(self, query: str) -> list[SymbolInfo]:
+        """Symbols matching ``query`` (REST, cached by the engine's client)."""
+        if self.engine is None:
+            return []
+        try:
+            return await self.engine.rest.search(query)
+        except RestError as exc:
+            raise SearchError(str(exc)) from None
+
+    # ---- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the engine (or replay a recording, or show a static store) until closed."""
+        if self.engine is None:
+            self.publish_static()
+            return
+        if self.options.replay is None:
+            await self.engine.run()
+            return
+        rows, speed = self.options.replay
+        publisher = asyncio.create_task(self._replay_publisher())
+        try:
+            count = await replay_into(self.engine, rows, speed)
+            self.notice("information", f"replay finished: {count} frames")
+        finally:
+            publisher.cancel()
+        self.engine.publish_now()
+
+    async def _replay_publisher(self) -> None:
+        assert self.engine is not None
+        while True:
+            await asyncio.sleep(1 / REPLAY_HZ)
+            self.engine.publish_now()
+
+    def publish_static(self) -> None:
+        """One batch with everything in the static store (snapshot tests)."""
+        store = self.options.static_store
+        assert store is not None
+        batch = Batch(
+            quotes=set(store.quotes),
+            series={code: SeriesChange(reloaded=True, appended=0) for code in store.series},
+            news=list(store.news),
+        )
+        self._forward(batch, store)
+
+    def batch_done(self) -> None:
+        """The view has drawn the last batch; the next may come."""
+        if self.engine is not None:
+            self.engine.batch_done()
+
+    def publish_static_changes(self) -> None:
+        """A batch of state and notices only (no engine)."""
+        self._forward(Batch(), self.options.static_store or MarketStore())
+
+    def _forward(self, batch: Batch, store: MarketStore | None = None) -> None:
+        """Turn an engine batch into values and hand it to the view."""
+        if self.on_batch is None:
+            return
+        store = store or (self.engine.store if self.engine else MarketStore())
+        quotes = [quote_state(store.quotes[c]) for c in batch.quotes if c in store.quotes]
+        series: list[SeriesDelta] = []
+        for code, change in batch.series.items():
+            buffer = store.series.get(code)
+            if buffer is None:
+                continue
+            count = len(buffer.bars) if change.reloaded else change.appended + 1
+            series.append(
+                SeriesDelta(
+                    code=code,
+                    bar_type=buffer.bar_type,
+                    reloaded=change.reloaded,
+                    bars=buffer.bars.tail(count),
+                    loaded_at=buffer.loaded_at,
+                    updated_at=buffer.updated_at,
+                )
+            )
+        engine = self.engine
+        statuses = engine.statuses() if engine else (self.options.static_statuses or [])
+        state = self.view_state() if self._state_dirty else None
+        self._state_dirty = False
+        notices = [*self._notices, *batch.notices]
+        self._notices = []
+        forget, self._forget = self._forget, []
+        self.on_batch(
+            SessionBatch(
+                quotes=quotes,
+                series=series,
+                news=list(batch.news),
+                notices=notices,
+                statuses=[msgspec.structs.replace(s) for s in statuses],
+                budget=engine.budget.describe() if engine else "",
+                pending=engine.pending if engine else None,
+                state=state,
+                removed=forget,
+                sent_at=batch.sent_at or time.time(),
+            )
+        )
+
+    async def close(self, timeout: float = 1.0) -> None:
+        """Close every socket with 1000 (waiting at most ``timeout``)."""
+        if self.engine is not None:
+            await self.engine.close(timeout)
+
+    def stop(self) -> None:
+        """Ask the engine to stop at once (a signal); :meth:`close` waits for it."""
+        if self.engine is not None:
+            self.engine.stop()
+
+
+def interval_label(entry: WatchSymbol | None) -> str:
+    """``1m``, ``5s``, ``tick``… for a watchlist entry's bar settings."""
+    if entry is None:
+        return ""
+    return next(
+        (name for bt, bi, name in INTERVALS if bt == entry.bar_type and bi == entry.bar_interval),
+        f"{entry.bar_interval} {entry.bar_type}",
+    )

@@ -1,0 +1,157 @@
+"""What crosses the session boundary: commands in, batches out, all plain msgspec values.
+
+Nothing here refers into the engine's store, so a batch can be encoded and sent to a view in
+another process (the hub) as easily as handed to one in this process. A view applies each
+batch to its own :class:`~tui.session.mirror.StoreMirror` and draws from that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tui.engine.status import FeedStatus, Notice
+from tui.engine.store import NewsItem
+from tui.protocol.live import Bar
+
+# ---- commands: what a view asks of its session ----------------------------------------------
+
+
+class AddSymbol(msgspec.Struct, tag=True):
+    """Add a symbol to the active watchlist (validated; a duplicate is refused kindly)."""
+
+    code: str
+
+
+class RemoveSymbol(msgspec.Struct, tag=True):
+    """Remove a symbol from the active watchlist (``UndoRemove`` brings it back)."""
+
+    code: str
+
+
+class UndoRemove(msgspec.Struct, tag=True):
+    """Put the last removed symbol back where it was."""
+
+
+class MoveSymbol(msgspec.Struct, tag=True):
+    """Move a symbol up (-1) or down (+1) in the active watchlist."""
+
+    code: str
+    step: int
+
+
+class SwitchWatchlist(msgspec.Struct, tag=True):
+    """Make watchlist ``number`` (1-based) active."""
+
+    number: int
+
+
+class FocusSymbol(msgspec.Struct, tag=True):
+    """Chart this symbol (its series joins the desired set)."""
+
+    code: str
+
+
+class CycleInterval(msgspec.Struct, tag=True):
+    """Next bar interval for the focused symbol."""
+
+
+class ToggleChartMode(msgspec.Struct, tag=True):
+    """Candles or OHLC bars."""
+
+
+class ToggleGapFill(msgspec.Struct, tag=True):
+    """Fill missing 1-second bars from the previous close (guide FAQ)."""
+
+
+class ToggleNewsFilter(msgspec.Struct, tag=True):
+    """News of the focused symbol only, or all news."""
+
+
+class TogglePause(msgspec.Struct, tag=True):
+    """Freeze the display; data keeps arriving underneath."""
+
+
+class Reconnect(msgspec.Struct, tag=True):
+    """Reconnect every feed now (and restart stopped ones)."""
+
+
+Command = (
+    AddSymbol
+    | RemoveSymbol
+    | UndoRemove
+    | MoveSymbol
+    | SwitchWatchlist
+    | FocusSymbol
+    | CycleInterval
+    | ToggleChartMode
+    | ToggleGapFill
+    | ToggleNewsFilter
+    | TogglePause
+    | Reconnect
+)
+"""Everything a view may send."""
+
+
+# ---- batches: what a session tells its views -------------------------------------------------
+
+
+class QuoteState(msgspec.Struct):
+    """One symbol's merged quote, whole (a view replaces its copy)."""
+
+    code: str
+    values: dict[str, Any]
+    changed_at: dict[str, float]
+    direction: int
+    spark: list[float]
+    updated_at: float
+    server_ms: float | None = None
+
+
+class SeriesDelta(msgspec.Struct):
+    """New bars of one series: the whole history when ``reloaded``, else the bars appended
+    since the last batch plus the one before them (which may have been replaced)."""
+
+    code: str
+    bar_type: str | None
+    reloaded: bool
+    bars: list[Bar]
+    loaded_at: float
+    updated_at: float
+
+
+class ViewState(msgspec.Struct):
+    """The dashboard's state a view shows: the active watchlist, focus, chart and modes."""
+
+    watchlist_name: str
+    codes: list[str]
+    watchlists: list[str]
+    focused_code: str | None
+    interval_label: str
+    bar_type: str | None
+    bar_interval: int | None
+    chart_mode: str = "candles"
+    fill_gaps_seconds: float = 0.0
+    news_filter: bool = False
+    paused: bool = False
+    demo: bool = False
+    replay: bool = False
+
+
+class SessionBatch(msgspec.Struct):
+    """Everything that changed since the last batch. The next comes only after the view has
+    acknowledged this one (``batch_done``), so a slow view gets bigger batches, never a queue."""
+
+    quotes: list[QuoteState] = []
+    series: list[SeriesDelta] = []
+    news: list[NewsItem] = []
+    notices: list[Notice] = []
+    statuses: list[FeedStatus] = []
+    budget: str = ""
+    pending: str | None = None
+    state: ViewState | None = None
+    """Present when the view state changed (and in the first batch)."""
+    removed: list[str] = []
+    """Symbols whose quotes the view should forget."""
+    sent_at: float = 0.0
