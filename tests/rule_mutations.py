@@ -1,7 +1,7 @@
 """Break one rule at a time and check that the reliability case guarding it fails.
 
 Run from the repository root: ``python tests/rule_mutations.py``. Each mutation edits one
-source file, runs the matching case (in ``tests/test_reliability.py`` unless it names another
+source file, runs the matching case (in ``tests/integration/test_reliability.py`` unless it names another
 file), and restores the file.
 Not collected by pytest (it rewrites sources); its output is quoted in the README.
 """
@@ -101,7 +101,7 @@ MUTATIONS = [
         "    if frame_is_plain(frame):\n        return model\n    return clean_value(model)",
         "    return model",
         "every_field",
-        "tests/test_hostile.py",
+        "tests/integration/test_hostile.py",
     ),
     (
         "case13 toasts are not markup",
@@ -109,7 +109,7 @@ MUTATIONS = [
         "        markup: bool = False,",
         "        markup: bool = True,",
         "hostile_server_cannot_drive",
-        "tests/test_hostile.py",
+        "tests/integration/test_hostile.py",
     ),
     (
         "case15 signals close with 1000",
@@ -117,7 +117,7 @@ MUTATIONS = [
         "                loop.add_signal_handler(signum, self._on_exit_signal, signum)",
         "                pass",
         "signal",
-        "tests/test_tmux_exits.py",
+        "tests/integration/test_tmux_exits.py",
     ),
     (
         "case16 a crash exits non-zero",
@@ -125,7 +125,7 @@ MUTATIONS = [
         "    return app.return_code or 0",
         "    return 0",
         "crash",
-        "tests/test_keys_and_exits.py",
+        "tests/integration/test_keys_and_exits.py",
     ),
     (
         "case17 one key fetch at a time",
@@ -133,7 +133,7 @@ MUTATIONS = [
         "        async with self._lock:\n            now = self.clock()",
         "        if True:\n            now = self.clock()",
         "share_one",
-        "tests/test_keys_and_exits.py",
+        "tests/integration/test_keys_and_exits.py",
     ),
     (
         "case17 short keys kept",
@@ -141,12 +141,12 @@ MUTATIONS = [
         "        return long_lived and self.expiry - now < REFRESH_MARGIN_SECONDS",
         "        return self.expiry - now < REFRESH_MARGIN_SECONDS",
         "short_lived",
-        "tests/test_keys_and_exits.py",
+        "tests/integration/test_keys_and_exits.py",
     ),
 ]
 failed_to_fail = []
 for name, path, old, new, selector, *target in MUTATIONS:
-    test_file = target[0] if target else "tests/test_reliability.py"
+    test_file = target[0] if target else "tests/integration/test_reliability.py"
     f = pathlib.Path(path)
     original = f.read_text()
     assert old in original, name
@@ -179,3 +179,4 @@ for name, path, old, new, selector, *target in MUTATIONS:
         flush=True,
     )
 print("not caught:", failed_to_fail)
+sys.exit(1 if failed_to_fail else 0)

@@ -108,7 +108,6 @@ class Engine:
         self.desired_version = 0
         self.desired_changed = asyncio.Event()
         self.pending: str | None = None
-        self.news_tickers: list[str] = []
         self.notices: list[Notice] = []
         self.notice_log: deque[Notice] = deque(maxlen=200)
         self._status_dirty = True

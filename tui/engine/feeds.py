@@ -36,7 +36,6 @@ from tui.protocol.stocknews import (
     Connected,
     News,
     PingMessage,
-    SubscribeMessage,
     dispatch_stocknews,
     encode_client_message,
 )
@@ -285,11 +284,6 @@ class StockNewsFeed(Supervisor):
 
     def ping_delay(self) -> float:
         return self.settings.stocknews_ping_seconds
-
-    async def on_open(self, ws: ClientConnection) -> None:
-        tickers = self.engine.news_tickers
-        if tickers:
-            await ws.send(encode_client_message(SubscribeMessage(tickers=tickers)))
 
     def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
         event = dispatch_stocknews(frame)

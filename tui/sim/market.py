@@ -11,7 +11,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from tui.protocol.live import Bar, Quote
+from tui.protocol.live import Quote
 from tui.sim.universe import Instrument, last_session_close, session_status
 
 SPREAD_FRACTION = {"stock": 0.0002, "etf": 0.0001, "future": 0.0, "crypto": 0.0001, "fx": 0.00004}
@@ -184,16 +184,3 @@ class Market:
     def state(self, code: str) -> InstrumentState:
         """The live state of ``code``."""
         return self.states[code]
-
-
-def bar_from_trades(time_: float, trades: list[Trade]) -> Bar:
-    """An OHLCV bar from a non-empty list of trades."""
-    prices = [t.price for t in trades]
-    return Bar(
-        time=time_,
-        open=prices[0],
-        high=max(prices),
-        low=min(prices),
-        close=prices[-1],
-        volume=sum(t.size for t in trades),
-    )

@@ -137,7 +137,6 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.palette = Palette.from_variables({})
         self.stale_after = 30.0
         self.feed_live = True
-        self.rows_rendered = 0
         self.flashing: dict[str, float] = {}
         """Rows drawn with a price flash, and when it ends."""
         self._base_style: Style | None = None
@@ -268,7 +267,6 @@ class QuoteGrid(ScrollView, can_focus=True):
 
     def _row_strip(self, code: str, index: int, width: int) -> Strip:
         """Segments for one row, with the cursor style laid over when it is on the row."""
-        self.rows_rendered += 1
         base = self._base_style
         if base is None:  # ``rich_style`` is recomputed after every refresh(region): cache it
             base = self._base_style = self.rich_style

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tui.ui.themes import load_themes, shipped_themes_dir, theme_from_toml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 """The repository root."""
 
 

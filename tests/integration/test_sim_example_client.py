@@ -18,13 +18,13 @@ import pytest
 from tests.simhelp import fast_settings
 from tui.sim.server import SimulatorThread
 
-GUIDE = Path(__file__).resolve().parents[2] / "shared" / "api" / "000_6c4c27b7e98efbd2.txt"
+GUIDE = Path(__file__).resolve().parents[3] / "shared" / "api" / "000_6c4c27b7e98efbd2.txt"
 """The vendor guide kept beside the repository."""
 EXAMPLE_RAPIDAPI_KEY = "YOUR_API_KEY_HERE"
 """The placeholder key the example sends; the test registers it with the simulator."""
 
 
-EXAMPLE = Path(__file__).with_name("fixtures") / "insightsentry_example.py"
+EXAMPLE = Path(__file__).parent.parent / "fixtures" / "insightsentry_example.py"
 """The guide's example, re-indented."""
 
 

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_protocol_news import STOCKNEWS_SAMPLE
+from tests.unit.test_protocol_news import STOCKNEWS_SAMPLE
 from tui.protocol.live import QuoteUpdate, SeriesUpdate, dispatch_live
 from tui.protocol.newsfeed import dispatch_newsfeed
 from tui.protocol.stocknews import News, dispatch_stocknews

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import RAW_OUTPUT_MARKERS, HostileServer, HostileThread
-from tests.test_tmux import SCRIPT, _capture, _wait_for, pytestmark  # noqa: F401
+from tests.integration.test_tmux import SCRIPT, _capture, _wait_for, pytestmark  # noqa: F401
 
 
 @pytest.fixture

@@ -1,0 +1,22 @@
+# `make check` runs what CI runs (.ci/run), in the current environment.
+.PHONY: check lint test mutations bench screenshots
+
+check: lint mutations test
+
+lint:
+	ruff check tui tests benchmarks
+	ruff format --check tui tests benchmarks
+	lint-imports
+	mypy
+
+test:
+	python -m pytest -q -n 4
+
+mutations:
+	python tests/rule_mutations.py
+
+bench:
+	python -m benchmarks.bench
+
+screenshots:
+	python -m tui.ui.screenshots
