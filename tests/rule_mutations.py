@@ -20,9 +20,9 @@ MUTATIONS = [
     ),
     (
         "case02 auth stops",
-        "tui/engine/supervisor.py",
-        '            self._stopped(f"{end.reason}; check the key, then press r to retry")\n            return None',
-        "            return self.backoff.next_delay()",
+        "tui/engine/policy.py",
+        '        return Decision(Action.STOP, message=f"{end.reason}; check the key, then press r to retry")',
+        "        return Decision(Action.RETRY, backoff.next_delay())",
         "case02_handshake",
     ),
     (
@@ -42,7 +42,7 @@ MUTATIONS = [
     (
         "case05 resubscribe on open",
         "tui/engine/feeds.py",
-        "        if self.engine.desired:\n            await self._send(ws, essential=True)",
+        "        if self.intent.desired:\n            await self._send(ws, essential=True)",
         "        pass",
         "case05",
     ),
@@ -63,15 +63,15 @@ MUTATIONS = [
     (
         "case08 in-band removal",
         "tui/engine/feeds.py",
-        '            removed = engine.drop_subscription(symbol, series_only=code != "invalid_symbol")',
+        '            removed = self.intent.drop(symbol, series_only=code != "invalid_symbol")',
         "            removed = []",
         "case08",
     ),
     (
         "case09 maintenance reconnect",
-        "tui/engine/supervisor.py",
-        '        if code in (1000, 1001):\n            return SessionEnd(Outcome.RECONNECT, f"{text}, maintenance or restart")',
-        '        if code in (1000, 1001):\n            return SessionEnd(Outcome.AUTH, "x")',
+        "tui/engine/policy.py",
+        '    if code in (1000, 1001):\n        return SessionEnd(Outcome.RECONNECT, f"{text}, maintenance or restart")',
+        '    if code in (1000, 1001):\n        return SessionEnd(Outcome.AUTH, "x")',
         "case09",
     ),
     (

@@ -12,12 +12,13 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tui.config import Config
 from tui.engine.budget import SubscriptionBudget
+from tui.engine.context import EngineSettings
 from tui.engine.feeds import LiveFeed, NewsfeedFeed, StockNewsFeed
+from tui.engine.intent import SubscriptionIntent
 from tui.engine.keys import KeyProvider
 from tui.engine.recorder import Recorder
 from tui.engine.rest import RestClient
@@ -29,38 +30,11 @@ from tui.protocol.rules import SubscriptionRuleError, validate_subscriptions
 from tui.protocol.text import clean_text
 from tui.secrets import Keys, mask_secrets
 
+__all__ = ["Engine", "EngineSettings"]
+
 UI_LOST_SECONDS = 5.0
 """A batch the UI has not confirmed drawing after this long is taken as lost (the engine and
 the UI share one event loop, so a UI that is merely slow holds the engine's ticks too)."""
-
-
-@dataclass
-class EngineSettings:
-    """Timings of the engine; tests shorten them, users normally never change them."""
-
-    ui_hz: float = 20.0
-    quiet_hz: float = 2.0
-    """Batch rate when only quotes and bars changed in a quiet market: fewer frames, less
-    CPU. (What is never held: see ``Engine._hold_seconds``.)"""
-    quiet_below_rate: float = 500.0
-    """Below this many messages a second (all feeds), the market is quiet."""
-    idle_hz: float = 1.0
-    """Batch rate, likewise, in an idle market (the status and ages tick at 1 Hz anyway)."""
-    idle_below_rate: float = 100.0
-    """Below this many messages a second, the market is idle."""
-    debounce: float = 0.4
-    watchdog_seconds: float = 30.0
-    news_watchdog_seconds: float = 30.0
-    stocknews_watchdog_seconds: float = 75.0
-    ping_seconds: tuple[float, float] = (20.0, 25.0)
-    min_ping_gap: float = 15.0
-    stocknews_ping_seconds: float = 30.0
-    open_timeout: float = 10.0
-    close_timeout: float = 2.0
-    rest_timeout: float = 10.0
-    live: bool = True
-    newsfeed: bool = True
-    stocknews: bool = True
 
 
 class Engine:
@@ -104,10 +78,7 @@ class Engine:
         if self.recorder is not None:
             self.frame_observers.append(self.recorder.write)
         self.on_batch = on_batch
-        self.desired: list[Subscription] = []
-        self.desired_version = 0
-        self.desired_changed = asyncio.Event()
-        self.pending: str | None = None
+        self.intent = SubscriptionIntent()
         self.notices: list[Notice] = []
         self.notice_log: deque[Notice] = deque(maxlen=200)
         self._status_dirty = True
@@ -136,6 +107,16 @@ class Engine:
 
     # ---- what the UI calls ----------------------------------------------------------------
 
+    @property
+    def desired(self) -> list[Subscription]:
+        """The desired subscription set."""
+        return self.intent.desired
+
+    @property
+    def pending(self) -> str | None:
+        """Why a subscription change has not gone out yet, or None."""
+        return self.intent.pending
+
     def set_desired(self, subs: list[Subscription]) -> str | None:
         """Validate and adopt a new desired set; returns an error text and keeps the old one."""
         plan = self.config.plan
@@ -145,34 +126,13 @@ class Engine:
             )
         except SubscriptionRuleError as exc:
             return str(exc)
-        if valid != self.desired:
-            self.desired = valid
-            self.desired_version += 1
-            self.desired_changed.set()
-            self.pending = "subscription change pending"
+        if self.intent.adopt(valid):
             self.status_changed()
         return None
 
     def drop_subscription(self, code: str | None, *, series_only: bool) -> list[Subscription]:
-        """Remove subscriptions the server rejected; no resend, the server already dropped them.
-
-        A feed whose sent set matched the desired set still matches it afterwards; a feed with
-        a change pending keeps that change pending.
-        """
-        removed = [
-            s
-            for s in self.desired
-            if s.code == code and (not series_only or s.type in (None, "series", "both"))
-        ]
-        if not removed:
-            return removed
-        self.desired = [s for s in self.desired if s not in removed]
-        old_version = self.desired_version
-        self.desired_version += 1
-        for feed in self.feeds:
-            if isinstance(feed, LiveFeed) and feed.sent_version == old_version:
-                feed.sent_version = self.desired_version
-        return removed
+        """Remove subscriptions the server rejected (see :meth:`SubscriptionIntent.drop`)."""
+        return self.intent.drop(code, series_only=series_only)
 
     def reconnect(self) -> None:
         """Force every feed to reconnect (and restart stopped ones)."""

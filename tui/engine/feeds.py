@@ -10,8 +10,9 @@ from urllib.parse import quote as url_quote
 from websockets.asyncio.client import ClientConnection
 
 from tui.engine.keys import KeyUnavailable
+from tui.engine.policy import Outcome, SessionEnd
 from tui.engine.store import news_from_newsfeed, news_from_stocknews
-from tui.engine.supervisor import Outcome, SessionEnd, Supervisor
+from tui.engine.supervisor import Supervisor
 from tui.protocol.common import DecodeFailure, Pong, StatusEvent, Unrecognised
 from tui.protocol.live import (
     Heartbeat,
@@ -42,7 +43,7 @@ from tui.protocol.stocknews import (
 from tui.secrets import Secret
 
 if TYPE_CHECKING:
-    from tui.engine.engine import Engine
+    from tui.engine.context import FeedContext
 
 IN_BAND_SUBSCRIPTION_ERRORS = {
     "invalid_symbol": "unknown symbol",
@@ -62,7 +63,7 @@ AUTH_ERRORS = {"unauthorized", "invalid_api_key", "forbidden", "expired_api_key"
 class InsightSentryFeed(Supervisor):
     """A feed authenticated with the InsightSentry key (direct, or rotated for RapidAPI)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: FeedContext) -> None:
         super().__init__(engine)
         self.key: Secret | None = None
         self.key_text = ""
@@ -89,11 +90,11 @@ class LiveFeed(InsightSentryFeed):
 
     name = "live"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: FeedContext) -> None:
         super().__init__(engine)
         self.watchdog_seconds = self.settings.watchdog_seconds
+        self.intent = engine.intent
         self.sent: list[Subscription] = []
-        self.sent_version = -1
         self.awaiting_history: set[str] = set()
 
     def url(self) -> str:
@@ -102,8 +103,8 @@ class LiveFeed(InsightSentryFeed):
     async def on_open(self, ws: ClientConnection) -> None:
         """Re-send the full subscription in one message (guide section 5, Automatic
         Re-subscription); it counts against the budget like any other."""
-        self.sent_version = -1
-        if self.engine.desired:
+        self.intent.sent_version = -1
+        if self.intent.desired:
             await self._send(ws, essential=True)
 
     def extra_tasks(self, ws: ClientConnection) -> list[asyncio.Task[SessionEnd | None]]:
@@ -111,21 +112,21 @@ class LiveFeed(InsightSentryFeed):
 
     async def _subscription_sender(self, ws: ClientConnection) -> SessionEnd | None:
         """Send debounced changes of the desired set, within the budget."""
-        engine = self.engine
+        engine, intent = self.engine, self.intent
         while True:
-            await engine.desired_changed.wait()
-            engine.desired_changed.clear()
+            await intent.changed.wait()
+            intent.changed.clear()
             while True:  # debounce: a burst of changes becomes one message
                 try:
-                    await asyncio.wait_for(engine.desired_changed.wait(), engine.settings.debounce)
-                    engine.desired_changed.clear()
+                    await asyncio.wait_for(intent.changed.wait(), engine.settings.debounce)
+                    intent.changed.clear()
                 except TimeoutError:
                     break
-            if engine.desired_version == self.sent_version or not engine.desired:
+            if intent.in_sync or not intent.desired:
                 continue
             while not engine.budget.allows(essential=False):
                 wait = engine.budget.seconds_until_free()
-                engine.pending = (
+                intent.pending = (
                     f"change held: {engine.budget.describe()}; sending in {wait / 60:.0f} min"
                 )
                 engine.status_changed()
@@ -133,8 +134,8 @@ class LiveFeed(InsightSentryFeed):
             await self._send(ws, essential=False)
 
     async def _send(self, ws: ClientConnection, *, essential: bool) -> None:
-        engine = self.engine
-        subs = list(engine.desired)
+        engine, intent = self.engine, self.intent
+        subs, version = list(intent.desired), intent.version
         text = encode_subscription_message(
             self.key_text, subs, history_field=engine.config.endpoints.history_field
         )
@@ -149,9 +150,8 @@ class LiveFeed(InsightSentryFeed):
         engine.budget.record()
         self.status.subscriptions_sent += 1
         self.sent = subs
-        self.sent_version = engine.desired_version
+        intent.mark_sent(version)
         self.awaiting_history = {s.code for s in subs if s.type in (None, "series", "both")}
-        engine.pending = None
         engine.status_changed()
 
     def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
@@ -195,7 +195,7 @@ class LiveFeed(InsightSentryFeed):
         code, symbol = error.error, error.symbol
         if code in IN_BAND_SUBSCRIPTION_ERRORS:
             what = IN_BAND_SUBSCRIPTION_ERRORS[code]
-            removed = engine.drop_subscription(symbol, series_only=code != "invalid_symbol")
+            removed = self.intent.drop(symbol, series_only=code != "invalid_symbol")
             self.sent = [s for s in self.sent if s not in removed]
             engine.notice(
                 "warning",
@@ -225,7 +225,7 @@ class NewsfeedFeed(InsightSentryFeed):
     name = "newsfeed"
     pong_is_liveness = True
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: FeedContext) -> None:
         super().__init__(engine)
         self.watchdog_seconds = self.settings.news_watchdog_seconds
 
@@ -267,7 +267,7 @@ class StockNewsFeed(Supervisor):
     name = "stocknews"
     pong_is_liveness = True
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: FeedContext) -> None:
         super().__init__(engine)
         self.watchdog_seconds = self.settings.stocknews_watchdog_seconds
 

@@ -12,21 +12,28 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from tui.engine.backoff import LONG_BACKOFF_SECONDS, Backoff
+from tui.engine.backoff import Backoff
 from tui.engine.keys import KeyUnavailable
+from tui.engine.policy import (
+    Action,
+    FeedCounters,
+    Outcome,
+    SessionEnd,
+    classify_close,
+    classify_dial_error,
+    classify_handshake_status,
+    decide,
+)
 from tui.engine.status import FeedState, FeedStatus
-from tui.protocol.text import clean_text
 from tui.secrets import mask_secrets
 
 if TYPE_CHECKING:
-    from tui.engine.engine import Engine
+    from tui.engine.context import FeedContext
 
 log = logging.getLogger("marketpane.engine")
 
@@ -34,37 +41,10 @@ MAX_INBOUND_BYTES = 8 * 1024 * 1024
 """Inbound frame limit: a 30,000-bar history is about 2.9 MB (protocol-notes)."""
 MAX_BAD_FRAMES_IN_A_ROW = 100
 """Undecodable frames in a row that make a connection a protocol violation."""
-PROTOCOL_STRIKES = 3
-"""Protocol-violation connections in a row after which the feed stops."""
 LATENCY_SMOOTHING = 0.2
 """EWMA weight of a new latency sample."""
 LATENCY_JUMP_MS = 1000.0
 """A sample this far from the smoothed latency replaces it rather than being averaged in."""
-
-
-class Outcome(Enum):
-    """How a connection ended, and so what to do next."""
-
-    RECONNECT = "reconnect"
-    AUTH = "auth"
-    NO_KEY = "no_key"
-    """No key, and only the user can give one (none configured, or RapidAPI refused it)."""
-    KEY_WAIT = "key_wait"
-    """No key yet, for a reason that passes (a 429 or 5xx from key rotation, the daily cap)."""
-    EVICTED = "evicted"
-    PROTOCOL = "protocol"
-    TIMEOUT = "timeout"
-    QUIT = "quit"
-    MANUAL = "manual"
-
-
-@dataclass
-class SessionEnd:
-    """The end of one connection."""
-
-    outcome: Outcome
-    reason: str
-    server_delay: float | None = None
 
 
 class Supervisor:
@@ -74,7 +54,7 @@ class Supervisor:
     watchdog_seconds = 30.0
     pong_is_liveness = False
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: FeedContext) -> None:
         self.engine = engine
         self.settings = engine.settings
         self.status = FeedStatus(self.name)
@@ -87,8 +67,7 @@ class Supervisor:
         self.had_data = False
         self.bad_in_a_row = 0
         self.pending_end: SessionEnd | None = None
-        self.auth_refreshed = False
-        self.protocol_strikes = 0
+        self.counters = FeedCounters()
         self.sockets_open = 0
         self.rng = random.Random()
 
@@ -171,8 +150,7 @@ class Supervisor:
             return False
         self.kick_event.clear()
         self.backoff.attempt = 0
-        self.auth_refreshed = False
-        self.protocol_strikes = 0
+        self.counters = FeedCounters()
         return True
 
     async def _sleep(self, delay: float) -> bool:
@@ -189,44 +167,31 @@ class Supervisor:
         return stop not in done
 
     async def _decide(self, end: SessionEnd) -> float | None:
-        """Seconds to wait before the next dial, or None to stop the feed."""
-        status = self.status
-        status.last_error = end.reason
-        if end.outcome is Outcome.MANUAL:
-            self.backoff.attempt = 0
-            return 0.0
-        if end.outcome is Outcome.NO_KEY:
-            self._stopped(end.reason)
+        """Carry out the policy's decision: seconds to wait before the next dial, or None to
+        stop the feed."""
+        self.status.last_error = end.reason
+        decision = decide(
+            end,
+            self.counters,
+            self.backoff,
+            feed=self.name,
+            can_refresh_key=self.can_refresh_key(),
+        )
+        if decision.notice:
+            self.engine.notice("warning", decision.notice)
+        if decision.action is Action.STOP:
+            self._stopped(decision.message)
             return None
-        if end.outcome is Outcome.KEY_WAIT:
-            return self.backoff.next_delay(end.server_delay)
-        if end.outcome is Outcome.AUTH:
-            if self.can_refresh_key() and not self.auth_refreshed:
-                self.auth_refreshed = True
-                try:
-                    await self.refresh_key()
-                except KeyUnavailable as exc:
-                    if exc.retry_in is None:
-                        self._stopped(str(exc))
-                        return None
-                    status.last_error = str(exc)
-                    return self.backoff.next_delay(exc.retry_in)
-                return self.backoff.next_delay()
-            self._stopped(f"{end.reason}; check the key, then press r to retry")
-            return None
-        if end.outcome is Outcome.EVICTED:
-            self.engine.notice(
-                "warning",
-                f"{self.name}: {end.reason}. Another client is using "
-                "this account's connections; backing off.",
-            )
-            return self.backoff.next_delay(end.server_delay, floor=LONG_BACKOFF_SECONDS)
-        if end.outcome is Outcome.PROTOCOL:
-            self.protocol_strikes += 1
-            if self.protocol_strikes >= PROTOCOL_STRIKES:
-                self._stopped(f"{end.reason} ({PROTOCOL_STRIKES} times in a row)")
-                return None
-        return self.backoff.next_delay(end.server_delay)
+        if decision.action is Action.REFRESH_KEY:
+            try:
+                await self.refresh_key()
+            except KeyUnavailable as exc:
+                if exc.retry_in is None:
+                    self._stopped(str(exc))
+                    return None
+                self.status.last_error = str(exc)
+                return self.backoff.next_delay(exc.retry_in)
+        return decision.delay
 
     def _stopped(self, why: str) -> None:
         self._set(FeedState.STOPPED, why)
@@ -252,14 +217,14 @@ class Supervisor:
                 compression=None,
             )
         except InvalidStatus as exc:
-            code = exc.response.status_code
-            if code in (401, 403):
-                return SessionEnd(Outcome.AUTH, f"server refused the key (HTTP {code})")
-            retry = exc.response.headers.get("Retry-After")
-            delay = float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
-            return SessionEnd(Outcome.RECONNECT, f"handshake refused (HTTP {code})", delay)
+            response = exc.response
+            return classify_handshake_status(
+                response.status_code, response.headers.get("Retry-After")
+            )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            return SessionEnd(Outcome.RECONNECT, mask_secrets(f"cannot connect: {_describe(exc)}"))
+            end = classify_dial_error(exc)
+            end.reason = mask_secrets(end.reason)
+            return end
         self.ws = ws
         self.sockets_open += 1
         opened = time.time()
@@ -345,21 +310,13 @@ class Supervisor:
         return self._classify_close(ws)
 
     def _classify_close(self, ws: ClientConnection) -> SessionEnd:
-        """What the server's close (or its absence) means."""
+        """What the server's close (or its absence) means, unless a frame already said."""
         if self.pending_end is not None:
             return self.pending_end
         received = ws.protocol.close_rcvd
         if received is None:
-            return SessionEnd(Outcome.RECONNECT, "connection lost")
-        code, reason = received.code, clean_text(received.reason)  # server text: data
-        text = f"server closed ({code}{': ' + reason if reason else ''})"
-        if code == 1008:
-            return SessionEnd(Outcome.AUTH, f"key rejected or subscription expired ({code})")
-        if code == 1009:
-            return SessionEnd(Outcome.PROTOCOL, "message too big (1009)")
-        if code in (1000, 1001):
-            return SessionEnd(Outcome.RECONNECT, f"{text}, maintenance or restart")
-        return SessionEnd(Outcome.RECONNECT, text)
+            return classify_close(None, "")
+        return classify_close(received.code, received.reason)
 
     async def _watchdog(self) -> SessionEnd | None:
         """End the connection when nothing arrives for ``watchdog_seconds``."""
@@ -386,8 +343,7 @@ class Supervisor:
         self.bad_in_a_row = 0
         if data:
             self.had_data = True
-            self.auth_refreshed = False
-            self.protocol_strikes = 0
+            self.counters = FeedCounters()
 
     def bad_frame(self, reason: str) -> SessionEnd | None:
         """Count an undecodable frame; too many in a row is a protocol violation."""
@@ -409,12 +365,3 @@ class Supervisor:
             status.latency_ms = sample
         else:
             status.latency_ms = previous + LATENCY_SMOOTHING * (sample - previous)
-
-
-def _describe(exc: BaseException) -> str:
-    """A short, key-free description of a dial failure."""
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return clean_text(f"{type(exc).__name__}: {exc}")
