@@ -48,12 +48,40 @@ def test_dadj_forced_false_without_split() -> None:
 
 
 def test_futures_only_and_non_futures_only_flags() -> None:
-    """Section 2: extended/split/dadj non-futures only; badj/settlement futures only."""
-    with pytest.raises(SubscriptionRuleError, match="badj"):
-        _validate(Subscription(code="NASDAQ:AAPL", badj=True))
-    with pytest.raises(SubscriptionRuleError, match="extended"):
-        _validate(Subscription(code="CME_MINI:ES1!", extended=False))
+    """Guide section 4: extended/split/dadj are "ignored for futures symbols", badj/settlement
+    "ignored for non-futures symbols": left out with one warning each, never refused (issue
+    14.6; they used to be errors)."""
+    warnings: list[str] = []
+    (stock,) = validate_subscriptions(
+        [Subscription(code="NASDAQ:AAPL", badj=True, settlement=False)],
+        plan_max_dp=1000,
+        plan_units=2,
+        warnings=warnings,
+    )
+    assert stock.badj is None and stock.settlement is None
+    (future,) = validate_subscriptions(
+        [Subscription(code="CME_MINI:ES1!", extended=False, split=True, dadj=True)],
+        plan_max_dp=1000,
+        plan_units=2,
+        warnings=warnings,
+    )
+    assert future.extended is None and future.split is None and future.dadj is None
+    assert len(warnings) == 5 and all("left out" in w for w in warnings)
     _validate(Subscription(code="CME_MINI:ES1!", badj=True, settlement=True))
+
+
+def test_badj_is_always_sent_for_continuous_futures() -> None:
+    """Guide section 2 says badj defaults to false, section 4 (Back-Adjustment) says true, and
+    InsightSentry's own client documents true: marketpane sends it explicitly, true unless the
+    user says false, for continuous contracts' series (issue 14.5)."""
+    (default,) = _validate(Subscription(code="CME_MINI:ES1!"))
+    assert default.badj is True
+    (chosen,) = _validate(Subscription(code="CME_MINI:ES1!", badj=False))
+    assert chosen.badj is False
+    (quote,) = _validate(Subscription(code="CME_MINI:ES1!", type="quote"))
+    assert quote.badj is None  # series only
+    (stock,) = _validate(Subscription(code="NASDAQ:AAPL"))
+    assert stock.badj is None
 
 
 def test_empty_list_and_symbol_shape() -> None:

@@ -30,8 +30,11 @@ class EngineSettings:
     """Below this many messages a second, the market is idle."""
     debounce: float = 0.4
     watchdog_seconds: float = 30.0
-    news_watchdog_seconds: float = 30.0
-    stocknews_watchdog_seconds: float = 75.0
+    keepalive_seconds: float = 20.0
+    """Protocol-level (RFC 6455) ping interval on the news sockets, whose application-level
+    heartbeat replies are not documented."""
+    keepalive_timeout: float = 20.0
+    """A news socket whose protocol-level pong is this late is taken as dead."""
     ping_seconds: tuple[float, float] = (20.0, 25.0)
     min_ping_gap: float = 15.0
     stocknews_ping_seconds: float = 30.0

@@ -32,6 +32,10 @@ from tui.secrets import Keys, mask_secrets
 
 __all__ = ["Engine", "EngineSettings"]
 
+LOOP_PROBE_SECONDS = 0.5
+"""How often the event loop's own scheduling delay is measured."""
+LOOP_LAG_WARN_MS = 250.0
+"""A loop this late to wake is blocked (a slow draw, a blocking call): said on screen."""
 UI_LOST_SECONDS = 5.0
 """A batch the UI has not confirmed drawing after this long is taken as lost (the engine and
 the UI share one event loop, so a UI that is merely slow holds the engine's ticks too)."""
@@ -79,6 +83,9 @@ class Engine:
             self.frame_observers.append(self.recorder.write)
         self.on_batch = on_batch
         self.intent = SubscriptionIntent()
+        self.loop_lag_ms = 0.0
+        """How late the event loop last woke a sleeper, in ms."""
+        self._warned: set[str] = set()
         self.notices: list[Notice] = []
         self.notice_log: deque[Notice] = deque(maxlen=200)
         self._status_dirty = True
@@ -119,13 +126,22 @@ class Engine:
 
     def set_desired(self, subs: list[Subscription]) -> str | None:
         """Validate and adopt a new desired set; returns an error text and keeps the old one."""
+        if not subs:  # nothing to ask for: the live feed closes its socket (guide section 2)
+            if self.intent.adopt([]):
+                self.status_changed()
+            return None
         plan = self.config.plan
+        warnings: list[str] = []
         try:
             valid = validate_subscriptions(
-                subs, plan_max_dp=plan.max_dp, plan_units=plan.subscriptions
+                subs, plan_max_dp=plan.max_dp, plan_units=plan.subscriptions, warnings=warnings
             )
         except SubscriptionRuleError as exc:
             return str(exc)
+        for warning in warnings:
+            if warning not in self._warned:  # once per session, not per resend
+                self._warned.add(warning)
+                self.notice("warning", warning)
         if self.intent.adopt(valid):
             self.status_changed()
         return None
@@ -199,6 +215,7 @@ class Engine:
         tasks = [asyncio.create_task(feed.run(), name=f"feed-{feed.name}") for feed in self.feeds]
         self._feed_tasks = tasks
         publisher = asyncio.create_task(self._publish(), name="publisher")
+        monitor = asyncio.create_task(self._watch_loop(), name="loop-monitor")
         try:
             await self._stop.wait()
         finally:
@@ -206,10 +223,28 @@ class Engine:
                 feed.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             publisher.cancel()
-            await asyncio.gather(publisher, return_exceptions=True)
+            monitor.cancel()
+            await asyncio.gather(publisher, monitor, return_exceptions=True)
             await self.rest.close()
             if self.recorder is not None:
                 self.recorder.close()
+
+    async def _watch_loop(self) -> None:
+        """Measure how late the event loop wakes a sleeper: the guide's FAQ worry ("a blocked
+        thread") shows up here as lag, not as a negative heartbeat latency."""
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(LOOP_PROBE_SECONDS)
+            late_ms = (time.monotonic() - start - LOOP_PROBE_SECONDS) * 1000.0
+            if (late_ms >= LOOP_LAG_WARN_MS) != (self.loop_lag_ms >= LOOP_LAG_WARN_MS):
+                self._status_dirty = True
+            self.loop_lag_ms = late_ms
+
+    def loop_warning(self) -> str | None:
+        """``event loop lag 0.4 s`` while the loop wakes late, else None."""
+        if self.loop_lag_ms < LOOP_LAG_WARN_MS:
+            return None
+        return f"event loop lag {self.loop_lag_ms / 1000:.1f} s"
 
     async def _publish(self) -> None:
         """One batch per UI tick at most, and only when the UI has drawn the last one.

@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tui.engine.keys import KeyUnavailable
 from tui.engine.policy import Outcome, SessionEnd
+from tui.engine.status import FeedState
 from tui.engine.store import news_from_newsfeed, news_from_stocknews
 from tui.engine.supervisor import Supervisor
 from tui.protocol.common import DecodeFailure, Pong, StatusEvent, Unrecognised
@@ -96,14 +97,32 @@ class LiveFeed(InsightSentryFeed):
         self.intent = engine.intent
         self.sent: list[Subscription] = []
         self.awaiting_history: set[str] = set()
+        self.tick_codes: set[str] = set()
 
     def url(self) -> str:
         return self.engine.config.endpoints.live_url
+
+    async def needed(self) -> bool:
+        """No socket while there is nothing to subscribe: the guide refuses an empty list
+        ("to stop all data, disconnect") and closes a socket that never subscribes."""
+        intent = self.intent
+        while not intent.desired:
+            self._set(FeedState.IDLE, "nothing to subscribe")
+            intent.changed.clear()
+            changed = asyncio.ensure_future(intent.changed.wait())
+            stop = asyncio.ensure_future(self.stop_event.wait())
+            done, pending = await asyncio.wait({changed, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            if stop in done:
+                return False
+        return not self.stop_event.is_set()
 
     async def on_open(self, ws: ClientConnection) -> None:
         """Re-send the full subscription in one message (guide section 5, Automatic
         Re-subscription); it counts against the budget like any other."""
         self.intent.sent_version = -1
+        self.sent = []  # a new connection: every series gets its history again
         if self.intent.desired:
             await self._send(ws, essential=True)
 
@@ -122,7 +141,9 @@ class LiveFeed(InsightSentryFeed):
                     intent.changed.clear()
                 except TimeoutError:
                     break
-            if intent.in_sync or not intent.desired:
+            if not intent.desired:
+                return SessionEnd(Outcome.IDLE, "nothing to subscribe")
+            if intent.in_sync:
                 continue
             while not engine.budget.allows(essential=False):
                 wait = engine.budget.seconds_until_free()
@@ -149,9 +170,15 @@ class LiveFeed(InsightSentryFeed):
         await ws.send(text)
         engine.budget.record()
         self.status.subscriptions_sent += 1
+        before = {s.code: s for s in self.sent if s.type in (None, "series", "both")}
         self.sent = subs
         intent.mark_sent(version)
-        self.awaiting_history = {s.code for s in subs if s.type in (None, "series", "both")}
+        # only a series that is new or whose parameters changed waits for a new history; an
+        # unchanged one keeps its buffer and merges whatever comes (issue 14.4)
+        self.awaiting_history = {
+            s.code for s in subs if s.type in (None, "series", "both") and before.get(s.code) != s
+        }
+        self.tick_codes = {s.code for s in subs if s.bar_type == "tick"}
         engine.status_changed()
 
     def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
@@ -159,13 +186,14 @@ class LiveFeed(InsightSentryFeed):
         store = self.engine.store
         if isinstance(event, QuoteUpdate):
             self.alive(now, data=True)
+            self.status.unusable_values += event.unusable
             for quote in event.data:
                 store.apply_quote(quote, event.last_update, now)
         elif isinstance(event, SeriesUpdate):
             self.alive(now, data=True)
             first = event.code in self.awaiting_history
             self.awaiting_history.discard(event.code)
-            store.apply_series(event, first=first, now=now)
+            store.apply_series(event, first=first, now=now, ticks=event.code in self.tick_codes)
         elif isinstance(event, Heartbeat):
             self.alive(now, data=False)
             self.heartbeat(event.server_time_ms, now)
@@ -224,10 +252,7 @@ class NewsfeedFeed(InsightSentryFeed):
 
     name = "newsfeed"
     pong_is_liveness = True
-
-    def __init__(self, engine: FeedContext) -> None:
-        super().__init__(engine)
-        self.watchdog_seconds = self.settings.news_watchdog_seconds
+    protocol_keepalive = True
 
     def url(self) -> str:
         return self.engine.config.endpoints.newsfeed_url
@@ -266,10 +291,7 @@ class StockNewsFeed(Supervisor):
 
     name = "stocknews"
     pong_is_liveness = True
-
-    def __init__(self, engine: FeedContext) -> None:
-        super().__init__(engine)
-        self.watchdog_seconds = self.settings.stocknews_watchdog_seconds
+    protocol_keepalive = True
 
     async def target(self) -> tuple[str, dict[str, str]]:
         token = self.engine.keys.keys.stocknews_token

@@ -36,6 +36,9 @@ class Outcome(Enum):
     TIMEOUT = "timeout"
     QUIT = "quit"
     MANUAL = "manual"
+    IDLE = "idle"
+    """Closed by us with 1000 because there is nothing to subscribe (guide section 2: "to
+    stop all data, disconnect")."""
 
 
 @dataclass

@@ -38,6 +38,8 @@ class FeedStatus(msgspec.Struct):
     byte_rate: float = 0.0
     decode_errors: int = 0
     unrecognised: int = 0
+    unusable_values: int = 0
+    """Values of a type no field accepts, left out of otherwise good frames."""
     heartbeat_at: float | None = None
     latency_ms: float | None = None
     key_expiry: float | None = None

@@ -67,6 +67,8 @@ class SeriesBuffer:
     updated_at: float = 0.0
     loaded_at: float = 0.0
     """When the history was last (re)loaded."""
+    ticks: bool = False
+    """A tick series: every row is a trade, and trades in the same timestamp are all kept."""
     reloaded: bool = False
     """The history was (re)loaded since the last batch."""
     appended: int = 0
@@ -231,12 +233,16 @@ class MarketStore:
             self.on_wake()
         self.changed_quotes.add(quote.code)
 
-    def apply_series(self, update: SeriesUpdate, *, first: bool, now: float) -> None:
+    def apply_series(
+        self, update: SeriesUpdate, *, first: bool, now: float, ticks: bool = False
+    ) -> None:
         """First message after (re)subscribe replaces history; then same time replaces the
-        last bar, newer appends, older is ignored and counted."""
+        last bar (bars) or appends (ticks: guide section 3, "pushed for every individual
+        trade"), newer appends, older is ignored and counted."""
         buffer = self.series.get(update.code)
         if buffer is None or first:
             buffer = self.series[update.code] = SeriesBuffer(update.code, update.bar_type)
+            buffer.ticks = ticks
             buffer.bars.extend(update.series)
             buffer.loaded_at = now
             buffer.reloaded = True
@@ -245,7 +251,7 @@ class MarketStore:
             bars = buffer.bars
             for bar in update.series:
                 last = bars.last_time()
-                if last is None or bar.time > last:
+                if last is None or bar.time > last or (buffer.ticks and bar.time == last):
                     bars.append(bar)
                     buffer.appended += 1
                 elif bar.time == last:

@@ -52,6 +52,9 @@ class Supervisor:
 
     name = "feed"
     watchdog_seconds = 30.0
+    protocol_keepalive = False
+    """Judge liveness by WebSocket ping frames (RFC 6455) instead of a data watchdog: for feeds
+    with no documented heartbeat, where a quiet news hour is not a dead socket."""
     pong_is_liveness = False
 
     def __init__(self, engine: FeedContext) -> None:
@@ -83,6 +86,11 @@ class Supervisor:
     def on_frame(self, frame: str | bytes, now: float) -> SessionEnd | None:
         """Handle one frame; return an end to finish the connection."""
         raise NotImplementedError
+
+    async def needed(self) -> bool:
+        """Wait until a connection is worth having; False on quit. (``/live`` waits for
+        something to subscribe.)"""
+        return not self.stop_event.is_set()
 
     def ping_payload(self) -> str:
         """The keep-alive text."""
@@ -124,9 +132,13 @@ class Supervisor:
         """Dial, serve and reconnect until stopped."""
         try:
             while not self.stop_event.is_set():
+                if not await self.needed():
+                    break
                 end = await self._connect_once()
                 if end.outcome is Outcome.QUIT or self.stop_event.is_set():
                     break
+                if end.outcome is Outcome.IDLE:
+                    continue  # closed with 1000 because there is nothing to ask for
                 delay = await self._decide(end)
                 if delay is None:
                     if not await self._wait_restart():
@@ -211,7 +223,10 @@ class Supervisor:
                 url,
                 additional_headers=headers,
                 max_size=MAX_INBOUND_BYTES,
-                ping_interval=None,
+                ping_interval=(
+                    self.settings.keepalive_seconds if self.protocol_keepalive else None
+                ),
+                ping_timeout=self.settings.keepalive_timeout if self.protocol_keepalive else None,
                 open_timeout=self.settings.open_timeout,
                 close_timeout=self.settings.close_timeout,
                 compression=None,
@@ -320,6 +335,9 @@ class Supervisor:
 
     async def _watchdog(self) -> SessionEnd | None:
         """End the connection when nothing arrives for ``watchdog_seconds``."""
+        if self.protocol_keepalive:  # websockets closes the socket when a pong is late
+            await self.stop_event.wait()
+            return None
         limit = self.watchdog_seconds
         while True:
             await asyncio.sleep(min(1.0, limit / 10))

@@ -70,7 +70,9 @@ class Quote(msgspec.Struct, omit_defaults=True):
     high_price: float | None = None
     market_cap: float | None = None
     currency_code: str | None = None
-    delay_seconds: int | None = None
+    delay_seconds: float | None = None
+    """Seconds behind real time (0 real time, negative end of day); a float because servers
+    write ``900.0`` as readily as ``900``."""
 
 
 class _LiveEnvelope(msgspec.Struct):
@@ -92,7 +94,7 @@ class _LiveEnvelope(msgspec.Struct):
     last_update: float | None = None
     bar_type: str | None = None
     series: list[Bar] | None = None
-    total_items: int | None = None
+    total_items: float | None = None
     data: list[Quote] | None = None
     event: str | None = None
     status: str | None = None
@@ -161,8 +163,10 @@ class QuoteUpdate(msgspec.Struct, frozen=True):
     """A quote message with ``last_update``, ``total_items`` and ``data`` (guide section 3)."""
 
     last_update: float | None
-    total_items: int | None
+    total_items: float | None
     data: list[Quote]
+    unusable: int = 0
+    """Values in the frame of a type no field accepts, left out (the rest of the frame is kept)."""
 
 
 LiveEvent = (
@@ -203,9 +207,69 @@ def dispatch_live(frame: str | bytes) -> LiveEvent:
         payload = frame
     try:
         env = _ENVELOPE_DECODER.decode(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
+    except msgspec.ValidationError as exc:
+        lenient = _lenient_envelope(payload)
+        if lenient is None:
+            return decode_failure(exc, frame)
+        env, unusable = lenient
+        event = _classify(clean_model(env, frame), frame)
+        if isinstance(event, QuoteUpdate):
+            return msgspec.structs.replace(event, unusable=unusable)
+        return event
+    except (msgspec.DecodeError, UnicodeError) as exc:
         return decode_failure(exc, frame)
     return _classify(clean_model(env, frame), frame)
+
+
+def _lenient_envelope(payload: bytes) -> tuple[_LiveEnvelope, int] | None:
+    """Decode a frame whose typed decode failed, keeping every value of a usable type and
+    leaving out (and counting) the rest, quote by quote: one odd field never costs a frame."""
+    try:
+        raw = msgspec.json.decode(payload)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    unusable = 0
+    kept: dict[str, object] = {}
+    for key, value in raw.items():
+        if key == "data" and isinstance(value, list):
+            quotes = []
+            for entry in value:
+                quote, bad = _lenient_struct(entry, Quote)
+                unusable += bad
+                if quote is not None:
+                    quotes.append(quote)
+            kept["data"] = quotes
+            continue
+        try:
+            msgspec.convert({key: value}, _LiveEnvelope, strict=False)
+        except msgspec.ValidationError:
+            unusable += 1
+            continue
+        kept[key] = value
+    try:
+        return msgspec.convert(kept, _LiveEnvelope, strict=False), unusable
+    except msgspec.ValidationError:
+        return None
+
+
+def _lenient_struct(entry: object, kind: type[Quote]) -> tuple[Quote | None, int]:
+    """``entry`` as ``kind`` with unusable values left out; (None, 1) if nothing usable."""
+    if not isinstance(entry, dict):
+        return None, 1
+    kept, bad = {}, 0
+    for key, value in entry.items():
+        try:
+            msgspec.convert({"code": "X", key: value}, kind, strict=False)
+        except msgspec.ValidationError:
+            bad += 1
+            continue
+        kept[key] = value
+    try:
+        return msgspec.convert(kept, kind, strict=False), bad
+    except msgspec.ValidationError:
+        return None, bad + 1
 
 
 def _classify(env: _LiveEnvelope, frame: str | bytes) -> LiveEvent:

@@ -66,11 +66,22 @@ def validate_symbol_code(code: str) -> None:
         )
 
 
-def normalise_subscription(sub: Subscription, *, plan_max_dp: int) -> Subscription:
+def is_continuous_future(code: str) -> bool:
+    """A continuous futures contract (``ES1!``, ``NQ2!``): the ones back-adjustment applies to."""
+    return bool(re.search(r"\d!$", code.partition(":")[2]))
+
+
+def normalise_subscription(
+    sub: Subscription, *, plan_max_dp: int, warnings: list[str] | None = None
+) -> Subscription:
     """Validate one subscription and return it with documented coercions applied.
 
     Coercions: ``max_dp`` clamped to the plan (section 4: "automatically clamped"), ``dadj``
-    forced false when ``split`` is false (section 4, Split Adjustment).
+    forced false when ``split`` is false (section 4, Split Adjustment). Flags of the other
+    asset class are "ignored" by the server (section 4): they are left out, with a warning in
+    ``warnings``. ``badj`` is sent explicitly for continuous futures series, true unless the
+    user says false: the guide gives its default as both false and true (section 2 and
+    Back-Adjustment), so it is never left to the server.
     """
     validate_symbol_code(sub.code)
     code = sub.code
@@ -86,26 +97,30 @@ def normalise_subscription(sub: Subscription, *, plan_max_dp: int) -> Subscripti
                 raise SubscriptionRuleError(name, "applies to series subscriptions only", code)
     if sub.bar_interval is not None:
         _check_interval(sub.bar_type or "minute", sub.bar_interval, code)
+    changes: dict[str, object] = {}
     futures = is_futures_code(code)
-    if futures:
-        for name in ("extended", "split", "dadj"):
-            if getattr(sub, name) is not None:
-                raise SubscriptionRuleError(name, "applies to non-futures symbols only", code)
-    else:
-        for name in ("badj", "settlement"):
-            if getattr(sub, name) is not None:
-                raise SubscriptionRuleError(name, "applies to futures symbols only", code)
+    ignored = ("extended", "split", "dadj") if futures else ("badj", "settlement")
+    for name in ignored:
+        if getattr(sub, name) is not None:
+            changes[name] = None
+            if warnings is not None:
+                kind = "non-futures" if futures else "futures"
+                warnings.append(
+                    f"{code}: {name} applies to {kind} symbols only; left out (the server "
+                    "ignores it)"
+                )
+    if futures and not is_quote and sub.badj is None and is_continuous_future(code):
+        changes["badj"] = True
     for name in ("currency", "unit"):
         value = getattr(sub, name)
         if value is not None and not re.fullmatch(r"[A-Z0-9]{2,10}", value):
             raise SubscriptionRuleError(name, f"{value!r} is not a currency/unit code", code)
-    changes: dict[str, object] = {}
     if sub.max_dp is not None:
         if not 1 <= sub.max_dp <= MAX_DP_LIMIT:
             raise SubscriptionRuleError("max_dp", f"must be 1..{MAX_DP_LIMIT:,}", code)
         if sub.max_dp > plan_max_dp:
             changes["max_dp"] = plan_max_dp
-    if sub.split is False and sub.dadj:
+    if sub.split is False and sub.dadj and "dadj" not in changes:
         changes["dadj"] = False
     return msgspec.structs.replace(sub, **changes) if changes else sub
 
@@ -130,7 +145,11 @@ def subscription_units(subs: list[Subscription]) -> int:
 
 
 def validate_subscriptions(
-    subs: list[Subscription], *, plan_max_dp: int, plan_units: int
+    subs: list[Subscription],
+    *,
+    plan_max_dp: int,
+    plan_units: int,
+    warnings: list[str] | None = None,
 ) -> list[Subscription]:
     """Validate a whole subscription list against the guide and the configured plan."""
     if not subs:
@@ -138,7 +157,7 @@ def validate_subscriptions(
             "subscriptions",
             "the list cannot be empty; to stop all data, disconnect instead",
         )
-    out = [normalise_subscription(s, plan_max_dp=plan_max_dp) for s in subs]
+    out = [normalise_subscription(s, plan_max_dp=plan_max_dp, warnings=warnings) for s in subs]
     units = subscription_units(out)
     if units > plan_units:
         raise SubscriptionRuleError(

@@ -25,7 +25,7 @@ class StoreMirror(MarketStore):
             self.quotes[state.code] = quote_row(state)
         for delta in batch.series:
             update = SeriesUpdate(delta.code, delta.bar_type, None, None, delta.bars)
-            self.apply_series(update, first=delta.reloaded, now=delta.updated_at)
+            self.apply_series(update, first=delta.reloaded, now=delta.updated_at, ticks=delta.ticks)
             buffer: SeriesBuffer = self.series[delta.code]
             buffer.loaded_at = delta.loaded_at
         for item in batch.news:

@@ -25,7 +25,7 @@ from tui.engine.status import Batch, FeedStatus, Notice
 from tui.engine.store import MarketStore, SeriesChange
 from tui.protocol.live import Subscription
 from tui.protocol.rest import SymbolInfo
-from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
+from tui.protocol.rules import SubscriptionRuleError, is_continuous_future, validate_symbol_code
 from tui.secrets import Keys, mask_secrets
 from tui.session.mirror import quote_state
 from tui.session.values import (
@@ -151,6 +151,7 @@ class Session:
             interval_label=interval_label(entry),
             bar_type=entry.bar_type if entry else None,
             bar_interval=entry.bar_interval if entry else None,
+            adjustment=adjustment(entry),
             chart_mode=self.chart_mode,
             fill_gaps_seconds=fill,
             news_filter=self.news_filter,
@@ -325,8 +326,6 @@ class Session:
         if focused is not None:
             subs.append(focused.series_subscription())
         subs.extend(s for s in self.options.extra_subscriptions if s not in subs)
-        if not subs:
-            return
         error = self.engine.set_desired(subs)
         if error:
             self.notice("error", f"Subscription not changed: {error}")
@@ -406,13 +405,17 @@ class Session:
             buffer = store.series.get(code)
             if buffer is None:
                 continue
-            count = len(buffer.bars) if change.reloaded else change.appended + 1
+            if change.reloaded:
+                count = len(buffer.bars)
+            else:  # bars: the one before the new ones may have been replaced; ticks never are
+                count = change.appended + (0 if buffer.ticks else 1)
             series.append(
                 SeriesDelta(
                     code=code,
                     bar_type=buffer.bar_type,
                     reloaded=change.reloaded,
                     bars=buffer.bars.tail(count),
+                    ticks=buffer.ticks,
                     loaded_at=buffer.loaded_at,
                     updated_at=buffer.updated_at,
                 )
@@ -433,6 +436,7 @@ class Session:
                 statuses=[msgspec.structs.replace(s) for s in statuses],
                 budget=engine.budget.describe() if engine else "",
                 pending=engine.pending if engine else None,
+                warning=engine.loop_warning() if engine else None,
                 state=state,
                 removed=forget,
                 sent_at=batch.sent_at or time.time(),
@@ -448,6 +452,13 @@ class Session:
         """Ask the engine to stop at once (a signal); :meth:`close` waits for it."""
         if self.engine is not None:
             self.engine.stop()
+
+
+def adjustment(entry: WatchSymbol | None) -> str:
+    """How a continuous future's chart is adjusted (guide section 4, Back-Adjustment)."""
+    if entry is None or not is_continuous_future(entry.code):
+        return ""
+    return "unadjusted" if entry.badj is False else "back-adjusted"
 
 
 def interval_label(entry: WatchSymbol | None) -> str:

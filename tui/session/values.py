@@ -117,6 +117,7 @@ class SeriesDelta(msgspec.Struct):
     bar_type: str | None
     reloaded: bool
     bars: list[Bar]
+    ticks: bool
     loaded_at: float
     updated_at: float
 
@@ -131,6 +132,8 @@ class ViewState(msgspec.Struct):
     interval_label: str
     bar_type: str | None
     bar_interval: int | None
+    adjustment: str = ""
+    """``back-adjusted`` or ``unadjusted`` for a continuous future's chart, else empty."""
     chart_mode: str = "candles"
     fill_gaps_seconds: float = 0.0
     news_filter: bool = False
@@ -150,6 +153,8 @@ class SessionBatch(msgspec.Struct):
     statuses: list[FeedStatus] = []
     budget: str = ""
     pending: str | None = None
+    warning: str | None = None
+    """A condition to show on the status bar while it lasts (the event loop lagging)."""
     state: ViewState | None = None
     """Present when the view state changed (and in the first batch)."""
     removed: list[str] = []

@@ -179,6 +179,7 @@ class MarketpaneApp(App[int]):
         self.statuses: list[FeedStatus] = []
         self.budget_text = ""
         self.pending: str | None = None
+        self.warning: str | None = None
         self.session_worker: Worker[None] | None = None
         self.palette = Palette.from_variables({})
         self.marketpane_themes: list[str] = []
@@ -350,6 +351,7 @@ class MarketpaneApp(App[int]):
             self.store.apply_batch(batch)
             self.statuses, self.budget_text = batch.statuses, batch.budget
             self.pending = batch.pending
+            self.warning = batch.warning
             if batch.state is not None:
                 self._show_state(batch.state)
             elif not self.paused:
@@ -407,7 +409,8 @@ class MarketpaneApp(App[int]):
         chart.mode = state.chart_mode
         chart.fill_gaps_seconds = state.fill_gaps_seconds
         code = state.focused_code
-        chart.show(code, self.store.series.get(code or ""), state.interval_label)
+        label = " · ".join(p for p in (state.interval_label, state.adjustment) if p)
+        chart.show(code, self.store.series.get(code or ""), label)
 
     def _news_items(self) -> list[NewsItem]:
         items = list(reversed(self.store.news))
@@ -439,6 +442,8 @@ class MarketpaneApp(App[int]):
             extra.append(self.budget_text)
         if self.pending:
             extra.append(self.pending)
+        if self.warning:
+            extra.append(self.warning)
         if self.paused:
             extra.append(PAUSED)
         if self.state.news_filter:

@@ -129,10 +129,11 @@ def arrow(value: float | None) -> str:
     return UP_ARROW if value > 0 else DOWN_ARROW
 
 
-def delay_badge(delay_seconds: int | None) -> str:
-    """``RT``, ``15m`` or ``EOD`` from ``delay_seconds`` (guide section 3)."""
-    if delay_seconds is None:
+def delay_badge(delay: float | None) -> str:
+    """``RT``, ``15m`` or ``EOD`` from ``delay_seconds`` (guide section 3; ``900.0`` too)."""
+    if delay is None:
         return "?"
+    delay_seconds = int(delay)
     if delay_seconds == 0:
         return "RT"
     if delay_seconds < 0:
