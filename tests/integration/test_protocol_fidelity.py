@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests.enginehelp import make_engine, quotes, wait_for
+from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState
 from tui.protocol.live import QuoteUpdate, SeriesUpdate, Subscription, dispatch_live
 from tui.sim.server import run_simulator
+from tui.sim.settings import Faults
 
 
 async def _stop(engine: Engine, task: asyncio.Task[None]) -> None:
@@ -121,3 +128,114 @@ def test_numbers_as_the_server_writes_them() -> None:
     assert [q.code for q in event.data] == ["A:B", "C:D"]
     assert event.data[0].delay_seconds == 900.0 and event.data[1].volume == 12
     assert event.data[1].last_price is None and event.unusable == 1
+
+
+async def test_a_quiet_news_socket_is_kept_and_a_dead_one_is_found() -> None:
+    """StockNews documents ``{"type":"ping"}`` but not its reply, and ``/newsfeed`` documents
+    no heartbeat (guide section 5 covers ``/live``): liveness on the news sockets rests on
+    RFC 6455 ping frames. A healthy socket with no news and no answer to application pings is
+    never reconnected; one whose peer stops answering at all is replaced."""
+    async with run_simulator(fast_settings(news_interval_seconds=3600.0)) as sim:
+        sim.faults.ignore_pings = True  # no {"type": "pong"}, no text pong
+        port = int(sim.urls.stocknews.rsplit(":", 1)[1].split("/")[0])
+        proxy = ToxicProxy("127.0.0.1", port)
+        proxy_port = await proxy.start()
+        engine = make_engine(
+            sim,
+            newsfeed=False,
+            stocknews_ping_seconds=0.2,
+            min_ping_gap=0.1,
+            keepalive_seconds=0.2,
+            keepalive_timeout=0.5,
+        )
+        engine.config.endpoints.stocknews_url = f"ws://127.0.0.1:{proxy_port}/ws"
+        engine.feeds = [f for f in engine.feeds if f.name == "stocknews"]
+        task = asyncio.create_task(engine.run())
+        feed = engine.feeds[0]
+        await wait_for(lambda: feed.status.state is FeedState.LIVE)
+        await asyncio.sleep(2.5)  # quiet, pings unanswered at the application level
+        assert feed.status.state is FeedState.LIVE and feed.status.connects == 1
+        proxy.toxics.blackhole = True  # now nothing answers, not even ping frames
+        await wait_for(lambda: feed.status.state is not FeedState.LIVE, 5)
+        proxy.toxics.blackhole = False
+        await wait_for(lambda: feed.status.connects >= 2, 15)
+        await _stop(engine, task)
+        await proxy.stop()
+
+
+async def test_event_loop_lag_is_measured_and_said() -> None:
+    """Guide FAQ reads a negative ``now - server_time`` as a blocked thread; a blocked loop in
+    fact shows as lag. The engine measures its own loop's scheduling delay and says so."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = asyncio.create_task(engine.run())
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        await asyncio.sleep(0.6)
+        assert engine.loop_warning() is None
+        time.sleep(0.8)  # block the event loop, as a slow draw or a blocking call would
+        await wait_for(lambda: engine.loop_warning() is not None, 3)
+        assert "event loop lag" in (engine.loop_warning() or "")
+        await _stop(engine, task)
+
+
+SAMPLE_FAULTS = {
+    "drop_after_seconds": "1.5",
+    "drop_after_messages": "10",
+    "malformed_every": "3",
+    "binary_every": "4",
+    "history_bars": "30000",
+    "error_then_close": "internal_server_error",
+    "error_delay_seconds": "2",
+    "close_code": "1001",
+    "close_after_seconds": "0.2",
+    "refuse_handshake": "429",
+    "retry_after_header": "5",
+    "inject_error": "invalid_symbol",
+    "rest_status": "503",
+    "rest_delay_seconds": "0.5",
+}
+"""A value for every fault switch that takes one (the rest are flags)."""
+
+
+@pytest.mark.parametrize("name", sorted(Faults.__dataclass_fields__))
+def test_every_fault_switch_parses_from_text(name: str) -> None:
+    """``marketpane sim --faults`` reads every switch (``error_then_close=server_busy`` used
+    to crash the simulator at start-up: "internal" in its type read as an int)."""
+    faults = Faults()
+    raw = SAMPLE_FAULTS.get(name)
+    faults.set_from_text(f"{name}={raw}" if raw is not None else name)
+    expected = getattr(Faults(), name)
+    assert getattr(faults, name) != expected
+
+
+def test_sim_command_starts_with_error_then_close() -> None:
+    """The console script's simulator starts with the fault the guide's error table names,
+    and a client sees the error then the close (guide section 6, server_busy)."""
+    script = Path(sys.executable).with_name("marketpane")
+    if not script.exists():
+        pytest.skip("console script not installed")
+    result = subprocess.run(
+        [
+            str(script),
+            "sim",
+            "--port",
+            "0",
+            "--faults",
+            "error_then_close=server_busy",
+            "--for-seconds",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "live:" in result.stdout
+    bad = subprocess.run(
+        [str(script), "sim", "--port", "0", "--faults", "error_then_close=banana"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert bad.returncode == 2 and "server_busy" in bad.stderr

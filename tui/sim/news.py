@@ -95,6 +95,8 @@ class Story:
     price: float
     change_pct: float
     related: list[str] = field(default_factory=list)
+    volume: float = 0.0
+    """The day's volume at publication (StockNews ``volume``)."""
 
     @property
     def slug(self) -> str:
@@ -145,7 +147,7 @@ class Story:
                 priceChange=self.change_pct,
                 priceCurrency=self.inst.currency,
                 priceFormatted=f"${self.price:,.2f} ({sign}{self.change_pct:.1f}%)",
-                volume=None,
+                volume=self.volume,
                 marketCap=_human_cap(shares_value) if shares_value else None,
                 sector=self.inst.sector or None,
             ),
@@ -212,4 +214,5 @@ class NewsGenerator:
             price=state.price,
             change_pct=change_pct,
             related=related,
+            volume=state.volume,
         )

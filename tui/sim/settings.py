@@ -6,6 +6,7 @@ is known to the client, which reads its plan limits from its own config.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -80,20 +81,29 @@ class Faults:
             if name not in self.__dataclass_fields__:
                 known = ", ".join(sorted(self.__dataclass_fields__))
                 raise ValueError(f"unknown fault {name!r}; known: {known}")
-            current = getattr(self, name)
-            annotation = str(self.__dataclass_fields__[name].type)
-            value: object
-            if not raw:
-                value = True
-            elif annotation.startswith("bool") or isinstance(current, bool):
-                value = raw.lower() in ("1", "true", "yes", "on")
-            elif "float" in annotation:
-                value = float(raw)
-            elif "int" in annotation:
-                value = int(raw)
-            else:
-                value = raw
+            value = _fault_value(name, raw, typing.get_type_hints(Faults)[name])
             setattr(self, name, value)
+
+
+def _fault_value(name: str, raw: str, hint: object) -> object:
+    """``raw`` as the type the fault switch ``name`` holds; a bad value names its choices."""
+    kinds = [k for k in typing.get_args(hint) if k is not type(None)] or [hint]
+    kind = kinds[0]
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if raw not in choices:
+            raise ValueError(f"fault {name}: {raw!r} is not one of {', '.join(choices)}")
+        return raw
+    if kind is bool:
+        return not raw or raw.lower() in ("1", "true", "yes", "on")
+    if not raw:
+        raise ValueError(f"fault {name} needs a value ({name}=...)")
+    if kind in (int, float, str):
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ValueError(f"fault {name}: {raw!r} is not a {kind.__name__}") from None
+    return raw
 
 
 @dataclass
