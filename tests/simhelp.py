@@ -23,6 +23,7 @@ def fast_settings(**overrides: Any) -> SimSettings:
         "speed": 4.0,
         "heartbeat_seconds": 30.0,
         "news_interval_seconds": 30.0,
+        "ping_min_gap_seconds": 0.1,  # tests ping fast; the flood test sets the guide's 15 s
     }
     base.update(overrides)
     return SimSettings(**base)

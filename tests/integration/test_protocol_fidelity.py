@@ -14,12 +14,20 @@ import pytest
 
 from tests.enginehelp import make_engine, quotes, wait_for
 from tests.proxy import ToxicProxy
-from tests.simhelp import fast_settings
-from tui.engine.engine import Engine
+from tests.simhelp import (
+    fast_settings,
+    is_error,
+    is_series,
+    open_ws,
+    recv_json,
+    recv_until,
+    subscribe,
+)
+from tui.engine.engine import Engine, EngineSettings
 from tui.engine.status import FeedState
 from tui.protocol.live import QuoteUpdate, SeriesUpdate, Subscription, dispatch_live
 from tui.sim.server import run_simulator
-from tui.sim.settings import Faults
+from tui.sim.settings import DEMO_KEY, Faults
 
 
 async def _stop(engine: Engine, task: asyncio.Task[None]) -> None:
@@ -239,3 +247,113 @@ def test_sim_command_starts_with_error_then_close() -> None:
         timeout=30,
     )
     assert bad.returncode == 2 and "server_busy" in bad.stderr
+
+
+# ---- the vendor's newer vocabulary (issue 14.8 and 14.11) ---------------------------------------
+
+
+async def test_official_client_messages_are_understood() -> None:
+    """InsightSentry's published client sends ``dp`` (not the guide's ``max_dp``), uses
+    ``type: "both"`` and waits for ``{"event": "subscription_status", "status": "active"}``.
+    Spoken here as that client speaks it (messages written from the vendor's public
+    description, no code copied): the simulator answers all three."""
+    async with run_simulator(fast_settings()) as sim:
+        ws = await open_ws(sim.urls.live)
+        await recv_json(ws)  # the greeting
+        sub = {"code": "NASDAQ:AAPL", "type": "both", "bar_type": "minute", "dp": 25}
+        await subscribe(ws, DEMO_KEY, [sub])
+        status = await recv_until(ws, lambda m: isinstance(m, dict) and "event" in m)
+        assert status == {"event": "subscription_status", "status": "active"}
+        history = await recv_until(ws, is_series("NASDAQ:AAPL"))
+        assert len(history["series"]) == 25
+        quote = await recv_until(ws, lambda m: isinstance(m, dict) and "data" in m)
+        assert quote["data"][0]["code"] == "NASDAQ:AAPL"
+        assert not sim.records_for("live")[0].ping_floods
+        await ws.close()
+
+
+async def test_client_dp_both_and_confirmation_end_to_end() -> None:
+    """The ``dp`` option works end to end (config ``history_field = "dp"``), a ``both``
+    subscription brings quote and series, and the confirmation is recorded."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.config.endpoints.history_field = "dp"
+        both = Subscription(code="NASDAQ:AAPL", type="both", bar_type="minute", max_dp=40)
+        engine.set_desired([both])
+        task = asyncio.create_task(engine.run())
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.series)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        assert len(engine.store.series["NASDAQ:AAPL"].bars) >= 40
+        assert sim.records_for("live")[0].subscription_messages[0][0].max_dp == 40
+        live = engine.feeds[0]
+        await wait_for(lambda: live.status.subscription_confirmed_at is not None)
+        await _stop(engine, task)
+
+
+async def test_guide_throttle_delays_subscriptions_but_never_pings_or_data() -> None:
+    """Guide section 2: past the limit the server "adds small progressive delays to request
+    processing"; "your existing data feed continues uninterrupted". A throttled subscription
+    waits; a ping sent after it is answered at once."""
+    settings = fast_settings(messages_per_window=1, throttle_step_seconds=1.5)
+    async with run_simulator(settings) as sim:
+        ws = await open_ws(sim.urls.live)
+        await recv_json(ws)
+        await subscribe(ws, DEMO_KEY, [{"code": "FX:EURUSD", "type": "quote"}])
+        await recv_until(ws, lambda m: isinstance(m, dict) and "event" in m)
+        started = time.monotonic()
+        await subscribe(ws, DEMO_KEY, [{"code": "NASDAQ:MSFT", "type": "quote"}])
+        await ws.send("ping")
+        assert await recv_until(ws, lambda m: m == "pong") == "pong"
+        assert time.monotonic() - started < 1.0
+        await recv_until(ws, lambda m: isinstance(m, dict) and "event" in m)
+        assert time.monotonic() - started >= 1.5
+        await ws.close()
+
+
+async def test_throttle_errors_are_obeyed() -> None:
+    """The official client's throttle errors: ``processing_throttled`` (the set is sent again
+    after the named delay, no sooner) and ``reconnect_throttled`` (the next dial waits the
+    named delay, not our shorter backoff)."""
+    settings = fast_settings(messages_per_window=1, window_seconds=2.0, throttle_step_seconds=0.6)
+    async with run_simulator(settings, Faults(throttle_errors=True)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False, debounce=0.05)
+        engine.set_desired(quotes("FX:EURUSD"))
+        task = asyncio.create_task(engine.run())
+        await wait_for(lambda: "FX:EURUSD" in engine.store.quotes)
+        engine.set_desired(quotes("FX:EURUSD", "NASDAQ:MSFT"))
+        await wait_for(lambda: engine.pending is not None and "resending" in engine.pending)
+        await wait_for(lambda: "NASDAQ:MSFT" in engine.store.quotes, 15)
+        record = sim.records_for("live")[0]
+        assert len(record.subscription_messages) == 2  # the throttled ones were not applied
+        assert engine.budget.used() >= 3  # every message sent counts
+        await _stop(engine, task)
+
+    settings = fast_settings(connects_per_window=1, window_seconds=60, throttle_step_seconds=2)
+    async with run_simulator(settings, Faults(throttle_errors=True)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("FX:EURUSD"))
+        task = asyncio.create_task(engine.run())
+        live = engine.feeds[0]
+        await wait_for(lambda: "FX:EURUSD" in engine.store.quotes)
+        engine.reconnect()  # a second connection within the window: throttled
+        await wait_for(lambda: "reconnect_throttled" in (live.status.last_error or ""))
+        assert live.status.retry_at is not None
+        assert live.status.retry_at - time.time() >= 1.5  # the named 2 s, not a 0.5 s backoff
+        await _stop(engine, task)
+
+
+async def test_ping_flood_is_answered_as_the_guide_warns() -> None:
+    """Guide section 5: "Don't send pings more than once every 15 seconds to avoid triggering
+    rate limits". The simulator answers a second ping within 15 s with a rate-limit error and
+    no pong; the client's own pinger never comes that close."""
+    async with run_simulator(fast_settings(ping_min_gap_seconds=15.0)) as sim:
+        ws = await open_ws(sim.urls.live)
+        await recv_json(ws)
+        await ws.send("ping")
+        assert await recv_until(ws, lambda m: m == "pong") == "pong"
+        await ws.send("ping")
+        flood = await recv_until(ws, is_error("rate_limited"))
+        assert flood["delay_seconds"] == 15.0
+        assert sim.records_for("live")[0].ping_floods == 1
+        await ws.close()
+    assert EngineSettings().min_ping_gap >= 15.0

@@ -59,6 +59,13 @@ EVICTION_ERRORS = {"connection_evicted", "max_connections_exceeded"}
 """Errors meaning another client holds the account's connections."""
 AUTH_ERRORS = {"unauthorized", "invalid_api_key", "forbidden", "expired_api_key"}
 """Error codes treated as an auth failure."""
+PROCESSING_THROTTLED = "processing_throttled"
+"""The official client's vocabulary: a subscription message not processed; send it again
+after the named delay (``action: "wait_and_retry"``)."""
+RECONNECT_THROTTLED = "reconnect_throttled"
+"""Connecting too often: wait the named delay before dialling again."""
+THROTTLE_RETRY_SECONDS = 5.0
+"""Wait after a throttle error that names no delay."""
 
 
 class InsightSentryFeed(Supervisor):
@@ -214,7 +221,11 @@ class LiveFeed(InsightSentryFeed):
         elif isinstance(event, Unrecognised):
             self.status.unrecognised += 1
             self.alive(now, data=False)
-        else:  # Greeting, StatusEvent
+        elif isinstance(event, StatusEvent):
+            self.alive(now, data=False)
+            if event.event == "subscription_status" and event.status == "active":
+                self.status.subscription_confirmed_at = now
+        else:  # Greeting
             self.alive(now, data=False)
         return None
 
@@ -243,6 +254,15 @@ class LiveFeed(InsightSentryFeed):
         if code in AUTH_ERRORS:
             self.pending_end = SessionEnd(Outcome.AUTH, f"key rejected: {error.message}")
             return None
+        delay = error.server_delay or THROTTLE_RETRY_SECONDS
+        if code == PROCESSING_THROTTLED:  # not processed: the same set again, after the delay
+            self.intent.sent_version = -1
+            self.intent.pending = f"server busy with our requests; resending in {delay:.0f} s"
+            asyncio.get_running_loop().call_later(delay, self.intent.changed.set)
+            engine.status_changed()
+            return None
+        if code == RECONNECT_THROTTLED:  # a named delay wins over our own backoff
+            return SessionEnd(Outcome.RECONNECT, f"{code}: {error.message}", delay)
         engine.notice("warning", f"live: {code}: {error.message}")
         return None
 

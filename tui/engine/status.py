@@ -45,6 +45,8 @@ class FeedStatus(msgspec.Struct):
     key_expiry: float | None = None
     connected_at: float | None = None
     subscriptions_sent: int = 0
+    subscription_confirmed_at: float | None = None
+    """When the server last said ``{"event": "subscription_status", "status": "active"}``."""
 
 
 SKEW_TOLERANCE_MS = 250.0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,10 @@ class LiveSession:
         self.streams: list[Stream] = []
         self.subscribed = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        """Subscription messages, processed by their own task: a throttling delay holds them
+        back, never pings or data already flowing (guide section 2)."""
+        self.last_ping = -math.inf
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -127,6 +132,7 @@ class LiveSession:
         if faults.error_then_close:
             self.tasks.append(asyncio.create_task(self._error_then_close(faults.error_then_close)))
         self.tasks.append(asyncio.create_task(self._firehose()))
+        self.tasks.append(asyncio.create_task(self._process_requests()))
         try:
             async for message in self.ws:
                 self.record.raw_messages += 1
@@ -200,6 +206,21 @@ class LiveSession:
             return
         if message.strip() == "ping":
             self.record.pings += 1
+            now = time.monotonic()
+            gap = self.sim.settings.ping_min_gap_seconds
+            too_soon = now - self.last_ping < gap
+            self.last_ping = now
+            if too_soon:  # section 5: "Don't send pings more than once every 15 seconds"
+                self.record.ping_floods += 1
+                if self.faults.silent or self.faults.ignore_pings:
+                    return  # a mute server says nothing, not even this
+                self.error(
+                    "rate_limited",
+                    "Pings more often than once every 15 seconds are rate limited.",
+                    action="wait_and_retry",
+                    delay_seconds=gap,
+                )
+                return
             if not self.faults.ignore_pings:
                 self.outbox.put("pong")
             return
@@ -226,10 +247,51 @@ class LiveSession:
             self.error("unauthorized", "Invalid or expired api_key.")
             await self.close(1008, "invalid api_key")
             return
-        delay = self.sim.throttle_delay(key)
-        if delay:
-            await asyncio.sleep(delay)  # section 2: delayed, never dropped
-        await self._subscribe(key, plan, payload.get("subscriptions"))
+        self.requests.put_nowait(payload)
+
+    async def _process_requests(self) -> None:
+        """Apply subscription messages in order, each after its account's throttling delay."""
+        while True:
+            payload = await self.requests.get()
+            key = str(payload["api_key"])
+            plan = self.sim.plan_for(key)
+            if plan is None:
+                continue
+            if self.key is None and not await self._reconnect_throttle(key):
+                return
+            delay = self.sim.throttle_delay(key)
+            if delay and self.faults.throttle_errors:
+                self.error(
+                    "processing_throttled",
+                    "Too many subscription messages; this one was not processed.",
+                    action="wait_and_retry",
+                    retryable=True,
+                    delay_seconds=round(delay, 3),
+                )
+                continue
+            if delay:
+                await asyncio.sleep(delay)  # section 2: delayed, never dropped
+            await self._subscribe(key, plan, payload.get("subscriptions"))
+
+    async def _reconnect_throttle(self, key: str) -> bool:
+        """Rapid reconnections from one account are throttled like messages (section 2),
+        counted when a connection first names its key: delayed, or (``throttle_errors``)
+        refused with ``reconnect_throttled``."""
+        delay = self.sim.reconnect_delay(key)
+        if not delay:
+            return True
+        if self.faults.throttle_errors:
+            self.error(
+                "reconnect_throttled",
+                "Reconnecting too often; wait before connecting again.",
+                action="wait_and_retry",
+                retryable=True,
+                delay_seconds=round(delay, 3),
+            )
+            await self.close(1013, "reconnect_throttled")
+            return False
+        await asyncio.sleep(delay)
+        return True
 
     async def _subscribe(self, key: str, plan: PlanSpec, raw_subs: object) -> None:
         """Validate and apply a subscription message (each replaces the previous set)."""
@@ -263,6 +325,7 @@ class LiveSession:
                 return
         self.record.subscription_messages.append(accepted)
         self.subscribed.set()
+        self.outbox.put('{"event":"subscription_status","status":"active"}')  # then the data
         self._apply(accepted, plan)
         if self.faults.inject_error:
             await self._inject(self.faults.inject_error, accepted)
@@ -277,6 +340,8 @@ class LiveSession:
 
     def _check(self, raw: object) -> Subscription | None:
         """One subscription object, or None after queuing the error it deserves."""
+        if isinstance(raw, dict) and "dp" in raw and "max_dp" not in raw:
+            raw = {("max_dp" if k == "dp" else k): v for k, v in raw.items()}  # newer name
         try:
             sub = msgspec.convert(raw, Subscription)
         except msgspec.ValidationError as exc:

@@ -35,6 +35,8 @@ class ConnectionRecord:
     subscription_messages: list[list[Subscription]] = field(default_factory=list)
     raw_messages: int = 0
     pings: int = 0
+    ping_floods: int = 0
+    """Pings that came sooner than 15 s after the previous one (guide section 5)."""
     sent: int = 0
     dropped: int = 0
     evicted: bool = False

@@ -100,6 +100,7 @@ def _websocket_key(sim: Simulator, ws: ServerConnection, request: Request) -> Re
     key = f"ws-{secrets.token_hex(16)}"
     expiration = int(now + sim.settings.ws_key_lifetime_seconds)
     sim.issued_keys[key] = (plan, float(expiration))
+    sim.issued_account[key] = rapid_key
     return json_response(ws, 200, {"api_key": key, "expiration": expiration})
 
 

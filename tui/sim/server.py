@@ -86,6 +86,9 @@ class Simulator:
         self.issued_keys: dict[str, tuple[str, float]] = {}
         self.issued_per_key: dict[str, list[float]] = {}
         self.message_times: dict[str, deque[float]] = {}
+        self.connect_times: dict[str, deque[float]] = {}
+        self.issued_account: dict[str, str] = {}
+        """WebSocket key -> the RapidAPI key (account) it was issued to."""
         self.evictions: dict[str, deque[float]] = {}
         self.started_at = now
         self.server: Server | None = None
@@ -108,17 +111,36 @@ class Simulator:
         offset = self.settings.stocknews_tokens.get(token)
         return None if offset is None else self.started_at + offset
 
+    def account_for(self, key: str) -> str:
+        """The account a key belongs to: a RapidAPI-issued WebSocket key counts against the
+        RapidAPI key it came from (throttling is per account, guide section 2)."""
+        return self.issued_account.get(key, key)
+
     def throttle_delay(self, key: str) -> float:
-        """Seconds to delay this key's message: grows past 120 per 3 hours (guide section 2)."""
+        """Seconds to delay this account's message: grows past 120 per 3 hours (section 2)."""
+        return self._progressive(self.message_times, key, self.settings.messages_per_window)
+
+    def reconnect_delay(self, key: str) -> float:
+        """Seconds to delay this account's new connection: "rapid reconnections from the same
+        account are throttled the same way" (section 2)."""
+        return self._progressive(self.connect_times, key, self.settings.connects_per_window)
+
+    def _progressive(self, log: dict[str, deque[float]], key: str, allowed: int) -> float:
+        """The guide's progressive delay; with the ``throttle_errors`` switch, a refusal is
+        not counted and its delay is when the window next has room (so waiting as told
+        works)."""
         now = time.time()
-        times = self.message_times.setdefault(key, deque())
-        times.append(now)
+        times = log.setdefault(self.account_for(key), deque())
         window = self.settings.window_seconds
         while times and now - times[0] > window:
             times.popleft()
-        excess = len(times) - self.settings.messages_per_window
+        times.append(now)
+        excess = len(times) - allowed
         if excess <= 0:
             return 0.0
+        if self.faults.throttle_errors:
+            times.pop()
+            return max(0.05, window - (now - times[0]) + 0.01)
         return min(self.settings.throttle_max_seconds, excess * self.settings.throttle_step_seconds)
 
     async def admit_live(self, session: LiveSession) -> bool:

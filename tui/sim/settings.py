@@ -69,6 +69,10 @@ class Faults:
     accept_then_close: bool = False
     inject_error: str | None = None
     """Send this typed error after each subscription, closing as the guide's table says."""
+    throttle_errors: bool = False
+    """Answer throttling with the official client's error frames (``processing_throttled``,
+    ``reconnect_throttled`` with ``action: "wait_and_retry"`` and a delay) instead of the
+    guide's silent progressive delay."""
     rest_status: int | None = None
     rest_delay_seconds: float = 0.0
     silent: bool = False
@@ -120,6 +124,10 @@ class SimSettings:
     news_interval_seconds: float = 6.0
     sessions: Literal["real", "always_open"] = "real"
     messages_per_window: int = 120
+    ping_min_gap_seconds: float = 15.0
+    """Pings closer than this are rate limited (guide section 5; tests scale it down)."""
+    connects_per_window: int = 120
+    """New connections per account in the window before reconnections are throttled."""
     window_seconds: float = 3 * 3600
     throttle_step_seconds: float = 0.05
     throttle_max_seconds: float = 5.0
