@@ -45,6 +45,8 @@ class HostileServer:
     text: str = HOSTILE
     heartbeat_offset_ms: float = 0.0
     """Added to ``server_time``: positive is a server clock in the future."""
+    quote_extra: dict[str, object] = field(default_factory=dict)
+    """Fields laid over every quote (``{"delay_seconds": 900.0}``)."""
     close_codes: dict[str, list[int | None]] = field(default_factory=dict)
     server: Server | None = None
     port: int = 0
@@ -98,6 +100,7 @@ class HostileServer:
                 "currency_code": text,
                 "delay_seconds": 0,
                 "lp_time": now_ms / 1000,
+                **self.quote_extra,
             }
             for i, code in enumerate(codes)
         ]

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from tests.enginehelp import make_engine, quotes, wait_for
+from tests.hostile import HostileServer, run_hostile
 from tests.proxy import ToxicProxy
 from tests.simhelp import (
     fast_settings,
@@ -23,9 +24,11 @@ from tests.simhelp import (
     recv_until,
     subscribe,
 )
+from tui.config import Config
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.status import FeedState
 from tui.protocol.live import QuoteUpdate, SeriesUpdate, Subscription, dispatch_live
+from tui.secrets import Keys, Secret
 from tui.sim.server import run_simulator
 from tui.sim.settings import DEMO_KEY, Faults
 
@@ -357,3 +360,74 @@ async def test_ping_flood_is_answered_as_the_guide_warns() -> None:
         assert sim.records_for("live")[0].ping_floods == 1
         await ws.close()
     assert EngineSettings().min_ping_gap >= 15.0
+
+
+async def test_delayed_data_is_really_delayed() -> None:
+    """Guide section 3: ``delay_seconds`` is how far behind real time the data is. The
+    simulator delivers a 900 s instrument that far behind (scaled here to 1.8 s) with its true
+    timestamps, while a real-time one arrives at once."""
+    settings = fast_settings(delay_scale=0.002)
+    async with run_simulator(settings) as sim:
+        assert sim.market.instruments["AMEX:GLD"].delay_seconds == 900
+        ws = await open_ws(sim.urls.live)
+        await recv_json(ws)
+        subs = [{"code": c, "type": "quote"} for c in ("AMEX:GLD", "NASDAQ:AAPL")]
+        await subscribe(ws, DEMO_KEY, subs)
+        lags: dict[str, list[float]] = {"AMEX:GLD": [], "NASDAQ:AAPL": []}
+        deadline = time.monotonic() + 15
+        snapshot_seen = False
+        while time.monotonic() < deadline and min(len(v) for v in lags.values()) < 5:
+            message = await recv_json(ws)
+            if not isinstance(message, dict) or "data" not in message:
+                continue
+            if not snapshot_seen:  # the first is the snapshot (as of the delay)
+                snapshot_seen = True
+                continue
+            for quote in message["data"]:
+                if "lp_time" in quote and quote["code"] in lags:
+                    lags[quote["code"]].append(time.time() - quote["lp_time"])
+        await ws.close()
+    assert min(lags["AMEX:GLD"]) >= 1.6, lags["AMEX:GLD"]
+    assert max(lags["NASDAQ:AAPL"]) < 1.0, lags["NASDAQ:AAPL"]
+
+
+async def test_flags_badj_and_float_numbers_over_loopback() -> None:
+    """Guide section 4 over a real socket: a flag of the other asset class is left out (one
+    warning, however often the set is resent), ``badj`` goes out explicitly for a continuous
+    future; and a quote whose integers arrive as floats (``900.0``) is used whole."""
+    future = Subscription(
+        code="CME_MINI:ES1!", type="series", bar_type="minute", max_dp=20, extended=False
+    )
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired([future, *quotes("AMEX:GLD")])
+        task = asyncio.create_task(engine.run())
+        await wait_for(lambda: "CME_MINI:ES1!" in engine.store.series)
+        sent = sim.records_for("live")[0].subscription_messages[0][0]
+        assert sent.badj is True and sent.extended is None
+        engine.set_desired([future, *quotes("AMEX:GLD", "NASDAQ:AAPL")])
+        await wait_for(lambda: len(sim.records_for("live")[0].subscription_messages) == 2)
+        warned = [n for n in engine.notice_log if "extended applies to non-futures" in n.text]
+        assert len(warned) == 1
+        await wait_for(lambda: "AMEX:GLD" in engine.store.quotes)
+        assert engine.store.quotes["AMEX:GLD"].get("delay_seconds") == 900
+        await _stop(engine, task)
+    async with run_hostile(quote_extra={"delay_seconds": 900.0}) as server:
+        engine = make_engine_for(server)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = asyncio.create_task(engine.run())
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        assert engine.store.quotes["NASDAQ:AAPL"].get("delay_seconds") == 900.0
+        assert engine.feeds[0].status.decode_errors == 0
+        await _stop(engine, task)
+
+
+def make_engine_for(server: HostileServer) -> Engine:
+    """A /live-only engine pointed at a scripted server."""
+    config = Config()
+    config.endpoints.live_url = server.url("/live")
+    return Engine(
+        config,
+        Keys(insightsentry_api_key=Secret("scripted-key")),
+        settings=EngineSettings(newsfeed=False, stocknews=False, debounce=0.05),
+    )

@@ -17,6 +17,7 @@ the previous set; a key that keeps reconnecting over its limit (3 evictions in 6
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import math
 import time
@@ -32,7 +33,7 @@ from tui.sim.bars import BarBuilder, BarSpec, generate_history
 from tui.sim.market import Trade
 from tui.sim.outbox import ConnectionRecord, Outbox, drop_connection, now_ms
 from tui.sim.settings import PlanSpec
-from tui.sim.universe import KNOWN_UNITS, USD_RATES
+from tui.sim.universe import KNOWN_UNITS, USD_RATES, trades_at
 
 if TYPE_CHECKING:
     from tui.sim.server import Simulator
@@ -70,6 +71,10 @@ class QuoteOut(msgspec.Struct):
     last_update: int
     total_items: int
     data: list[Quote]
+
+
+Held = tuple[float, float, dict[str, list[Trade]], dict[str, Quote]]
+"""Delayed data waiting for release: (release time, market time, trades, quotes)."""
 
 
 class Stream:
@@ -113,6 +118,8 @@ class LiveSession:
         """Subscription messages, processed by their own task: a throttling delay holds them
         back, never pings or data already flowing (guide section 2)."""
         self.last_ping = -math.inf
+        self.delayed: collections.deque[Held] = collections.deque()
+        """(release time, market time, trades, quotes) of delayed instruments, held back."""
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -386,7 +393,13 @@ class LiveSession:
         self.last_quotes = {}
         self.streams = []
         if self.quote_codes:
-            snapshot = [market.quote(code, now) for code in self.quote_codes]
+            scale = self.sim.settings.delay_scale
+            snapshot = [
+                self.sim.quote_as_of(code, now - market.instruments[code].delay_seconds * scale)
+                if market.instruments[code].delay_seconds > 0
+                else market.quote(code, now)
+                for code in self.quote_codes
+            ]
             for quote in snapshot:
                 self.last_quotes[quote.code] = msgspec.structs.asdict(quote)
             self.outbox.put(_ENCODER.encode(QuoteOut(now_ms(), len(snapshot), snapshot)).decode())
@@ -395,7 +408,8 @@ class LiveSession:
                 continue
             spec = spec_for(sub)
             inst = market.instruments[sub.code]
-            builder = BarBuilder(spec, inst, market.price(sub.code), now)
+            as_of = now - max(0, inst.delay_seconds) * self.sim.settings.delay_scale
+            builder = BarBuilder(spec, inst, market.price(sub.code), as_of)
             stream = Stream(sub, spec, builder)
             self.streams.append(stream)
             count = min(sub.max_dp or 1, plan.max_dp)  # section 4: clamped to the plan
@@ -409,7 +423,7 @@ class LiveSession:
                 include_last=spec.bar_type != "tick",
                 seed=self.sim.settings.seed,
                 always_open=market.always_open,
-                now=now,
+                now=as_of,  # a delayed instrument's history ends as far back as its data
             )
             self._send_series(stream, history)
 
@@ -426,14 +440,51 @@ class LiveSession:
             self.outbox.put(encoded)
 
     def on_market(self, trades: dict[str, list[Trade]], now: float) -> None:
-        """Fan one market step out to this connection's subscriptions."""
+        """Fan one market step out to this connection's subscriptions: real-time instruments
+        now, delayed ones (``delay_seconds`` > 0, guide section 3) when their delay is up."""
         if not self.subscribed.is_set() or self.faults.silent:
             return
         market = self.sim.market
+        wanted = set(self.quote_codes) | {s.sub.code for s in self.streams}
+        held = {
+            code: t
+            for code, t in trades.items()
+            if code in wanted and market.instruments[code].delay_seconds > 0
+        }
+        if held:
+            scale = self.sim.settings.delay_scale
+            for code in held:
+                delay = market.instruments[code].delay_seconds * scale
+                snapshot = {code: market.quote(code, now)}
+                self.delayed.append((now + delay, now, {code: held[code]}, snapshot))
+        live = {code: t for code, t in trades.items() if code not in held}
+        self._fan_out(live, now, {}, delayed_codes=self._delayed_codes())
+        while self.delayed and self.delayed[0][0] <= now:
+            _, when, batch, quotes = self.delayed.popleft()
+            self._fan_out(batch, when, quotes, delayed_codes=set())
+
+    def _delayed_codes(self) -> set[str]:
+        """Subscribed codes whose data is delayed (their bars roll with their own time)."""
+        market = self.sim.market
+        codes = set(self.quote_codes) | {s.sub.code for s in self.streams}
+        return {c for c in codes if market.instruments[c].delay_seconds > 0}
+
+    def _fan_out(
+        self,
+        trades: dict[str, list[Trade]],
+        now: float,
+        quotes: dict[str, Quote],
+        *,
+        delayed_codes: set[str],
+    ) -> None:
+        """Send the quotes and bars for ``trades`` as of market time ``now``."""
+        market = self.sim.market
         for code in self.quote_codes:
             if code in trades:
-                self._send_quote_diff(market.quote(code, now))
+                self._send_quote_diff(quotes.get(code) or market.quote(code, now))
         for stream in self.streams:
+            if stream.sub.code in delayed_codes:
+                continue
             stream_trades = trades.get(stream.sub.code, ())
             if (
                 not stream.spec.extended
@@ -457,8 +508,17 @@ class LiveSession:
                 self._send_series(stream, [builder.wire_bar()])
                 if self.faults.out_of_order_bars:
                     self._send_series(stream, [previous])
-            elif not stream_trades and builder.roll_period(now) is not None:
-                self._send_series(stream, [builder.wire_bar()])  # minute+: new period starts
+            elif (
+                not stream_trades
+                and trades_at(
+                    market.instruments[stream.sub.code].asset,
+                    now,
+                    extended=stream.spec.extended,
+                    always_open=market.always_open,
+                )
+                and builder.roll_period(now) is not None
+            ):  # minute+: a new period starts, only while the market trades (no flat bars)
+                self._send_series(stream, [builder.wire_bar()])
 
     def _send_quote_diff(self, quote: Quote) -> None:
         """Send only the fields that changed since the last quote for this code (sparse)."""

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from tui.protocol.live import Quote
 from tui.sim.feeds import NewsfeedSession, StockNewsSession
 from tui.sim.live import LiveSession
-from tui.sim.market import Market
+from tui.sim.market import Market, Trade
 from tui.sim.news import NewsGenerator, Story
 from tui.sim.outbox import ConnectionRecord
 from tui.sim.rest import handle_rest
@@ -87,6 +88,8 @@ class Simulator:
         self.issued_per_key: dict[str, list[float]] = {}
         self.message_times: dict[str, deque[float]] = {}
         self.connect_times: dict[str, deque[float]] = {}
+        self.delayed_quotes: dict[str, deque[tuple[float, Quote]]] = {}
+        """Recent quote snapshots of delayed instruments, for snapshots as of their delay."""
         self.issued_account: dict[str, str] = {}
         """WebSocket key -> the RapidAPI key (account) it was issued to."""
         self.evictions: dict[str, deque[float]] = {}
@@ -110,6 +113,31 @@ class Simulator:
         """Epoch expiry of a StockNews token, or None if unknown."""
         offset = self.settings.stocknews_tokens.get(token)
         return None if offset is None else self.started_at + offset
+
+    def _keep_delayed(self, trades: dict[str, list[Trade]], now: float) -> None:
+        """Remember the quotes of delayed instruments that traded, as long as their delay."""
+        for code in trades:
+            inst = self.market.instruments[code]
+            if inst.delay_seconds <= 0:
+                continue
+            kept = self.delayed_quotes.setdefault(code, deque())
+            kept.append((now, self.market.quote(code, now)))
+            horizon = inst.delay_seconds * self.settings.delay_scale + 60.0
+            while kept and now - kept[0][0] > horizon:
+                kept.popleft()
+
+    def quote_as_of(self, code: str, when: float) -> Quote:
+        """The quote of ``code`` as it was at ``when`` (the oldest kept if none is older;
+        the current one for a real-time instrument or before any trade)."""
+        kept = self.delayed_quotes.get(code)
+        if not kept:
+            return self.market.quote(code, time.time())
+        chosen = kept[0][1]
+        for moment, quote in kept:
+            if moment > when:
+                break
+            chosen = quote
+        return chosen
 
     def account_for(self, key: str) -> str:
         """The account a key belongs to: a RapidAPI-issued WebSocket key counts against the
@@ -273,6 +301,7 @@ class Simulator:
                 continue
             now = time.time()
             trades = self.market.step(now, step * self.settings.speed)
+            self._keep_delayed(trades, now)
             for session in list(self.live_sessions):
                 session.on_market(trades, now)
 

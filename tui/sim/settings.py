@@ -124,6 +124,9 @@ class SimSettings:
     news_interval_seconds: float = 6.0
     sessions: Literal["real", "always_open"] = "real"
     messages_per_window: int = 120
+    delay_scale: float = 1.0
+    """Delayed instruments (``delay_seconds: 900``) reach clients ``delay_seconds x this``
+    seconds late in real time (tests shorten it; the data keeps its true timestamps)."""
     ping_min_gap_seconds: float = 15.0
     """Pings closer than this are rate limited (guide section 5; tests scale it down)."""
     connects_per_window: int = 120
