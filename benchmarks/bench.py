@@ -498,7 +498,7 @@ def memory_in_fresh_process() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "memory.json"
         subprocess.run(
-            [sys.executable, "-m", "tui.bench", "--only", "memory", "--json", str(out)],
+            [sys.executable, "-m", "benchmarks.bench", "--only", "memory", "--json", str(out)],
             check=True,
             stdout=subprocess.DEVNULL,
             timeout=600,

@@ -177,7 +177,7 @@ async def test_bad_theme_file_gives_one_notice(
     themes = isolated_paths / "themes"
     themes.mkdir()
     (themes / "broken.toml").write_text('name = "broken"\nprimary = "notacolour"\n')
-    monkeypatch.setattr("tui.ui.app.paths.user_themes_dir", lambda: themes)
+    monkeypatch.setattr("tui.paths.user_themes_dir", lambda: themes)
     app = pinned_app(theme="broken")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -325,7 +325,10 @@ class Session:
         focused = self.entry(self.focused_code)
         if focused is not None:
             subs.append(focused.series_subscription())
-        subs.extend(s for s in self.options.extra_subscriptions if s not in subs)
+        extra = self.options.extra_subscriptions
+        replaced = {s.code for s in extra if s.type in (None, "series", "both")}
+        subs = [s for s in subs if s.is_quote or s.code not in replaced]  # extra series win
+        subs.extend(s for s in extra if s not in subs)
         error = self.engine.set_desired(subs)
         if error:
             self.notice("error", f"Subscription not changed: {error}")

@@ -9,62 +9,29 @@ from; the next batch is asked for only once this one is on screen.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar
 
-from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.message import Message
-from textual.notifications import SeverityLevel
-from textual.theme import Theme
-from textual.widgets import OptionList
 from textual.worker import Worker, WorkerState
 
-from tui import paths
-from tui.config import Display
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem
-from tui.protocol.rest import SymbolInfo
-from tui.protocol.text import clean_text
 from tui.secrets import mask_secrets
 from tui.session.mirror import StoreMirror
-from tui.session.values import (
-    AddSymbol,
-    Command,
-    CycleInterval,
-    FocusSymbol,
-    MoveSymbol,
-    Reconnect,
-    RemoveSymbol,
-    SessionBatch,
-    SwitchWatchlist,
-    ToggleChartMode,
-    ToggleGapFill,
-    ToggleNewsFilter,
-    TogglePause,
-    UndoRemove,
-    ViewState,
-)
+from tui.session.values import SessionBatch, ViewState
 from tui.ui.commands import MarketpaneCommands
 from tui.ui.grid import QuoteGrid
+from tui.ui.keys import KeyedApp
+from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
-from tui.ui.render import Palette
-from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
-from tui.ui.themes import (
-    DEFAULT_THEME,
-    MONO_THEME,
-    load_themes,
-    shipped_themes_dir,
-    with_direction_colours,
-)
+
+__all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
 WIDE_MIN_COLUMNS = 140
 """At least this wide: grid, chart and news side by side."""
@@ -79,113 +46,23 @@ EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 """Signals that close every socket with 1000 and restore the terminal before exiting."""
 
 
-class SessionLink(Protocol):
-    """What the view needs of a session, in this process or behind a socket."""
-
-    on_batch: Any
-
-    def send(self, command: Command) -> None: ...
-
-    def batch_done(self) -> None: ...
-
-    async def run(self) -> None: ...
-
-    async def search(self, query: str) -> list[SymbolInfo]: ...
-
-    async def close(self, timeout: float = 1.0) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class BatchReady(Message):
-    """The session has a batch of changes for the view."""
-
-    def __init__(self, batch: SessionBatch) -> None:
-        super().__init__()
-        self.batch = batch
-
-
-@dataclass
-class ViewOptions:
-    """How this pane looks; what it shows comes from the session."""
-
-    display: Display
-    theme: str | None = None
-    layout: str | None = None
-    frozen_time: float | None = None
-    theme_problem: str | None = None
-    probe: Any = None
-    """Benchmark hook: ``probe.drawn(app, batch)`` after each batch reaches the screen."""
-    handle_signals: bool = False
-    """Quit cleanly on SIGHUP, SIGTERM and SIGINT (the real app; tests leave them alone)."""
-    first_frame_file: Path | None = None
-    """Benchmark start-up probe: write the time of the first frame here, then quit."""
-
-
-class MarketpaneApp(App[int]):
+class MarketpaneApp(KeyedApp):
     """Live quotes, chart and news in one keyboard-driven screen."""
 
     TITLE = "marketpane"
     COMMANDS: ClassVar = App.COMMANDS | {MarketpaneCommands}
-    CSS = """
-    Screen { layers: base; }
-    #main { height: 1fr; }
-    #main.-wide { layout: horizontal; }
-    #main.-wide QuoteGrid { width: 3fr; }
-    #main.-wide ChartView { width: 2fr; }
-    #main.-wide NewsList { width: 2fr; }
-    #main.-medium { layout: grid; grid-size: 2 2; grid-rows: 3fr 2fr; }
-    #main.-medium QuoteGrid { column-span: 2; }
-    #main.-compact { layout: vertical; }
-    #main.-compact ChartView { display: none; }
-    #main.-compact NewsList { display: none; }
-    #main.-compact.-chart QuoteGrid { display: none; }
-    #main.-compact.-chart ChartView { display: block; }
-    NewsTicker { display: none; }
-    Screen.-compact NewsTicker { display: block; }
-    QuoteGrid { background: $surface; }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add_symbol", "Add symbol"),
-        Binding("d,delete", "remove_symbol", "Remove symbol"),
-        Binding("u", "undo_remove", "Undo remove", show=False),
-        Binding("K,shift+up", "move_symbol(-1)", "Move symbol up", show=False),
-        Binding("J,shift+down", "move_symbol(1)", "Move symbol down", show=False),
-        Binding("i", "cycle_interval", "Interval"),
-        Binding("b", "toggle_chart_mode", "Candles/bars", show=False),
-        Binding("c", "toggle_chart", "Chart (compact)", show=False),
-        Binding("g", "toggle_gap_fill", "Fill 1s gaps", show=False),
-        Binding("f", "toggle_news_filter", "News filter"),
-        Binding("n", "focus_news", "News", show=False),
-        Binding("t", "cycle_theme", "Theme"),
-        Binding("p", "toggle_pause", "Pause"),
-        Binding("r", "reconnect", "Reconnect"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        *[
-            Binding(str(n), f"switch_watchlist({n})", f"Watchlist {n}", show=False)
-            for n in range(1, 10)
-        ],
-    ]
+    CSS_PATH = "app.tcss"
 
     def __init__(self, session: SessionLink, options: ViewOptions) -> None:
-        super().__init__()
-        self.session = session
-        self.options = options
-        self.display_config = options.display
+        super().__init__(session, options)
         self.store = StoreMirror()
         self.state = ViewState("", [], [], None, "", None, None)
         self.statuses: list[FeedStatus] = []
         self.budget_text = ""
         self.pending: str | None = None
         self.warning: str | None = None
-        self.session_worker: Worker[None] | None = None
-        self.palette = Palette.from_variables({})
-        self.marketpane_themes: list[str] = []
         self.layout_name = "medium"
         self.chart_forced = False
-        self.exit_signal: int | None = None
         self._last_tick = 0.0
         session.on_batch = self._post_batch
 
@@ -207,34 +84,6 @@ class MarketpaneApp(App[int]):
         return self.state.paused
 
     # ---- setup ------------------------------------------------------------------------------
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """A toast whose text is shown as it is: notices quote servers, files and the user, so
-        markup is off unless a caller asks for it, and control characters are made visible."""
-        super().notify(
-            clean_text(message), title=title, severity=severity, timeout=timeout, markup=markup
-        )
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        return {
-            "mp-up": "#3fb950",
-            "mp-down": "#f85149",
-            "mp-flat": "#8b949e",
-            "mp-stale": "#586069",
-            "mp-up-flash": "#1f4d2b",
-            "mp-down-flash": "#5a1f1f",
-            "mp-axis": "#8b949e",
-            "mp-volume": "#3b5070",
-            "mp-bold-direction": "no",
-        }
 
     def now(self) -> float:
         """Wall clock, or the pinned time of a snapshot test."""
@@ -271,29 +120,7 @@ class MarketpaneApp(App[int]):
         path.write_text(f"{time.time():.6f}")
         self.run_worker(self.action_quit(), exit_on_error=False)
 
-    def _load_themes(self) -> None:
-        display = self.display_config
-        loaded = load_themes(shipped_themes_dir(), paths.user_themes_dir())
-        for theme in loaded.themes:
-            self.register_theme(with_direction_colours(theme, display.up_color, display.down_color))
-            self.marketpane_themes.append(theme.name)
-        problems = list(loaded.problems)
-        if self.options.theme_problem:
-            problems.append(self.options.theme_problem)
-        wanted = self.options.theme or display.theme
-        if os.environ.get("NO_COLOR"):
-            wanted = MONO_THEME
-        if wanted not in self.available_themes:
-            problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
-            wanted = DEFAULT_THEME
-        if wanted in self.available_themes:
-            self.theme = wanted
-        for problem in problems:
-            self.notify(problem, title="Theme", severity="warning", timeout=8)
-
-    def _on_theme_changed(self, theme: Theme) -> None:
-        self.get_css_variables()
-        self.palette = Palette.from_variables(self.theme_variables)
+    def palette_changed(self) -> None:
         grid = self.query_one(QuoteGrid)
         grid.palette = self.palette
         grid.cells.clear()
@@ -452,156 +279,6 @@ class MarketpaneApp(App[int]):
             extra.append("DEMO data (simulator)")
         self.query_one(StatusBar).show(self.statuses, extra, self.palette, self.now())
 
-    # ---- actions: keys become commands ------------------------------------------------------
-
-    def send(self, command: Command) -> None:
-        """Hand a command to the session."""
-        self.session.send(command)
-
-    def action_rows(self) -> list[tuple[str, str, str]]:
-        """(keys, action, description) for the help screen and the command palette."""
-        rows = [
-            ("↑/↓ j/k", "", "Move through the grid or news"),
-            ("Tab", "", "Switch between grid and news"),
-        ]
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.description:
-                if binding.action.startswith("switch_watchlist") and binding.key != "1":
-                    continue
-                keys = binding.key.replace("question_mark", "?").replace(",", " / ")
-                description = binding.description
-                if binding.action.startswith("switch_watchlist"):
-                    keys, description = "1-9", "Switch watchlist"
-                rows.append((keys, binding.action, description))
-        rows.append(("Ctrl+P", "command_palette", "Command palette"))
-        return rows
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen([(k, d) for k, _, d in self.action_rows()]))
-
-    @on(QuoteGrid.Selected)
-    def _row_selected(self, event: QuoteGrid.Selected) -> None:
-        self.action_focus_symbol()
-
-    def action_focus_symbol(self) -> None:
-        code = self.query_one(QuoteGrid).highlighted_code
-        if code is not None:
-            self.send(FocusSymbol(code))
-
-    def action_add_symbol(self) -> None:
-        self.push_screen(AddSymbolScreen(self.session.search), self._added)
-
-    def _added(self, code: str | None) -> None:
-        if code:
-            self.send(AddSymbol(code))
-
-    def action_remove_symbol(self) -> None:
-        code = self.query_one(QuoteGrid).highlighted_code
-        if code is not None:
-            self.send(RemoveSymbol(code))
-
-    def action_undo_remove(self) -> None:
-        self.send(UndoRemove())
-
-    def action_move_symbol(self, step: int) -> None:
-        grid = self.query_one(QuoteGrid)
-        code, target = grid.highlighted_code, grid.cursor_row + step
-        if code is None or not 0 <= target < len(grid.codes):
-            return
-        self.send(MoveSymbol(code, step))
-        grid.move_cursor(row=target)  # the cursor follows the symbol
-
-    def action_switch_watchlist(self, number: int) -> None:
-        self.send(SwitchWatchlist(number))
-
-    def action_cycle_interval(self) -> None:
-        self.send(CycleInterval())
-
-    def action_toggle_chart_mode(self) -> None:
-        self.send(ToggleChartMode())
-
-    def action_toggle_gap_fill(self) -> None:
-        self.send(ToggleGapFill())
-
     def action_toggle_chart(self) -> None:
         self.chart_forced = not self.chart_forced
         self._apply_layout(self.size.width, self.size.height)
-
-    def action_toggle_news_filter(self) -> None:
-        self.send(ToggleNewsFilter())
-
-    def action_focus_news(self) -> None:
-        news = self.query_one(NewsList)
-        if news.display:
-            news.focus()
-
-    @on(OptionList.OptionSelected, "#news")
-    def _news_selected(self, event: OptionList.OptionSelected) -> None:
-        item = self.query_one(NewsList).selected_item()
-        if item is not None:
-            self.push_screen(NewsDetailScreen(item))
-
-    def action_cycle_theme(self) -> None:
-        names = self.marketpane_themes or [self.theme]
-        index = names.index(self.theme) if self.theme in names else -1
-        self.action_set_theme(names[(index + 1) % len(names)])
-
-    def action_set_theme(self, name: str) -> None:
-        if name in self.available_themes:
-            self.theme = name
-            self.notify(f"Theme: {name}")
-
-    def action_toggle_pause(self) -> None:
-        self.send(TogglePause())
-
-    def action_reconnect(self) -> None:
-        self.send(Reconnect())
-
-    # ---- ways out ---------------------------------------------------------------------------
-
-    def crash_report(self) -> Text:
-        """The exception being handled as plain text: no local variables, keys masked."""
-        import io
-
-        import rich
-        from rich.console import Console
-        from rich.traceback import Traceback
-
-        buffer = io.StringIO()
-        console = Console(
-            file=buffer,
-            width=max(80, self.console.width or 100),
-            color_system=None,
-            force_terminal=False,
-        )
-        console.print(Traceback(show_locals=False, width=None, suppress=[rich]))
-        return Text(mask_secrets(buffer.getvalue()))
-
-    def _fatal_error(self) -> None:
-        """Textual's crash exit, with :meth:`crash_report` instead of a traceback with locals.
-
-        Textual's own report shows locals (``show_locals=True``); a subscription message held
-        in a local would print the key. (A private method: Textual is pinned to its minor
-        version in ``pyproject.toml`` for this.)
-        """
-        self.bell()
-        self._exit_renderables.append(self.crash_report())
-        self._close_messages_no_wait()
-
-    def _on_exit_signal(self, signum: int) -> None:
-        """SIGHUP (a dropped SSH session), SIGTERM or SIGINT: stop the feeds at once (their
-        sockets close with 1000, bounded by the launcher), restore the terminal and exit with
-        128 + the signal's number."""
-        self.exit_signal = signum
-        self.session.stop()
-        self.exit(return_code=128 + signum)
-
-    async def action_quit(self) -> None:
-        """Close every socket with 1000, then exit."""
-        self.session.stop()
-        if self.session_worker is not None:
-            try:
-                await self.session_worker.wait()
-            except Exception:  # the worker's own error was already shown
-                pass
-        self.exit(0)

@@ -1,0 +1,148 @@
+"""Keys: every binding, the help and palette rows made from them, and each key's action,
+which becomes a session command (the view keeps only layout and focus)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.widgets import OptionList
+
+from tui.session.values import (
+    AddSymbol,
+    Command,
+    CycleInterval,
+    FocusSymbol,
+    MoveSymbol,
+    Reconnect,
+    RemoveSymbol,
+    SwitchWatchlist,
+    ToggleChartMode,
+    ToggleGapFill,
+    ToggleNewsFilter,
+    TogglePause,
+    UndoRemove,
+)
+from tui.ui.exits import ExitingApp
+from tui.ui.grid import QuoteGrid
+from tui.ui.panels import NewsList
+from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
+
+
+class KeyedApp(ExitingApp):
+    """Bindings and actions."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add_symbol", "Add symbol"),
+        Binding("d,delete", "remove_symbol", "Remove symbol"),
+        Binding("u", "undo_remove", "Undo remove", show=False),
+        Binding("K,shift+up", "move_symbol(-1)", "Move symbol up", show=False),
+        Binding("J,shift+down", "move_symbol(1)", "Move symbol down", show=False),
+        Binding("i", "cycle_interval", "Interval"),
+        Binding("b", "toggle_chart_mode", "Candles/bars", show=False),
+        Binding("c", "toggle_chart", "Chart (compact)", show=False),
+        Binding("g", "toggle_gap_fill", "Fill 1s gaps", show=False),
+        Binding("f", "toggle_news_filter", "News filter"),
+        Binding("n", "focus_news", "News", show=False),
+        Binding("t", "cycle_theme", "Theme"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("r", "reconnect", "Reconnect"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        *[
+            Binding(str(n), f"switch_watchlist({n})", f"Watchlist {n}", show=False)
+            for n in range(1, 10)
+        ],
+    ]
+
+    # ---- actions: keys become commands ------------------------------------------------------
+
+    def send(self, command: Command) -> None:
+        """Hand a command to the session."""
+        self.session.send(command)
+
+    def action_rows(self) -> list[tuple[str, str, str]]:
+        """(keys, action, description) for the help screen and the command palette."""
+        rows = [
+            ("↑/↓ j/k", "", "Move through the grid or news"),
+            ("Tab", "", "Switch between grid and news"),
+        ]
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.description:
+                if binding.action.startswith("switch_watchlist") and binding.key != "1":
+                    continue
+                keys = binding.key.replace("question_mark", "?").replace(",", " / ")
+                description = binding.description
+                if binding.action.startswith("switch_watchlist"):
+                    keys, description = "1-9", "Switch watchlist"
+                rows.append((keys, binding.action, description))
+        rows.append(("Ctrl+P", "command_palette", "Command palette"))
+        return rows
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([(k, d) for k, _, d in self.action_rows()]))
+
+    @on(QuoteGrid.Selected)
+    def _row_selected(self, event: QuoteGrid.Selected) -> None:
+        self.action_focus_symbol()
+
+    def action_focus_symbol(self) -> None:
+        code = self.query_one(QuoteGrid).highlighted_code
+        if code is not None:
+            self.send(FocusSymbol(code))
+
+    def action_add_symbol(self) -> None:
+        self.push_screen(AddSymbolScreen(self.session.search), self._added)
+
+    def _added(self, code: str | None) -> None:
+        if code:
+            self.send(AddSymbol(code))
+
+    def action_remove_symbol(self) -> None:
+        code = self.query_one(QuoteGrid).highlighted_code
+        if code is not None:
+            self.send(RemoveSymbol(code))
+
+    def action_undo_remove(self) -> None:
+        self.send(UndoRemove())
+
+    def action_move_symbol(self, step: int) -> None:
+        grid = self.query_one(QuoteGrid)
+        code, target = grid.highlighted_code, grid.cursor_row + step
+        if code is None or not 0 <= target < len(grid.codes):
+            return
+        self.send(MoveSymbol(code, step))
+        grid.move_cursor(row=target)  # the cursor follows the symbol
+
+    def action_switch_watchlist(self, number: int) -> None:
+        self.send(SwitchWatchlist(number))
+
+    def action_cycle_interval(self) -> None:
+        self.send(CycleInterval())
+
+    def action_toggle_chart_mode(self) -> None:
+        self.send(ToggleChartMode())
+
+    def action_toggle_gap_fill(self) -> None:
+        self.send(ToggleGapFill())
+
+    def action_toggle_news_filter(self) -> None:
+        self.send(ToggleNewsFilter())
+
+    def action_focus_news(self) -> None:
+        news = self.query_one(NewsList)
+        if news.display:
+            news.focus()
+
+    @on(OptionList.OptionSelected, "#news")
+    def _news_selected(self, event: OptionList.OptionSelected) -> None:
+        item = self.query_one(NewsList).selected_item()
+        if item is not None:
+            self.push_screen(NewsDetailScreen(item))
+
+    def action_toggle_pause(self) -> None:
+        self.send(TogglePause())
+
+    def action_reconnect(self) -> None:
+        self.send(Reconnect())

@@ -1,0 +1,56 @@
+"""What the view needs of a session, the message a batch arrives in, and the view's options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual.message import Message
+
+from tui.config import Display
+from tui.protocol.rest import SymbolInfo
+from tui.session.values import Command, SessionBatch
+
+
+class SessionLink(Protocol):
+    """What the view needs of a session, in this process or behind a socket."""
+
+    on_batch: Any
+
+    def send(self, command: Command) -> None: ...
+
+    def batch_done(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def search(self, query: str) -> list[SymbolInfo]: ...
+
+    async def close(self, timeout: float = 1.0) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class BatchReady(Message):
+    """The session has a batch of changes for the view."""
+
+    def __init__(self, batch: SessionBatch) -> None:
+        super().__init__()
+        self.batch = batch
+
+
+@dataclass
+class ViewOptions:
+    """How this pane looks; what it shows comes from the session."""
+
+    display: Display
+    theme: str | None = None
+    layout: str | None = None
+    frozen_time: float | None = None
+    theme_problem: str | None = None
+    probe: Any = None
+    """Benchmark hook: ``probe.drawn(app, batch)`` after each batch reaches the screen."""
+    handle_signals: bool = False
+    """Quit cleanly on SIGHUP, SIGTERM and SIGINT (the real app; tests leave them alone)."""
+    first_frame_file: Path | None = None
+    """Benchmark start-up probe: write the time of the first frame here, then quit."""
