@@ -116,12 +116,7 @@ class LiveFeed(InsightSentryFeed):
         while not intent.desired:
             self._set(FeedState.IDLE, "nothing to subscribe")
             intent.changed.clear()
-            changed = asyncio.ensure_future(intent.changed.wait())
-            stop = asyncio.ensure_future(self.stop_event.wait())
-            done, pending = await asyncio.wait({changed, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            if stop in done:
+            if await self._until_stop_or(intent.changed) == "stop":
                 return False
         return not self.stop_event.is_set()
 

@@ -151,14 +151,22 @@ class Supervisor:
         finally:
             self._set(FeedState.STOPPED, self.status.detail or "quit")
 
-    async def _wait_restart(self) -> bool:
-        """Stay stopped until a manual reconnect (True) or quit (False)."""
+    async def _until_stop_or(self, event: asyncio.Event, timeout: float | None = None) -> str:
+        """Wait for quit, ``event`` or ``timeout``: ``"stop"``, ``"event"`` or ``"timeout"``."""
         stop = asyncio.ensure_future(self.stop_event.wait())
-        kick = asyncio.ensure_future(self.kick_event.wait())
-        done, pending = await asyncio.wait({stop, kick}, return_when=asyncio.FIRST_COMPLETED)
+        other = asyncio.ensure_future(event.wait())
+        done, pending = await asyncio.wait(
+            {stop, other}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         for task in pending:
             task.cancel()
         if stop in done:
+            return "stop"
+        return "event" if other in done else "timeout"
+
+    async def _wait_restart(self) -> bool:
+        """Stay stopped until a manual reconnect (True) or quit (False)."""
+        if await self._until_stop_or(self.kick_event) == "stop":
             return False
         self.kick_event.clear()
         self.backoff.attempt = 0
@@ -167,16 +175,10 @@ class Supervisor:
 
     async def _sleep(self, delay: float) -> bool:
         """Wait ``delay`` seconds; False at once on quit, early on a manual reconnect."""
-        stop = asyncio.ensure_future(self.stop_event.wait())
-        kick = asyncio.ensure_future(self.kick_event.wait())
-        done, pending = await asyncio.wait(
-            {stop, kick}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-        if kick in done:
+        outcome = await self._until_stop_or(self.kick_event, delay)
+        if outcome == "event":
             self.kick_event.clear()
-        return stop not in done
+        return outcome != "stop"
 
     async def _decide(self, end: SessionEnd) -> float | None:
         """Carry out the policy's decision: seconds to wait before the next dial, or None to

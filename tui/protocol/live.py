@@ -242,12 +242,10 @@ def _lenient_envelope(payload: bytes) -> tuple[_LiveEnvelope, int] | None:
                     quotes.append(quote)
             kept["data"] = quotes
             continue
-        try:
-            msgspec.convert({key: value}, _LiveEnvelope, strict=False)
-        except msgspec.ValidationError:
+        if _usable(key, value, _LiveEnvelope, {}):
+            kept[key] = value
+        else:
             unusable += 1
-            continue
-        kept[key] = value
     try:
         return msgspec.convert(kept, _LiveEnvelope, strict=False), unusable
     except msgspec.ValidationError:
@@ -258,18 +256,21 @@ def _lenient_struct(entry: object, kind: type[Quote]) -> tuple[Quote | None, int
     """``entry`` as ``kind`` with unusable values left out; (None, 1) if nothing usable."""
     if not isinstance(entry, dict):
         return None, 1
-    kept, bad = {}, 0
-    for key, value in entry.items():
-        try:
-            msgspec.convert({"code": "X", key: value}, kind, strict=False)
-        except msgspec.ValidationError:
-            bad += 1
-            continue
-        kept[key] = value
+    kept = {k: v for k, v in entry.items() if _usable(k, v, kind, {"code": "X"})}
+    bad = len(entry) - len(kept)
     try:
         return msgspec.convert(kept, kind, strict=False), bad
     except msgspec.ValidationError:
         return None, bad + 1
+
+
+def _usable(key: str, value: object, kind: type, required: dict[str, object]) -> bool:
+    """Whether ``kind`` accepts ``value`` for its field ``key`` (``required`` fills the rest)."""
+    try:
+        msgspec.convert({**required, key: value}, kind, strict=False)
+    except msgspec.ValidationError:
+        return False
+    return True
 
 
 def _classify(env: _LiveEnvelope, frame: str | bytes) -> LiveEvent:
