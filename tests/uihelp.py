@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.config import Config
+from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
@@ -32,10 +32,12 @@ def sim_app(
     *,
     debounce: float = 0.2,
     keys: Keys | None = None,
+    plan: str = "mega",
     **options: object,
 ) -> MarketpaneApp:
-    """The real app, session and engine on the simulator, with quick engine timings."""
-    config = Config()
+    """The real app, session and engine on the simulator, with quick engine timings; the
+    config's plan is ``plan`` (the demo key's plan is mega)."""
+    config = Config(plan=preset_plan(plan))
     assert sim.urls is not None
     session = {k: v for k, v in options.items() if k in SESSION_FIELDS}
     view = {k: v for k, v in options.items() if k not in SESSION_FIELDS}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from tui import __version__, paths
-from tui.config import Config, ConfigError, LayoutName, load_config
+from tui.config import PLAN_PRESETS, Config, ConfigError, LayoutName, load_config, preset_plan
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
 from tui.protocol.text import clean_text
 from tui.secrets import (
@@ -79,6 +79,11 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", help="theme name")
     parser.add_argument("--layout", choices=["auto", "wide", "medium", "compact"])
     parser.add_argument("--record", metavar="FILE", help="record inbound frames as JSON lines")
+    parser.add_argument(
+        "--plan",
+        choices=sorted(PLAN_PRESETS),
+        help="the account's plan (limits); default: the config's plan (pro)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (demo mode)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (demo mode)")
     parser.add_argument("--log", metavar="FILE", help="write a log (keys masked)")
@@ -118,6 +123,8 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
             if not value.startswith(("ws://", "wss://", "http://", "https://")):
                 _fail(f"--{flag.replace('_', '-')}: {value!r} is not a ws(s):// or http(s):// URL")
             setattr(config.endpoints, attr, value)
+    if args.plan:
+        config.plan = preset_plan(args.plan)
     symbols = None
     if args.symbols:
         symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]

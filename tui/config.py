@@ -108,6 +108,20 @@ class Plan(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("max_dp must be 1..30000")
 
 
+PLAN_PRESETS: dict[str, tuple[int, int, int]] = {
+    "pro": (2, 1000, 1),
+    "ultra": (5, 1000, 1),
+    "mega": (12, 30_000, 3),
+}
+"""Known plans: name → (symbol subscriptions, max_dp, connections), after protocol-notes."""
+
+
+def preset_plan(name: str) -> Plan:
+    """The limits of a known plan (``--plan``); KeyError for an unknown name."""
+    subscriptions, max_dp, connections = PLAN_PRESETS[name]
+    return Plan(name=name, subscriptions=subscriptions, max_dp=max_dp, connections=connections)
+
+
 Hz = Annotated[float, msgspec.Meta(ge=0.2, le=60.0)]
 """A frame rate setting: 0.2 to 60 frames a second."""
 

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from tui import paths
 from tui.engine.engine import EngineSettings
-from tui.session.demo import demo_keys, demo_runtime_config
+from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
 from tui.session.session import Session, SessionOptions
 from tui.sim.server import SimulatorThread
-from tui.sim.settings import SimSettings
 
 if TYPE_CHECKING:
     from tui.cli import RunOptions
@@ -43,7 +42,9 @@ def run_app(
     keys = options.keys
     demo = options.demo and replay is None
     if demo:
-        simulator = SimulatorThread(SimSettings(seed=options.seed, speed=options.speed))
+        simulator = SimulatorThread(
+            demo_sim_settings(options.config, seed=options.seed, speed=options.speed)
+        )
         runtime = demo_runtime_config(options.config, simulator.start())
         keys = demo_keys()
     display = options.config.display

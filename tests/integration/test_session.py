@@ -16,7 +16,7 @@ import msgspec
 
 from tests.enginehelp import wait_for
 from tests.simhelp import fast_settings
-from tui.config import Config, load_config, save_config
+from tui.config import Config, load_config, preset_plan, save_config
 from tui.engine.engine import EngineSettings
 from tui.launch import demo_keys, demo_runtime_config
 from tui.session.mirror import StoreMirror
@@ -61,7 +61,7 @@ class FakeView:
 
 
 def _session(sim: Simulator, config_path: Path) -> Session:
-    config = Config()
+    config = Config(plan=preset_plan("mega"))  # the demo key's plan
     save_config(config, config_path)
     return Session(
         SessionOptions(

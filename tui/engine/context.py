@@ -62,3 +62,9 @@ class FeedContext(Protocol):
 
     def status_changed(self) -> None:
         """A feed status changed: the next batch carries it."""
+
+    def reject_subscription(self, code: str | None, *, what: str, series_only: bool) -> None:
+        """The server refused ``code``: forget it without a resend, and never send it again."""
+
+    def learn_plan_limit(self, allowed: int) -> bool:
+        """The server named the plan's symbol subscription limit; True if it was news."""

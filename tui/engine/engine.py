@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tui.config import Config
 from tui.engine.budget import SubscriptionBudget
+from tui.engine.capacity import Capacity, PlanUse
 from tui.engine.context import EngineSettings
 from tui.engine.feeds import LiveFeed, NewsfeedFeed, StockNewsFeed
 from tui.engine.intent import SubscriptionIntent
@@ -26,7 +27,7 @@ from tui.engine.status import Batch, FeedStatus, Notice
 from tui.engine.store import MarketStore
 from tui.engine.supervisor import Supervisor
 from tui.protocol.live import Subscription
-from tui.protocol.rules import SubscriptionRuleError, validate_subscriptions
+from tui.protocol.rules import SubscriptionRuleError, normalise_subscription
 from tui.protocol.text import clean_text
 from tui.secrets import Keys, mask_secrets
 
@@ -83,6 +84,9 @@ class Engine:
             self.frame_observers.append(self.recorder.write)
         self.on_batch = on_batch
         self.intent = SubscriptionIntent()
+        self.capacity = Capacity(config.plan)
+        self.requested: list[Subscription] = []
+        """What the session asked for, before fitting to the plan."""
         self.loop_lag_ms = 0.0
         """How late the event loop last woke a sleeper, in ms."""
         self._warned: set[str] = set()
@@ -125,30 +129,57 @@ class Engine:
         return self.intent.pending
 
     def set_desired(self, subs: list[Subscription]) -> str | None:
-        """Validate and adopt a new desired set; returns an error text and keeps the old one."""
-        if not subs:  # nothing to ask for: the live feed closes its socket (guide section 2)
-            if self.intent.adopt([]):
-                self.status_changed()
-            return None
+        """Validate ``subs`` and adopt the best subset the plan allows (the rest is marked, see
+        :class:`Capacity`); returns an error text and keeps the old set if one breaks a rule."""
         plan = self.config.plan
         warnings: list[str] = []
         try:
-            valid = validate_subscriptions(
-                subs, plan_max_dp=plan.max_dp, plan_units=plan.subscriptions, warnings=warnings
-            )
+            valid = [
+                normalise_subscription(s, plan_max_dp=plan.max_dp, warnings=warnings) for s in subs
+            ]
         except SubscriptionRuleError as exc:
             return str(exc)
         for warning in warnings:
             if warning not in self._warned:  # once per session, not per resend
                 self._warned.add(warning)
                 self.notice("warning", warning)
-        if self.intent.adopt(valid):
-            self.status_changed()
+        self.requested = valid
+        self._refit()
         return None
 
-    def drop_subscription(self, code: str | None, *, series_only: bool) -> list[Subscription]:
-        """Remove subscriptions the server rejected (see :meth:`SubscriptionIntent.drop`)."""
-        return self.intent.drop(code, series_only=series_only)
+    def _refit(self) -> None:
+        """Fit the requested set to the plan and adopt it; an empty one closes ``/live``
+        (guide section 2: to stop all data, disconnect)."""
+        kept = self.capacity.fit(self.requested)
+        changed = self.intent.adopt(kept)
+        if changed or self.capacity.marks or self.capacity.series_marks:
+            self.status_changed()
+
+    def reject_subscription(self, code: str | None, *, what: str, series_only: bool) -> None:
+        """The server refused ``code``: forget it without a resend, and never send it again."""
+        removed = self.intent.drop(code, series_only=series_only)
+        if code is not None:
+            self.capacity.reject(code, removed, what)
+        self.capacity.fit(self.requested)  # marks only: the intent already dropped it
+        self.status_changed()
+
+    def learn_plan_limit(self, allowed: int) -> bool:
+        """The server said the plan allows ``allowed`` units: refit to that and say so; False
+        if that is no smaller than the limit in force."""
+        if not self.capacity.learn(allowed):
+            return False
+        self.notice(
+            "warning",
+            f"The server says your plan allows {allowed} symbol subscription"
+            f"{'' if allowed == 1 else 's'} (config: {self.config.plan.subscriptions}); "
+            "subscribed what fits, the rest is marked. Set plan.subscriptions in the config.",
+        )
+        self._refit()
+        return True
+
+    def plan_use(self) -> PlanUse:
+        """The plan's name and use, for the status bar."""
+        return self.capacity.use()
 
     def reconnect(self) -> None:
         """Force every feed to reconnect (and restart stopped ones)."""
@@ -186,7 +217,7 @@ class Engine:
     def notice(self, level: str, text: str) -> None:
         """Queue a notice for the UI (masked, and cleaned of control characters: notices quote
         server text)."""
-        notice = Notice(level, clean_text(mask_secrets(text)))  # type: ignore[arg-type]
+        notice = Notice(level, clean_text(mask_secrets(text)), time.time())  # type: ignore[arg-type]
         self.notices.append(notice)
         self.notice_log.append(notice)
         self.notices = self.notices[-50:]

@@ -33,7 +33,7 @@ from tui.protocol.newsfeed import (
     dispatch_newsfeed,
     encode_newsfeed_auth,
 )
-from tui.protocol.rules import SubscriptionRuleError, check_message_size
+from tui.protocol.rules import SubscriptionRuleError, check_message_size, plan_limit_from_error
 from tui.protocol.stocknews import (
     Connected,
     News,
@@ -229,12 +229,17 @@ class LiveFeed(InsightSentryFeed):
         code, symbol = error.error, error.symbol
         if code in IN_BAND_SUBSCRIPTION_ERRORS:
             what = IN_BAND_SUBSCRIPTION_ERRORS[code]
-            removed = self.intent.drop(symbol, series_only=code != "invalid_symbol")
-            self.sent = [s for s in self.sent if s not in removed]
+            before = list(self.intent.desired)
+            engine.reject_subscription(symbol, what=what, series_only=code != "invalid_symbol")
+            self.sent = [s for s in self.sent if s in self.intent.desired or s not in before]
             engine.notice(
                 "warning",
-                f"{symbol or 'subscription'}: {what} — removed. Server said: {error.message}",
+                f"{symbol or 'subscription'}: {what}; not sent again (the row says so; d "
+                f"removes it). Server said: {error.message}",
             )
+            return None
+        limit = plan_limit_from_error(error.message, error.details)
+        if code == "invalid_request" and limit is not None and engine.learn_plan_limit(limit):
             return None
         if code in EVICTION_ERRORS:
             self.pending_end = SessionEnd(

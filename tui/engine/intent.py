@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from tui.protocol.live import Subscription
 
 PENDING_TEXT = "subscription change pending"
@@ -33,8 +35,9 @@ class SubscriptionIntent:
         return self.sent_version == self.version
 
     def adopt(self, subs: list[Subscription]) -> bool:
-        """Make ``subs`` the desired set; True if it changed (the feed then sends it)."""
-        if subs == self.desired:
+        """Make ``subs`` the desired set; True if it changed (the feed then sends it). The
+        same set in another order is no change: a reorder spends no budget (issue 13)."""
+        if subs == self.desired or _canonical(subs) == _canonical(self.desired):
             return False
         self.desired = list(subs)
         self.version += 1
@@ -62,3 +65,8 @@ class SubscriptionIntent:
             if was_in_sync:
                 self.sent_version = self.version
         return removed
+
+
+def _canonical(subs: list[Subscription]) -> list[bytes]:
+    """A subscription list with its order forgotten (the server treats it as a set)."""
+    return sorted(msgspec.json.encode(s) for s in subs)

@@ -76,6 +76,8 @@ class Notice(msgspec.Struct, frozen=True):
 
     level: Literal["information", "warning", "error"]
     text: str
+    at: float = 0.0
+    """When it was raised (wall clock), for the notification history."""
 
 
 @dataclass

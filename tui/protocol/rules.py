@@ -168,6 +168,45 @@ def validate_subscriptions(
     return out
 
 
+def fit_to_plan(
+    subs: list[Subscription], plan_units: int
+) -> tuple[list[Subscription], list[Subscription]]:
+    """Split ``subs`` into the best subset that fits ``plan_units`` and the rest.
+
+    Series come first (in the order given: the charted one, then any others), then quotes in
+    the order given (the watchlist's), ten to a unit: the whole set is never refused for one
+    symbol too many (issue 13, the plan trap). Returns ``(kept, left_out)``, each in the order
+    given.
+    """
+    series_first = sorted(subs, key=lambda s: s.type == "quote")
+    kept_ids: set[int] = set()
+    series = quotes = 0
+    for sub in series_first:
+        add_series = 1 if sub.type in (None, "series", "both") else 0
+        add_quotes = 1 if sub.type in ("quote", "both") else 0
+        units = series + add_series + -(-(quotes + add_quotes) // QUOTES_PER_UNIT)
+        if units <= plan_units:
+            kept_ids.add(id(sub))
+            series += add_series
+            quotes += add_quotes
+    kept = [s for s in subs if id(s) in kept_ids]
+    left_out = [s for s in subs if id(s) not in kept_ids]
+    return kept, left_out
+
+
+_ALLOWED = re.compile(r"(?:allow(?:s|ed)?\W{0,4})(\d+)", re.I)
+"""Finds the plan's limit in a "subscription limit exceeded" error (message or details)."""
+
+
+def plan_limit_from_error(message: str, details: str | None) -> int | None:
+    """The number of symbol subscriptions a limit error says the plan allows, if it says."""
+    text = f"{message} {details or ''}"
+    if "limit" not in text.lower() and "allow" not in text.lower():
+        return None
+    found = _ALLOWED.search(details or "") or _ALLOWED.search(message)
+    return int(found.group(1)) if found else None
+
+
 def check_message_size(text: str) -> None:
     """Raise if an outbound message exceeds 500,000 characters (counted in characters)."""
     if len(text) > MAX_MESSAGE_CHARS:

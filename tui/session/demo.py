@@ -9,7 +9,10 @@ import msgspec
 from tui.config import Config
 from tui.secrets import Keys, Secret
 from tui.sim.server import SimUrls
-from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN
+from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN, PlanSpec, SimSettings
+
+DEMO_PLAN = "demo"
+"""The simulator's name for the plan the demo key is on (the user's configured plan)."""
 
 
 def demo_keys() -> Keys:
@@ -19,8 +22,20 @@ def demo_keys() -> Keys:
     )
 
 
+def demo_sim_settings(config: Config, *, seed: int = 7, speed: float = 1.0) -> SimSettings:
+    """Simulator settings whose demo key is on the user's configured plan, so a watchlist
+    built in the demo fits the plan it will meet with a real key (issue 13, the plan trap)."""
+    settings = SimSettings(seed=seed, speed=speed)
+    plan = config.plan
+    settings.plans[DEMO_PLAN] = PlanSpec(
+        plan.name, units=plan.subscriptions, max_dp=plan.max_dp, connections=plan.connections
+    )
+    settings.key_plans[DEMO_KEY] = DEMO_PLAN
+    return settings
+
+
 def demo_runtime_config(config: Config, urls: SimUrls | Any) -> Config:
-    """A copy of ``config`` pointed at the simulator, with the mega plan's limits."""
+    """A copy of ``config`` pointed at the simulator (the plan is the config's own)."""
     runtime = msgspec.structs.replace(config)
     runtime.endpoints = msgspec.structs.replace(
         config.endpoints,
@@ -29,8 +44,5 @@ def demo_runtime_config(config: Config, urls: SimUrls | Any) -> Config:
         stocknews_url=urls.stocknews,
         rest_url=urls.rest,
         rapidapi_url=urls.rest,
-    )
-    runtime.plan = msgspec.structs.replace(
-        config.plan, subscriptions=12, max_dp=30_000, connections=3
     )
     return runtime

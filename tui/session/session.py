@@ -175,7 +175,7 @@ class Session:
 
     def notice(self, level: str, text: str) -> None:
         """A notice for the view (masked)."""
-        notice = Notice(level, mask_secrets(text))  # type: ignore[arg-type]
+        notice = Notice(level, mask_secrets(text), time.time())  # type: ignore[arg-type]
         if self.engine is not None:
             self.engine.notice(notice.level, notice.text)
         else:
@@ -245,8 +245,9 @@ class Session:
         if not 0 <= target < len(symbols):
             return
         symbols[index], symbols[target] = symbols[target], symbols[index]
-        self._persist()
-        self._changed()  # the order is the view's; the subscription is unchanged
+        self._update_desired()  # the same set in a new order sends nothing (unless the plan
+        self._persist()  # is full: then the order picks which symbols fit)
+        self._changed()
 
     def _on_SwitchWatchlist(self, command: SwitchWatchlist) -> None:
         lists = self.config.watchlists
@@ -442,6 +443,9 @@ class Session:
                 warning=engine.loop_warning() if engine else None,
                 state=state,
                 removed=forget,
+                plan=engine.plan_use() if engine else None,
+                marks=dict(engine.capacity.marks) if engine else {},
+                series_marks=dict(engine.capacity.series_marks) if engine else {},
                 sent_at=batch.sent_at or time.time(),
             )
         )

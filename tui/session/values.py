@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from tui.engine.capacity import PlanUse
 from tui.engine.status import FeedStatus, Notice
 from tui.engine.store import NewsItem
 from tui.protocol.live import Bar
@@ -159,4 +160,10 @@ class SessionBatch(msgspec.Struct):
     """Present when the view state changed (and in the first batch)."""
     removed: list[str] = []
     """Symbols whose quotes the view should forget."""
+    plan: PlanUse | None = None
+    """The plan's name and use (``plan pro 2/2``)."""
+    marks: dict[str, str] = {}
+    """Rows not subscribed, and why (left out for want of plan room, or rejected)."""
+    series_marks: dict[str, str] = {}
+    """Charts not subscribed, and why."""
     sent_at: float = 0.0

@@ -204,6 +204,7 @@ class LiveSession:
 
     def error(self, code: str, message: str, **extra: Any) -> None:
         """Queue a typed error frame (section 6)."""
+        self.record.errors.append(code)
         self.outbox.put(_ENCODER.encode({"error": code, "message": message, **extra}).decode())
 
     async def _on_message(self, message: str | bytes) -> None:

@@ -40,6 +40,8 @@ class ConnectionRecord:
     sent: int = 0
     dropped: int = 0
     evicted: bool = False
+    errors: list[str] = field(default_factory=list)
+    """Error codes sent, in order."""
 
 
 class Outbox:

@@ -30,7 +30,6 @@ from tui.sim.settings import (
     DEMO_KEY,
     DEMO_RAPIDAPI_KEY,
     DEMO_STOCKNEWS_TOKEN,
-    PLANS,
     Faults,
     PlanSpec,
     SimSettings,
@@ -107,7 +106,7 @@ class Simulator:
         if name is None and key in self.issued_keys:
             plan_name, expires = self.issued_keys[key]
             name = plan_name if expires > time.time() else None
-        return PLANS.get(name) if name else None
+        return self.settings.plans.get(name) if name else None
 
     def stocknews_expiry(self, token: str) -> float | None:
         """Epoch expiry of a StockNews token, or None if unknown."""
@@ -322,6 +321,10 @@ class Simulator:
     def records_for(self, endpoint: str) -> list[ConnectionRecord]:
         """Connection records of one endpoint, oldest first."""
         return [r for r in self.records if r.endpoint == endpoint]
+
+    def errors_sent(self, code: str, endpoint: str = "live") -> int:
+        """How many error frames with ``code`` went out on ``endpoint``, over all connections."""
+        return sum(r.errors.count(code) for r in self.records_for(endpoint))
 
 
 @contextlib.asynccontextmanager

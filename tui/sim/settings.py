@@ -142,6 +142,8 @@ class SimSettings:
     ws_keys_per_day: int = 10
     ws_key_lifetime_seconds: float = 7 * 86400
     """How long an issued WebSocket key lasts (the guide says a week; tests shorten it)."""
+    plans: dict[str, PlanSpec] = field(default_factory=lambda: dict(PLANS))
+    """Plans by name (the demo adds one with the limits of the user's configured plan)."""
     key_plans: dict[str, str] = field(
         default_factory=lambda: {DEMO_KEY: "mega", DEMO_SMALL_KEY: "pro", BENCH_KEY: "bench"}
     )

@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Container
 from textual.worker import Worker, WorkerState
 
+from tui.engine.capacity import PlanUse
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem
@@ -61,6 +62,9 @@ class MarketpaneApp(KeyedApp):
         self.budget_text = ""
         self.pending: str | None = None
         self.warning: str | None = None
+        self.plan: PlanUse | None = None
+        self.marks: dict[str, str] = {}
+        self.series_marks: dict[str, str] = {}
         self.layout_name = "medium"
         self.chart_forced = False
         self._last_tick = 0.0
@@ -179,6 +183,8 @@ class MarketpaneApp(KeyedApp):
             self.statuses, self.budget_text = batch.statuses, batch.budget
             self.pending = batch.pending
             self.warning = batch.warning
+            self.plan = batch.plan
+            self._apply_marks(batch)
             if batch.state is not None:
                 self._show_state(batch.state)
             elif not self.paused:
@@ -187,6 +193,17 @@ class MarketpaneApp(KeyedApp):
                 self.call_after_refresh(self.options.probe.drawn, self, batch)
         finally:  # the next batch once this one is on screen
             self.call_after_refresh(self.session.batch_done)
+
+    def _apply_marks(self, batch: SessionBatch) -> None:
+        """Rows and charts not subscribed (plan full, or rejected by the server), and why."""
+        if batch.marks != self.marks:
+            self.marks = batch.marks
+            grid = self.query_one(QuoteGrid)
+            grid.marks = batch.marks
+            grid.refresh_rows(grid.codes, self.store, self.now())
+        if batch.series_marks != self.series_marks:
+            self.series_marks = batch.series_marks
+            self._update_chart()
 
     def _show_state(self, state: ViewState) -> None:
         """A new view state: the watchlist, focus, chart settings or a mode changed."""
@@ -237,6 +254,7 @@ class MarketpaneApp(KeyedApp):
         chart.fill_gaps_seconds = state.fill_gaps_seconds
         code = state.focused_code
         label = " · ".join(p for p in (state.interval_label, state.adjustment) if p)
+        chart.mark = self.series_marks.get(code or "")
         chart.show(code, self.store.series.get(code or ""), label)
 
     def _news_items(self) -> list[NewsItem]:
@@ -265,18 +283,22 @@ class MarketpaneApp(KeyedApp):
             grid.feed_live = self._live_ok()
             grid.tick(self.store, self.now())  # ages and staleness, once a second
         extra: list[str] = []
+        if self.paused:
+            extra.append(PAUSED)
+        if self.state.demo:
+            extra.append("DEMO data (simulator)")
+        if self.state.replay:
+            extra.append("REPLAY of a recording")
+        if self.plan is not None:
+            extra.append(("!" if self.plan.left_out else "") + self.plan.describe())
         if self.budget_text:
             extra.append(self.budget_text)
         if self.pending:
             extra.append(self.pending)
         if self.warning:
             extra.append(self.warning)
-        if self.paused:
-            extra.append(PAUSED)
         if self.state.news_filter:
             extra.append(f"news: {self.focused_code or 'all'}")
-        if self.state.demo:
-            extra.append("DEMO data (simulator)")
         self.query_one(StatusBar).show(self.statuses, extra, self.palette, self.now())
 
     def action_toggle_chart(self) -> None:

@@ -137,6 +137,8 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.palette = Palette.from_variables({})
         self.stale_after = 30.0
         self.feed_live = True
+        self.marks: dict[str, str] = {}
+        """Rows not subscribed, and why: drawn across the row in place of its values."""
         self.flashing: dict[str, float] = {}
         """Rows drawn with a price flash, and when it ends."""
         self._base_style: Style | None = None
@@ -240,8 +242,12 @@ class QuoteGrid(ScrollView, can_focus=True):
             index = positions.get(code)
             if index is None:
                 continue
-            row = store.quotes.get(code)
-            cells = [self._cell(column, code, row, now) for column in self.columns_shown]
+            mark = self.marks.get(code)
+            if mark is not None:
+                cells = self._marked_cells(code, mark)
+            else:
+                row = store.quotes.get(code)
+                cells = [self._cell(column, code, row, now) for column in self.columns_shown]
             if self.cells.get(code) != cells:
                 self.cells[code] = cells
                 self.strips.pop(code, None)
@@ -350,6 +356,15 @@ class QuoteGrid(ScrollView, can_focus=True):
         if key in NUMERIC_COLUMNS:
             return (fit_number(text, width), style)
         return (fit_cells(text, width, right=column.right), style)
+
+    def _marked_cells(self, code: str, mark: str) -> list[tuple[str, Style]]:
+        """A row that is not subscribed: its symbol, then why, across the other columns."""
+        first, *rest = self.columns_shown
+        symbol = (fit_cells(_short_code(code, first.width), first.width), self.palette.stale)
+        if not rest:
+            return [symbol]
+        room = sum(c.width + 1 for c in rest) - 1
+        return [symbol, (fit_cells(mark, room), self.palette.down)]
 
     def tick_flashes(self, store: MarketStore, now: float) -> None:
         """Redraw only rows whose price flash has ended (a row still flashing is kept)."""

@@ -9,6 +9,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList
 
+from tui.engine.capacity import add_warning
 from tui.session.values import (
     AddSymbol,
     Command,
@@ -93,7 +94,8 @@ class KeyedApp(ExitingApp):
             self.send(FocusSymbol(code))
 
     def action_add_symbol(self) -> None:
-        self.push_screen(AddSymbolScreen(self.session.search), self._added)
+        warning = add_warning(getattr(self, "plan", None))
+        self.push_screen(AddSymbolScreen(self.session.search, warning), self._added)
 
     def _added(self, code: str | None) -> None:
         if code:

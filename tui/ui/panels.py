@@ -56,6 +56,8 @@ class ChartView(Widget):
         self.series: SeriesBuffer | None = None
         self.code: str | None = None
         self.label = ""
+        self.mark: str | None = None
+        """Why the focused symbol's series is not subscribed (plan full, rejected), or None."""
         self.mode = "candles"
         self.fill_gaps_seconds = 0.0
         self.palette = Palette.from_variables({})
@@ -75,6 +77,11 @@ class ChartView(Widget):
         """The chart's lines for a content area of ``width`` x ``height``."""
         if self.code is None:
             return [(("Press Enter on a symbol to chart it"[:width], self.palette.flat),)]
+        if self.mark is not None:
+            return [
+                ((fit_words(self.code, width), self.palette.accent),),
+                ((fit_words(self.mark, width), self.palette.down),),
+            ]
         title = f"{self.code} · {self.label} · {self.mode}"
         bars: list[Bar] = []
         if self.series is not None:
@@ -249,7 +256,7 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
     if state is FeedState.RECONNECTING and status.retry_at:
         text.append(f" retry {max(0, status.retry_at - now):.0f}s", palette.flat)
     elif state is FeedState.STOPPED:
-        text.append(f" stopped: {status.detail}" if wide else " stopped", palette.down)
+        text.append(f" {status.detail or 'stopped'}", palette.down)  # why, until the user acts
     elif state is FeedState.CONNECTING:
         text.append(" connecting" if wide else "", palette.flat)
     elif state is FeedState.LIVE:
@@ -272,11 +279,13 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
 
 
 PAUSED = "PAUSED"
-"""The status bar part the app passes while the display is paused."""
+"""The status bar badge the app passes while the display is paused."""
+BADGES = ("PAUSED", "DEMO", "REPLAY")
+"""Badges: drawn first, reversed, at every width (issue 13: visible down to 40x12)."""
 
 
 class StatusBar(Static):
-    """Feed states, latency, heartbeat age, rate, budget, key expiry, demo badge."""
+    """Badges, feed states, latency, heartbeat age, rate, plan use, budget, key expiry."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $foreground; }
@@ -289,8 +298,9 @@ class StatusBar(Static):
         palette: Palette,
         now: float | None = None,
     ) -> None:
-        """Redraw from feed statuses and extra parts (budget, pending, demo): the most detail
-        that fits the width, ``PAUSED`` always first so no pane is too narrow to show it."""
+        """Redraw from feed statuses and extra parts (badges, plan, budget, pending): the most
+        detail that fits the width; badges (``PAUSED``, ``DEMO``, ``REPLAY``) always first so
+        no pane is too narrow to show them."""
         now = time.time() if now is None else now
         width = self.size.width
         for detail in (3, 2, 1, 0):
@@ -307,23 +317,28 @@ class StatusBar(Static):
     def status_line(
         statuses: list[FeedStatus], extra: list[str], palette: Palette, now: float, detail: int
     ) -> Text:
-        """The bar at a level of detail: 3 everything, 2 short budget and demo labels, 1 also
+        """The bar at a level of detail: 3 everything, 2 short budget and plan labels, 1 also
         short feed names without heartbeat ages and rates, 0 the bare minimum."""
         line = Text(no_wrap=True, overflow="ellipsis")
-        if PAUSED in extra:
-            line.append(f" {PAUSED} ", palette.accent + Style(reverse=True))
+        badges = [p for p in extra if p.split(" ", 1)[0] in BADGES]
+        for badge in badges:
+            word = badge if detail >= 3 else badge.split(" ", 1)[0]
+            line.append(f" {word} ", palette.accent + Style(reverse=True, bold=True))
             line.append(" ")
         for index, status in enumerate(statuses):
             if index:
                 line.append(" │ ", palette.axis)
             line.append_text(feed_text(status, now, palette, wide=detail >= 2))
         for part in extra:
-            if part == PAUSED:
+            if part in badges:
                 continue
             line.append(" │ ", palette.axis)
+            warn = part.startswith("!")
+            part = part.lstrip("!")
             if detail < 3:
-                part = part.replace(" in the last 3 h", "").replace(" data (simulator)", "")
+                part = part.replace(" in the last 3 h", "").replace("plan ", "")
+                part = part.replace(" not subscribed)", " out)")
             if detail < 1:
                 part = part.replace("budget ", "")
-            line.append(part, palette.accent if part.startswith("DEMO") else palette.flat)
+            line.append(part, palette.down if warn else palette.flat)
         return line

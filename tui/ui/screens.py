@@ -101,11 +101,16 @@ class AddSymbolScreen(ModalScreen[str | None]):
         border: round $primary; background: $surface; padding: 0 1; }
     AddSymbolScreen OptionList { height: auto; max-height: 12; }
     AddSymbolScreen #hint { color: $text-muted; }
+    AddSymbolScreen #plan-warning { color: $warning; }
     """
 
-    def __init__(self, search: Callable[[str], Awaitable[list[SymbolInfo]]]) -> None:
+    def __init__(
+        self, search: Callable[[str], Awaitable[list[SymbolInfo]]], warning: str | None = None
+    ) -> None:
         super().__init__()
         self.search = search
+        self.warning = warning
+        """Said before adding when the next symbol will not fit the plan."""
         self.timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -114,6 +119,8 @@ class AddSymbolScreen(ModalScreen[str | None]):
             yield Input(placeholder="apple, NASDAQ:AAPL…", id="query")
             yield OptionList(id="results")
             yield Static("", id="hint")
+            if self.warning:
+                yield Static(Text(self.warning), id="plan-warning")
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
