@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import NoReturn
 
 from tui import __version__, paths
-from tui.config import PLAN_PRESETS, Config, ConfigError, LayoutName, load_config, preset_plan
+from tui.config import (
+    PLAN_PRESETS,
+    Config,
+    ConfigError,
+    LayoutName,
+    config_key_line,
+    load_config,
+    preset_plan,
+)
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
 from tui.protocol.text import clean_text
 from tui.secrets import (
@@ -99,13 +107,62 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load(config_flag: str | None) -> tuple[Config, Path, bool]:
-    """Load the config or exit 2 with its error line."""
+    """Load the config (and check its colours and theme) or exit 2 with its error line."""
     path = paths.config_path(config_flag)
     try:
         config, existed = load_config(path)
+        _check_display(config, path)
     except ConfigError as exc:
         _fail(str(exc))
     return config, path, existed
+
+
+def _check_display(config: Config, path: Path) -> None:
+    """Colours the config names must be colours (Textual parses them, so the check is here,
+    outside the Textual-free core); raises :class:`ConfigError` naming the key and line."""
+    from textual.color import Color, ColorParseError
+
+    for name in ("up_color", "down_color"):
+        value = getattr(config.display, name)
+        if value is None:
+            continue
+        try:
+            Color.parse(value)
+        except ColorParseError:
+            key = f"display.{name}"
+            raise ConfigError(
+                path,
+                key,
+                f"{value!r} is not a colour (use #rrggbb, rgb(r,g,b) or a name such as green)",
+                config_key_line(path, key),
+            ) from None
+
+
+def _check_theme(name: str, flag: str) -> None:
+    """Exit 2 unless ``name`` is a shipped or user theme."""
+    from tui.ui.themes import load_themes, shipped_themes_dir
+
+    names = sorted(
+        t.name for t in load_themes(shipped_themes_dir(), paths.user_themes_dir()).themes
+    )
+    if name not in names:
+        _fail(f"{flag}: no theme {name!r} (themes: {', '.join(names)})")
+
+
+def _check_output_path(flag: str, value: str) -> Path:
+    """A file the app will write (``--record``, ``--log``): its folder must exist (marketpane
+    creates folders only inside its own directories); exit 2 before the UI starts if not."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        _fail(f"{flag}: {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        _fail(f"{flag}: folder {path.parent} does not exist; create it or choose another path")
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        _fail(f"{flag}: cannot write {path}: {exc.strerror}")
+    return path
 
 
 def parse_run_options(argv: Sequence[str]) -> RunOptions:
@@ -139,8 +196,12 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
         _fail(str(exc))
     if args.speed <= 0:
         _fail("--speed must be positive")
+    record = _check_output_path("--record", args.record) if args.record else None
+    log = _check_output_path("--log", args.log) if args.log else None
+    if args.theme:
+        _check_theme(args.theme, "--theme")
     if args.log or args.debug:
-        configure_logging(Path(args.log) if args.log else None, debug=args.debug)
+        configure_logging(log, debug=args.debug)
     return RunOptions(
         config=config,
         config_path=path,
@@ -149,7 +210,7 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
         symbols=symbols,
         theme=args.theme,
         layout=args.layout,
-        record=Path(args.record) if args.record else None,
+        record=record,
         seed=args.seed,
         speed=args.speed,
     )
@@ -158,7 +219,8 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
 def configure_logging(path: Path | None, *, debug: bool) -> None:
     """Log to ``path`` (default: ``marketpane.log`` in the state directory), keys masked."""
     target = path or paths.state_dir() / "marketpane.log"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if path is None:  # only marketpane's own state directory is ever created
+        target.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(target, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -172,11 +234,17 @@ def _config_command(argv: Sequence[str]) -> int:
     parser = _Parser(prog="marketpane config", description="Inspect the configuration.")
     parser.add_argument("--config", metavar="PATH")
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("path", help="print the config, secrets and state paths")
-    sub.add_parser("check", help="validate the config and secrets files")
+    for name, text in (
+        ("path", "print the config, secrets and state paths"),
+        ("check", "validate the config and secrets files"),
+    ):  # --config is accepted before or after the action
+        sub.add_parser(name, help=text).add_argument(
+            "--config", metavar="PATH", dest="config_after", default=None
+        )
     set_key = sub.add_parser("set-key", help="store a key in the secrets file (read from stdin)")
     set_key.add_argument("name", choices=sorted(ENV_NAMES))
     args = parser.parse_args(list(argv))
+    args.config = getattr(args, "config_after", None) or args.config
     if args.action == "path":
         print(f"config:  {paths.config_path(args.config)}")
         print(f"secrets: {paths.secrets_path()}")

@@ -126,10 +126,29 @@ Hz = Annotated[float, msgspec.Meta(ge=0.2, le=60.0)]
 """A frame rate setting: 0.2 to 60 frames a second."""
 
 
+GRID_COLUMNS = (
+    "symbol",
+    "last",
+    "pct",
+    "spark",
+    "chg",
+    "age",
+    "status",
+    "delay",
+    "volume",
+    "bid",
+    "ask",
+)
+"""Grid columns, in their default order (``display.columns`` picks and orders them)."""
+
+
 class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """How the dashboard looks."""
 
     theme: str = "marketpane-dark"
+    columns: list[str] | None = None
+    """Grid columns in the order shown (default: every column); the narrowest panes drop the
+    least important first. Names: symbol last pct spark chg age status delay volume bid ask."""
     layout: LayoutName = "auto"
     up_color: str | None = None
     down_color: str | None = None
@@ -141,6 +160,18 @@ class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     idle_hz: Hz = 1.0
     """Frames a second when the feeds carry under 100 messages a second."""
     news_filter: bool = False
+
+    def __post_init__(self) -> None:
+        if self.columns is not None:
+            unknown = [c for c in self.columns if c not in GRID_COLUMNS]
+            if unknown:
+                raise ValueError(
+                    f"columns: unknown column {unknown[0]!r} (columns: {' '.join(GRID_COLUMNS)})"
+                )
+            if len(set(self.columns)) != len(self.columns):
+                raise ValueError("columns: a column is named twice")
+            if "symbol" not in self.columns:
+                raise ValueError("columns: the symbol column cannot be left out")
 
 
 def default_watchlists() -> list[Watchlist]:
@@ -209,6 +240,10 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
 """Finds the offending name in msgspec's unknown-field message."""
 
 
+_NAMED_FIELD = re.compile(r"^(?P<field>[a-z_]+): (?P<rest>.*)$", re.S)
+"""A ``__post_init__`` check that names the field it is about."""
+
+
 def _key_and_line(text: str, path: str, problem: str) -> tuple[str, int | None]:
     """Dotted key for a msgspec path, and a best-effort line number in ``text``."""
     key = path.lstrip(".")
@@ -226,6 +261,15 @@ def _key_and_line(text: str, path: str, problem: str) -> tuple[str, int | None]:
     return key or "(top level)", line
 
 
+def config_key_line(path: Path, key: str) -> int | None:
+    """The line of ``key`` (dotted) in the config file at ``path``, best effort."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return _key_and_line(text, key, "")[1]
+
+
 def parse_config(text: str, path: Path) -> Config:
     """Decode config text; raises :class:`ConfigError` with file, line and key."""
     try:
@@ -240,7 +284,11 @@ def parse_config(text: str, path: Path) -> Config:
     except msgspec.ValidationError as exc:
         match = _MSGSPEC_PATH.match(str(exc))
         problem = match["msg"] if match else str(exc)
-        key, line = _key_and_line(text, (match["path"] if match else "") or "", problem)
+        where = (match["path"] if match else "") or ""
+        named = _NAMED_FIELD.match(problem)  # a check naming its field: "columns: ..."
+        if named:
+            where, problem = f"{where}.{named['field']}", named["rest"]
+        key, line = _key_and_line(text, where, problem)
         raise ConfigError(path, key, _plain(problem), line) from None
     except SubscriptionRuleError as exc:
         raise ConfigError(path, exc.field, exc.problem) from None

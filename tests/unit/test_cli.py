@@ -56,3 +56,63 @@ def test_console_script_version() -> None:
         [sys.executable, "-m", "tui", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("marketpane ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--record", "/no/such/folder/rec.jsonl"], "--record: folder /no/such/folder does not"),
+        (["--log", "/no/such/folder/app.log"], "--log: folder /no/such/folder does not exist"),
+        (["--theme", "nope"], "--theme: no theme 'nope'"),
+        (["--plan", "gigantic"], "invalid choice"),
+    ],
+)
+def test_bad_paths_and_names_exit_2_before_the_ui(
+    argv: list[str], expected: str, isolated_paths: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: exit 2 with one line before the UI starts, and no folder made anywhere."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1
+    assert not Path("/no/such").exists()
+
+
+def test_plan_flag_sets_the_limits(isolated_paths: Path) -> None:
+    options = parse_run_options(["--demo", "--plan", "mega"])
+    assert (options.config.plan.name, options.config.plan.subscriptions) == ("mega", 12)
+    assert parse_run_options(["--demo"]).config.plan.subscriptions == 2  # the smallest
+
+
+def test_config_check_takes_config_after_the_action(
+    tmp_path: Path, isolated_paths: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('active_watchlist = "default"\n')
+    assert main(["config", "check", "--config", str(good)]) == 0
+    assert f"config {good}: ok" in capsys.readouterr().out
+    assert main(["config", "--config", str(good), "check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[display]\ntheme = 'x'\nup_color = \"banana\"\n", ":3: display.up_color: 'banana'"),
+        ('[display]\n\ndown_color = "#12"\n', ":3: display.down_color"),
+        ("[display\ntheme = 1\n", ":1: not valid TOML"),
+    ],
+)
+def test_config_errors_name_the_line(
+    text: str,
+    expected: str,
+    tmp_path: Path,
+    isolated_paths: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as info:
+        main(["config", "check", "--config", str(path)])
+    assert info.value.code == 2
+    assert expected in capsys.readouterr().err

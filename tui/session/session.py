@@ -38,6 +38,7 @@ from tui.session.values import (
     RemoveSymbol,
     SeriesDelta,
     SessionBatch,
+    SetTheme,
     SwitchWatchlist,
     ToggleChartMode,
     ToggleGapFill,
@@ -305,6 +306,12 @@ class Session:
         self.paused = not self.paused
         self._changed()
 
+    def _on_SetTheme(self, command: SetTheme) -> None:
+        if self.config.display.theme == command.name:
+            return
+        self.config.display.theme = command.name
+        self._save()
+
     def _on_Reconnect(self, command: Reconnect) -> None:
         if self.engine is not None:
             self.engine.reconnect()
@@ -335,9 +342,15 @@ class Session:
             self.notice("error", f"Subscription not changed: {error}")
 
     def _persist(self) -> None:
-        """Save the config (never the unsaved ``--symbols`` list)."""
+        """Save the config after a watchlist change (never for the unsaved ``--symbols``
+        list)."""
+        if self.transient is None:
+            self._save()
+
+    def _save(self) -> None:
+        """Write the config file (the ``--symbols`` list is not in it)."""
         path = self.options.config_path
-        if self.transient is not None or not self.options.persist or path is None:
+        if not self.options.persist or path is None:
             return
         try:
             save_config(self.config, path)

@@ -74,6 +74,12 @@ class TogglePause(msgspec.Struct, tag=True):
     """Freeze the display; data keeps arriving underneath."""
 
 
+class SetTheme(msgspec.Struct, tag=True):
+    """The user chose a theme: saved in the config's ``display.theme``."""
+
+    name: str
+
+
 class Reconnect(msgspec.Struct, tag=True):
     """Reconnect every feed now (and restart stopped ones)."""
 
@@ -90,6 +96,7 @@ Command = (
     | ToggleGapFill
     | ToggleNewsFilter
     | TogglePause
+    | SetTheme
     | Reconnect
 )
 """Everything a view may send."""

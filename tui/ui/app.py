@@ -25,9 +25,9 @@ from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem
 from tui.secrets import mask_secrets
 from tui.session.mirror import StoreMirror
-from tui.session.values import SessionBatch, ViewState
+from tui.session.values import SessionBatch, SetTheme, ViewState
 from tui.ui.commands import MarketpaneCommands
-from tui.ui.grid import QuoteGrid
+from tui.ui.grid import QuoteGrid, natural_width
 from tui.ui.keys import KeyedApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
@@ -36,6 +36,8 @@ __all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
 WIDE_MIN_COLUMNS = 140
 """At least this wide: grid, chart and news side by side."""
+WIDE_SIDE_MIN = 40
+"""Columns the chart and news keep beside the grid in the wide layout."""
 MEDIUM_MIN_COLUMNS = 80
 """At least this wide (and 20 rows): grid above, chart and news below."""
 MEDIUM_MIN_ROWS = 20
@@ -105,7 +107,9 @@ class MarketpaneApp(KeyedApp):
         self._load_themes()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self._on_theme_changed(self.current_theme)
-        self.query_one(QuoteGrid).stale_after = self.display_config.stale_after_seconds
+        grid = self.query_one(QuoteGrid)
+        grid.stale_after = self.display_config.stale_after_seconds
+        grid.column_keys = self.display_config.columns
         self._apply_layout(self.size.width, self.size.height)
         self.session_worker = self.run_worker(
             self.session.run(), name="engine", group="engine", exit_on_error=False
@@ -135,6 +139,9 @@ class MarketpaneApp(KeyedApp):
         self._update_chart()
         self._refresh_news()
 
+    def theme_chosen(self, name: str) -> None:
+        self.session.send(SetTheme(name))
+
     def _post_batch(self, batch: SessionBatch) -> None:
         """Called by the session (same event loop): hand the batch to the message pump."""
         self.post_message(BatchReady(batch))
@@ -161,7 +168,12 @@ class MarketpaneApp(KeyedApp):
             self.screen.set_class(candidate == name, f"-{candidate}")
         main.set_class(name == "compact" and self.chart_forced, "-chart")
         grid = self.query_one(QuoteGrid)
-        grid_width = width * 3 // 7 if name == "wide" else width
+        grid_width = width
+        if name == "wide":  # the grid gets what its columns need, the chart above the news
+            # the rest (at least WIDE_SIDE_MIN): wider never shows fewer columns (issue 13)
+            grid_width = min(natural_width(grid.column_keys) + 2, width - WIDE_SIDE_MIN)
+            main.styles.grid_columns = f"{grid_width} 1fr"
+            main.styles.grid_rows = f"{max(8, (height - 1) * 3 // 5)} 1fr"
         grid.set_layout(grid_width, compact=name == "compact")
         grid.refresh_rows(grid.codes, self.store, self.now())
         self.call_after_refresh(self._after_layout)
@@ -209,7 +221,10 @@ class MarketpaneApp(KeyedApp):
         """A new view state: the watchlist, focus, chart settings or a mode changed."""
         self.state = state
         grid = self.query_one(QuoteGrid)
-        grid.set_symbols(state.codes)
+        if grid.title != state.watchlist_name:
+            grid.title = state.watchlist_name or "Symbol"
+            grid.refresh()
+        grid.set_symbols(state.codes, self.store)
         if not state.paused:
             grid.feed_live = self._live_ok()
             grid.refresh_rows(grid.codes, self.store, self.now())
@@ -281,6 +296,7 @@ class MarketpaneApp(KeyedApp):
         if not self.paused:
             grid = self.query_one(QuoteGrid)
             grid.feed_live = self._live_ok()
+            grid.resort(self.store)  # a sorted grid re-sorts once a second, not per tick
             grid.tick(self.store, self.now())  # ages and staleness, once a second
         extra: list[str] = []
         if self.paused:

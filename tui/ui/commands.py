@@ -16,7 +16,7 @@ class MarketpaneCommands(Provider):
 
     def _commands(self) -> list[tuple[str, str]]:
         app: MarketpaneApp = self.app  # type: ignore[assignment]
-        entries = [(description, action) for _, action, description in app.action_rows()]
+        entries = [(d, action) for _, action, d in app.action_rows() if action]  # actions only
         for index, name in enumerate(app.state.watchlists):
             entries.append((f"Watchlist: {name}", f"switch_watchlist({index + 1})"))
         for name in app.marketpane_themes:

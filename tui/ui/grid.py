@@ -60,37 +60,58 @@ COLUMNS = (
     Column("delay", "Dly", 3, 7, right=False),
     Column("volume", "Volume", 7, 8),
     Column("bid", "Bid", 10, 9),
-    Column("ask", "Ask", 10, 10),
+    Column("ask", "Ask", 10, 9),
 )
-"""Every column in display order."""
-
+"""Every column in its default order; priority decides what a narrow pane keeps."""
+PAIRED = {"bid": "ask", "ask": "bid"}
+"""Columns shown together or not at all (a bid without its ask misleads)."""
+SORTS = (
+    ("watchlist", "watchlist order"),
+    ("pct", "change %"),
+    ("volume", "volume"),
+    ("symbol", "symbol"),
+)
+"""What ``s`` cycles through: key and words for the notice."""
 
 COMPACT_WIDTHS = {"symbol": 8, "last": 10, "pct": 8}
 """Narrower fixed widths in compact mode; the sparkline takes what is left (4 to 12)."""
 
 
-def columns_for_width(width: int, *, compact: bool) -> list[Column]:
-    """The columns that fit ``width`` cells, most important kept, display order preserved."""
+def natural_width(keys: list[str] | None = None) -> int:
+    """Cells the grid needs to show every one of ``keys`` (default: every column)."""
+    return sum(c.width + 1 for c in COLUMNS if keys is None or c.key in keys)
+
+
+def columns_for_width(width: int, *, compact: bool, keys: list[str] | None = None) -> list[Column]:
+    """The columns that fit ``width`` cells: the most important kept (bid and ask together),
+    in the order of ``keys`` (the config's ``display.columns``) or the default order."""
     if compact:
         fixed = [
             Column(c.key, c.label, COMPACT_WIDTHS[c.key], c.priority, c.right)
             for c in COLUMNS
-            if c.key in COMPACT_WIDTHS
+            if c.key in COMPACT_WIDTHS and (keys is None or c.key in keys)
         ]
         left = width - sum(c.width + 1 for c in fixed) - 1
-        if left >= 4:
-            fixed.insert(3, Column("spark", "Trend", min(12, left), 3, right=False))
+        if left >= 4 and (keys is None or "spark" in keys):
+            fixed.insert(
+                min(3, len(fixed)), Column("spark", "Trend", min(12, left), 3, right=False)
+            )
         return fixed
-    candidates = list(COLUMNS)
-    chosen: list[Column] = []
+    pool = {c.key: c for c in COLUMNS if keys is None or c.key in keys}
+    chosen: dict[str, Column] = {}
     used = 0
-    for column in sorted(candidates, key=lambda c: c.priority):
-        cost = column.width + 1
+    for column in sorted(pool.values(), key=lambda c: c.priority):
+        if column.key in chosen:
+            continue
+        partner = pool.get(PAIRED.get(column.key, ""))
+        group = [column] + ([partner] if partner is not None else [])
+        cost = sum(c.width + 1 for c in group)
         if used + cost <= width or not chosen:
-            chosen.append(column)
+            for member in group:
+                chosen[member.key] = member
             used += cost
-    order = {c.key: i for i, c in enumerate(COLUMNS)}
-    return sorted(chosen, key=lambda c: order[c.key])
+    order = keys or [c.key for c in COLUMNS]
+    return sorted(chosen.values(), key=lambda c: order.index(c.key))
 
 
 class QuoteGrid(ScrollView, can_focus=True):
@@ -115,8 +136,8 @@ class QuoteGrid(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     QuoteGrid { height: 1fr; scrollbar-size-vertical: 1; }
     QuoteGrid > .quote-grid--header { text-style: bold; background: $panel; }
-    QuoteGrid > .quote-grid--cursor { background: $primary 40%; }
-    QuoteGrid:focus > .quote-grid--cursor { background: $primary 70%; }
+    QuoteGrid > .quote-grid--cursor { background: $mp-cursor; }
+    QuoteGrid:focus > .quote-grid--cursor { background: $mp-cursor; text-style: bold; }
     """
 
     class Selected(Message):
@@ -129,6 +150,14 @@ class QuoteGrid(ScrollView, can_focus=True):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.codes: list[str] = []
+        """Rows in the order shown (the watchlist's, or sorted)."""
+        self.watch_order: list[str] = []
+        """The watchlist's own order."""
+        self.sort = "watchlist"
+        self.title = "Symbol"
+        """The symbol column's header: the watchlist's name."""
+        self.column_keys: list[str] | None = None
+        """The config's ``display.columns`` (None: every column)."""
         self.columns_shown: list[Column] = []
         self.cells: dict[str, list[tuple[str, Style]]] = {}
         self.strips: dict[str, Strip] = {}
@@ -147,20 +176,47 @@ class QuoteGrid(ScrollView, can_focus=True):
 
     def set_layout(self, width: int, compact: bool) -> None:
         """Choose columns for ``width``; rebuild only when the set changes."""
-        wanted = columns_for_width(max(10, width - 2), compact=compact)
+        wanted = columns_for_width(max(10, width - 2), compact=compact, keys=self.column_keys)
         self.compact = compact
         if wanted == self.columns_shown:
             return
         self.columns_shown = wanted
         self._invalidate()
 
-    def set_symbols(self, codes: list[str]) -> None:
-        """Show these symbols, in order."""
+    def set_symbols(self, codes: list[str], store: MarketStore | None = None) -> None:
+        """Show these symbols (the watchlist's order; sorted if a sort is chosen)."""
+        self.watch_order = list(codes)
+        self.resort(store)
+
+    def resort(self, store: MarketStore | None) -> None:
+        """Put the rows in the chosen order; the cursor stays on its symbol."""
+        codes = sort_codes(self.watch_order, self.sort, store)
         if codes == self.codes:
             return
-        self.codes = list(codes)
+        current = self.highlighted_code
+        self.codes = codes
+        if current in codes:
+            self.cursor_row = codes.index(current)
         self.cursor_row = min(self.cursor_row, max(0, len(codes) - 1))
         self._invalidate()
+
+    def cycle_sort(self, store: MarketStore | None) -> str:
+        """Next sort; returns its words."""
+        keys = [key for key, _ in SORTS]
+        self.sort = keys[(keys.index(self.sort) + 1) % len(keys)]
+        self.resort(store)
+        self.refresh()  # the header shows the sort
+        return dict(SORTS)[self.sort]
+
+    def header_text(self) -> str:
+        """The header: the watchlist's name over the symbols, the sort marked."""
+        parts = []
+        for column in self.columns_shown:
+            label = self.title if column.key == "symbol" else column.label
+            if column.key == self.sort:
+                label = f"{label}{'▲' if column.key == 'symbol' else '▼'}"
+            parts.append(fit_cells(label, column.width, right=column.right) + " ")
+        return "".join(parts)
 
     def _invalidate(self) -> None:
         """Forget every cached row and repaint."""
@@ -257,10 +313,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         width = self.size.width
         if y == 0:
             style = self.get_component_rich_style("quote-grid--header")
-            text = "".join(
-                fit_cells(c.label, c.width, right=c.right) + " " for c in self.columns_shown
-            )
-            return Strip([Segment(fit_cells(text, width), style)], width)
+            return Strip([Segment(fit_cells(self.header_text(), width), style)], width)
         index = self.scroll_offset.y + y - 1
         if not 0 <= index < len(self.codes):
             return Strip.blank(width, self.rich_style)
@@ -288,9 +341,13 @@ class QuoteGrid(ScrollView, can_focus=True):
         used = 0
         for text, style in cells:
             chunk = text + " "
+            if cursor is not None and style is self.palette.stale:
+                style = self.palette.cursor_dim  # readable on the cursor (issue 13)
             combined = base + style
-            if cursor is not None:
-                combined = combined + Style(bgcolor=cursor.bgcolor, bold=True)
+            if cursor is not None:  # the theme's cursor colour keeps every cell at 4.5:1;
+                combined = combined + Style(  # dim would undo that, so it is dropped
+                    bgcolor=cursor.bgcolor, bold=bool(cursor.bold), dim=False
+                )
             body = chunk.lstrip(" ")
             if len(body) < len(chunk):  # padding apart, so every renderer keeps its width
                 segments.append(Segment(" " * (len(chunk) - len(body)), combined))
@@ -391,3 +448,20 @@ NUMERIC_COLUMNS = frozenset({"last", "pct", "chg", "bid", "ask", "volume"})
 def _short_code(code: str, width: int) -> str:
     """The code, or just the symbol part when the column is narrow."""
     return code if cell_len(code) <= width else code.split(":", 1)[-1]
+
+
+def sort_codes(codes: list[str], sort: str, store: MarketStore | None) -> list[str]:
+    """``codes`` in the order of ``sort``: the watchlist's, change % or volume (largest first,
+    symbols with no value last), or symbol (A to Z)."""
+    if sort == "watchlist" or (store is None and sort != "symbol"):
+        return list(codes)
+    if sort == "symbol":
+        return sorted(codes, key=lambda c: c.split(":", 1)[-1])
+    field = "change_percent" if sort == "pct" else "volume"
+
+    def value(code: str) -> tuple[bool, float]:
+        row = store.quotes.get(code) if store is not None else None
+        number = row.get(field) if row is not None else None
+        return (number is None, -(number or 0.0))
+
+    return sorted(codes, key=value)

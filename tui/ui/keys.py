@@ -3,10 +3,13 @@ which becomes a session command (the view keeps only layout and focus)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from textual import on
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.widgets import OptionList
 
 from tui.engine.capacity import add_warning
@@ -40,6 +43,7 @@ class KeyedApp(ExitingApp):
         Binding("u", "undo_remove", "Undo remove", show=False),
         Binding("K,shift+up", "move_symbol(-1)", "Move symbol up", show=False),
         Binding("J,shift+down", "move_symbol(1)", "Move symbol down", show=False),
+        Binding("s", "cycle_sort", "Sort grid"),
         Binding("i", "cycle_interval", "Interval"),
         Binding("b", "toggle_chart_mode", "Candles/bars", show=False),
         Binding("c", "toggle_chart", "Chart (compact)", show=False),
@@ -81,6 +85,13 @@ class KeyedApp(ExitingApp):
         rows.append(("Ctrl+P", "command_palette", "Command palette"))
         return rows
 
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's palette entries that are not already marketpane's (its Quit and Keys
+        duplicate ``q`` and ``?``): the theme picker and the screenshot."""
+        for command in super().get_system_commands(screen):
+            if command.title in ("Theme", "Screenshot"):
+                yield command
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen([(k, d) for k, _, d in self.action_rows()]))
 
@@ -109,8 +120,16 @@ class KeyedApp(ExitingApp):
     def action_undo_remove(self) -> None:
         self.send(UndoRemove())
 
+    def action_cycle_sort(self) -> None:
+        grid = self.query_one(QuoteGrid)
+        words = grid.cycle_sort(getattr(self, "store", None))
+        self.notify(f"Sorted by {words}", timeout=2)
+
     def action_move_symbol(self, step: int) -> None:
         grid = self.query_one(QuoteGrid)
+        if grid.sort != "watchlist":
+            self.notify("The grid is sorted: press s until watchlist order to move symbols")
+            return
         code, target = grid.highlighted_code, grid.cursor_row + step
         if code is None or not 0 <= target < len(grid.codes):
             return

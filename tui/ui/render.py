@@ -35,6 +35,8 @@ class Palette:
     axis: Style
     volume: Style
     accent: Style
+    cursor_dim: Style
+    """A stale cell on the cursor row: a colour that keeps 4.5:1 against the cursor."""
 
     @classmethod
     def from_variables(cls, variables: dict[str, str]) -> Palette:
@@ -55,6 +57,7 @@ class Palette:
             axis=Style(color=color("mp-axis")),
             volume=Style(color=color("mp-volume")),
             accent=Style(color=color("accent"), bold=True),
+            cursor_dim=Style(color=color("mp-cursor-dim", color("mp-flat"))),
         )
 
     def direction(self, value: float | None) -> Style:

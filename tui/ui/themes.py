@@ -29,6 +29,8 @@ REQUIRED_VARIABLES = (
     "mp-axis",
     "mp-volume",
     "mp-bold-direction",
+    "mp-cursor",
+    "mp-cursor-dim",
 )
 """Variables every marketpane theme defines (widgets read colours only from these)."""
 THEME_FIELDS = (

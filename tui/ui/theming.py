@@ -59,6 +59,8 @@ class ThemedApp(App[int]):
             "mp-axis": "#8b949e",
             "mp-volume": "#3b5070",
             "mp-bold-direction": "no",
+            "mp-cursor": "#1f2a3d",
+            "mp-cursor-dim": "#8b949e",
         }
 
     def _load_themes(self) -> None:
@@ -73,13 +75,18 @@ class ThemedApp(App[int]):
         wanted = self.options.theme or display.theme
         if os.environ.get("NO_COLOR"):
             wanted = MONO_THEME
-        if wanted not in self.available_themes:
+        if wanted not in self.marketpane_themes:
             problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
-        for problem in problems:
-            self.notify(problem, title="Theme", severity="warning", timeout=8)
+        if self.marketpane_themes:  # Textual's own themes lack marketpane's colours: not offered
+            for name in list(self.available_themes):
+                if name not in self.marketpane_themes:
+                    self.unregister_theme(name)
+        self._themes_ready = True
+        if problems:  # one notice, however many files were bad
+            self.notify("\n".join(problems), title="Theme", severity="warning", timeout=8)
 
     def _on_theme_changed(self, theme: Theme) -> None:
         """Resolve the new theme's colours, then redraw what uses them."""
@@ -99,3 +106,11 @@ class ThemedApp(App[int]):
         if name in self.available_themes:
             self.theme = name
             self.notify(f"Theme: {name}")
+
+    def watch_theme(self, name: str) -> None:
+        """A theme chosen by any means (``t``, the palette's picker) is saved."""
+        if getattr(self, "_themes_ready", False) and name in self.marketpane_themes:
+            self.theme_chosen(name)
+
+    def theme_chosen(self, name: str) -> None:
+        """The user picked theme ``name`` (the view saves it through its session)."""
