@@ -48,8 +48,9 @@ async def test_quotes_series_and_news_reach_the_store() -> None:
         await wait_for(lambda: len(store.news) >= 10)  # guide section 1: 10 most recent
         await wait_for(lambda: len(sim.stocknews_sessions) == 1)
         sim.publish(sim.news.make(time.time()))
-        await wait_for(lambda: {n.origin for n in store.news} == {"newsfeed", "stocknews"})
-        assert len([n for n in store.news if n.origin == "newsfeed"]) == 11
+        # one story from both sources is one item (issue 13), keeping both as its origin
+        await wait_for(lambda: any(n.origin == "newsfeed+stocknews" for n in store.news))
+        assert len([n for n in store.news if "newsfeed" in n.origin]) == 11
         aapl = store.quotes["NASDAQ:AAPL"]
         assert aapl.get("prev_close_price") is not None and aapl.get("delay_seconds") == 0
         await _finish(engine, task)
@@ -63,7 +64,7 @@ async def test_sparse_quotes_never_blank_known_fields() -> None:
         task = await _start(engine)
         await wait_for(lambda: "BINANCE:BTCUSDT" in engine.store.quotes)
         row = engine.store.quotes["BINANCE:BTCUSDT"]
-        await wait_for(lambda: len(row.spark) >= 3)
+        await wait_for(lambda: len(row.spark) >= 1 and row.changed_at.get("prev_close_price"))
         assert row.get("prev_close_price") is not None and row.get("market_cap") is None
         assert row.get("currency_code") == "USDT"
         await _finish(engine, task)

@@ -46,8 +46,8 @@ def _wait_for(session: str, needle: str, timeout: float = 20.0) -> str:
 @pytest.mark.parametrize(
     ("width", "height", "needles"),
     [
-        (80, 24, ("Symbol", "Chg%", "DEMO", "│")),
-        (40, 15, ("Symbol", "Trend", "live")),
+        (80, 24, ("default", "Chg%", "DEMO", "│", "pro 2/2")),  # the watchlist's name
+        (40, 15, ("default", "30m", "live", "DEMO")),  # the badge at the narrowest size
     ],
 )
 def test_console_script_in_tmux(

@@ -6,6 +6,7 @@ Everything is bounded: series ring buffers (30,000 bars), sparkline windows, new
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,8 +22,10 @@ from tui.protocol.stocknews import StockNewsData, label_for_score, normalise_sco
 
 MAX_BARS = 30_000
 """Bars kept per series (the largest ``max_dp``)."""
-SPARK_POINTS = 60
-"""Recent last prices kept per quote for the sparkline."""
+SPARK_POINTS = 30
+"""Minutes of last prices kept per quote for the Trend column (one point a minute)."""
+SPARK_SECONDS = 60
+"""Each Trend point is the last price of one minute."""
 MAX_NEWS = 1_000
 """News items kept."""
 QUOTE_FIELDS = tuple(f for f in Quote.__struct_fields__ if f != "code")
@@ -39,12 +42,40 @@ class QuoteRow:
     direction: int = 0
     """+1 when the last price last rose, -1 when it fell."""
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
+    """The last price of each of the last :data:`SPARK_POINTS` minutes (a minute with no
+    trade repeats the one before: a closed market draws flat)."""
+    spark_minute: int = -1
+    """The minute (epoch // 60) of the last point in :attr:`spark`."""
     updated_at: float = 0.0
     server_ms: float | None = None
 
     def get(self, name: str) -> Any:
         """A field's latest known value, or None."""
         return self.values.get(name)
+
+
+def add_trend_point(row: QuoteRow, price: float, now: float) -> None:
+    """Record ``price`` as the latest of the current minute in the row's Trend window."""
+    minute = int(now // SPARK_SECONDS)
+    spark = row.spark
+    if spark and minute == row.spark_minute:
+        spark[-1] = price
+    else:
+        if spark:  # minutes with no trade repeat the last price: time stays linear
+            for _ in range(min(minute - row.spark_minute - 1, SPARK_POINTS)):
+                spark.append(spark[-1])
+        spark.append(price)
+    row.spark_minute = minute
+
+
+def trend_points(row: QuoteRow, now: float) -> list[float]:
+    """The Trend window up to ``now``: quiet minutes since the last trade drawn flat, at
+    most :data:`SPARK_POINTS` points, oldest first."""
+    points = list(row.spark)
+    if points:
+        quiet = int(now // SPARK_SECONDS) - row.spark_minute
+        points.extend([points[-1]] * max(0, min(quiet, SPARK_POINTS)))
+    return points[-SPARK_POINTS:]
 
 
 class SeriesChange(NamedTuple):
@@ -175,6 +206,59 @@ def news_from_stocknews(data: StockNewsData, timestamp: str | None) -> NewsItem:
     )
 
 
+SAME_STORY_SECONDS = 900.0
+"""Two sources' stories with the same normalised title this close in time are one story."""
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def _normalised(text: str) -> str:
+    """Lower case, words only, at most 160 characters: how titles are compared."""
+    return _NOT_WORD.sub(" ", text.lower()).strip()[:160]
+
+
+def story_handles(item: NewsItem) -> list[str]:
+    """What identifies a story across sources: its link, its title, its summary."""
+    handles = [f"link:{item.link.strip().lower()}"] if item.link else []
+    for text in (item.title, item.summary):
+        words = _normalised(text)
+        if len(words) >= 16:  # too short a text names no one story
+            handles.append(f"text:{words}")
+    return handles
+
+
+def _union(first: list[str], second: list[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *second]))
+
+
+def merge_news(old: NewsItem, new: NewsItem) -> NewsItem:
+    """One story from two reports of it: sentiment, key factors and price from the report
+    that has them (StockNews), the headline from ``/newsfeed``, sources and symbols from both.
+    Merging a report already merged in changes nothing."""
+    if new == old:
+        return old
+    rated, other = (new, old) if new.label is not None and old.label is None else (old, new)
+    headline = old if old.origin != "stocknews" else new
+    summaries = sorted((old.summary, new.summary), key=len)
+    return msgspec.structs.replace(
+        old,
+        title=headline.title,
+        summary=summaries[-1],
+        tickers=_union(old.tickers, new.tickers),
+        source=" · ".join(_union(old.source.split(" · "), new.source.split(" · "))),
+        published=min(old.published, new.published),
+        origin="+".join(sorted(set(old.origin.split("+")) | set(new.origin.split("+")))),
+        link=old.link or new.link,
+        score=rated.score if rated.score is not None else other.score,
+        label=rated.label or other.label,
+        confidence=rated.confidence if rated.confidence is not None else other.confidence,
+        factors=rated.factors or other.factors,
+        price=rated.price if rated.price is not None else other.price,
+        price_change=rated.price_change if rated.price_change is not None else other.price_change,
+        price_text=rated.price_text or other.price_text,
+        category=rated.category or other.category,
+    )
+
+
 def _derive_change(values: dict[str, Any], changed_at: dict[str, float], now: float) -> None:
     """A new price came without its change: derive the change from the previous close, or
     forget the old one (a zero price, or no close known) rather than show it against the new
@@ -196,7 +280,9 @@ class MarketStore:
         self.quotes: dict[str, QuoteRow] = {}
         self.series: dict[str, SeriesBuffer] = {}
         self.news: deque[NewsItem] = deque(maxlen=MAX_NEWS)
-        self._news_keys: dict[str, None] = {}
+        self._news_by_key: dict[str, NewsItem] = {}
+        self._news_handles: dict[str, tuple[str, float]] = {}
+        """Link or normalised text → (key, published) of the story it belongs to."""
         self.changed_quotes: set[str] = set()
         self.changed_series: set[str] = set()
         self.urgent = False
@@ -222,7 +308,7 @@ class MarketStore:
                     old = values.get("last_price")
                     if old is not None:
                         row.direction = 1 if value > old else -1
-                    row.spark.append(value)
+                    add_trend_point(row, value, now)
                 values[name] = value
                 changed_at[name] = now
         if quote.last_price is not None and quote.change is None and quote.change_percent is None:
@@ -265,20 +351,52 @@ class MarketStore:
         self.changed_series.add(update.code)
 
     def add_news(self, item: NewsItem) -> bool:
-        """Add unless already seen (by link, else time + source + title); True if added."""
-        if item.key in self._news_keys:
-            self.duplicates += 1
-            return False
-        if len(self.news) == self.news.maxlen:
-            oldest = self.news[0]
-            self._news_keys.pop(oldest.key, None)
-        self.news.append(item)
-        self._news_keys[item.key] = None
-        self.new_news.append(item)
+        """Add a story, or merge it into the same story already here (from the other source,
+        or again): True if the list changed. The same story is found by its key, its link,
+        or its normalised title or summary within :data:`SAME_STORY_SECONDS`."""
+        key = self._same_story(item)
+        if key is None:
+            if len(self.news) == self.news.maxlen:
+                self._forget_story(self.news[0])
+            self.news.append(item)
+            self._remember_story(item)
+            changed = item
+        else:
+            old = self._news_by_key[key]
+            merged = merge_news(old, item)
+            if merged == old:
+                self.duplicates += 1
+                return False
+            index = next(i for i in range(len(self.news) - 1, -1, -1) if self.news[i].key == key)
+            self.news[index] = merged
+            self._remember_story(merged)
+            changed = merged
+        self.new_news.append(changed)
         self._mark_urgent()
         if len(self.new_news) > MAX_NEWS:
             del self.new_news[: len(self.new_news) - MAX_NEWS]
         return True
+
+    def _same_story(self, item: NewsItem) -> str | None:
+        """The key of the story ``item`` repeats, if any."""
+        if item.key in self._news_by_key:
+            return item.key
+        for handle in story_handles(item):
+            found = self._news_handles.get(handle)
+            if found is not None and abs(found[1] - item.published) <= SAME_STORY_SECONDS:
+                return found[0]
+        return None
+
+    def _remember_story(self, item: NewsItem) -> None:
+        self._news_by_key[item.key] = item
+        for handle in story_handles(item):
+            self._news_handles.setdefault(handle, (item.key, item.published))
+
+    def _forget_story(self, item: NewsItem) -> None:
+        self._news_by_key.pop(item.key, None)
+        for handle in story_handles(item):
+            if self._news_handles.get(handle, ("",))[0] == item.key:
+                del self._news_handles[handle]
 
     def _mark_urgent(self) -> None:
         if not self.urgent:

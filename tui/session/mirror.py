@@ -41,6 +41,7 @@ def quote_row(state: QuoteState) -> QuoteRow:
         changed_at=state.changed_at,
         direction=state.direction,
         spark=deque(state.spark, maxlen=SPARK_POINTS),
+        spark_minute=state.spark_minute,
         updated_at=state.updated_at,
         server_ms=state.server_ms,
     )
@@ -54,6 +55,7 @@ def quote_state(row: QuoteRow) -> QuoteState:
         changed_at=dict(row.changed_at),
         direction=row.direction,
         spark=list(row.spark),
+        spark_minute=row.spark_minute,
         updated_at=row.updated_at,
         server_ms=row.server_ms,
     )

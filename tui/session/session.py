@@ -281,10 +281,9 @@ class Session:
             ),
             -1,
         )
-        bar_type, interval, label = INTERVALS[(current + 1) % len(INTERVALS)]
+        bar_type, interval, _ = INTERVALS[(current + 1) % len(INTERVALS)]
         entry.bar_type, entry.bar_interval = bar_type, interval  # type: ignore[assignment]
-        self._edited()
-        self.notice("information", f"{entry.code}: {label} bars (sent after a short pause)")
+        self._edited()  # the chart's title says the interval; no toast per key press
 
     def _on_ToggleChartMode(self, command: ToggleChartMode) -> None:
         self.chart_mode = "bars" if self.chart_mode == "candles" else "candles"

@@ -115,6 +115,7 @@ class QuoteState(msgspec.Struct):
     spark: list[float]
     updated_at: float
     server_ms: float | None = None
+    spark_minute: int = -1
 
 
 class SeriesDelta(msgspec.Struct):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import deque
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.engine.capacity import PlanUse
 from tui.engine.engine import Engine
-from tui.engine.status import FeedState, FeedStatus
+from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.store import NewsItem
 from tui.secrets import mask_secrets
 from tui.session.mirror import StoreMirror
@@ -31,6 +32,7 @@ from tui.ui.grid import QuoteGrid, natural_width
 from tui.ui.keys import KeyedApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
+from tui.ui.screens import NoticeHistoryScreen
 
 __all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
@@ -45,6 +47,8 @@ MEDIUM_MIN_ROWS = 20
 STATUS_TICK_SECONDS = 1.0
 """Ages, staleness and the status bar refresh this often (inside a batch's frame when one
 comes, so the tick costs no frame of its own)."""
+NOTICES_KEPT = 500
+"""Notices the history screen keeps."""
 EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 """Signals that close every socket with 1000 and restore the terminal before exiting."""
 
@@ -69,6 +73,10 @@ class MarketpaneApp(KeyedApp):
         self.series_marks: dict[str, str] = {}
         self.layout_name = "medium"
         self.chart_forced = False
+        self.news_forced = False
+        self.notice_log: deque[Notice] = deque(maxlen=NOTICES_KEPT)
+        """Every notice shown, for the history screen (``N``)."""
+        """Compact layout: the news list in place of the grid (``n``)."""
         self._last_tick = 0.0
         session.on_batch = self._post_batch
 
@@ -167,6 +175,7 @@ class MarketpaneApp(KeyedApp):
             main.set_class(candidate == name, f"-{candidate}")
             self.screen.set_class(candidate == name, f"-{candidate}")
         main.set_class(name == "compact" and self.chart_forced, "-chart")
+        main.set_class(name == "compact" and self.news_forced, "-news")
         grid = self.query_one(QuoteGrid)
         grid_width = width
         if name == "wide":  # the grid gets what its columns need, the chart above the news
@@ -191,6 +200,7 @@ class MarketpaneApp(KeyedApp):
         try:
             for notice in batch.notices:
                 self.notify(notice.text, severity=notice.level, timeout=6)
+                self.notice_log.append(notice)
             self.store.apply_batch(batch)
             self.statuses, self.budget_text = batch.statuses, batch.budget
             self.pending = batch.pending
@@ -268,7 +278,8 @@ class MarketpaneApp(KeyedApp):
         chart.mode = state.chart_mode
         chart.fill_gaps_seconds = state.fill_gaps_seconds
         code = state.focused_code
-        label = " · ".join(p for p in (state.interval_label, state.adjustment) if p)
+        gaps = "gaps filled" if state.fill_gaps_seconds else ""
+        label = " · ".join(p for p in (state.interval_label, state.adjustment, gaps) if p)
         chart.mark = self.series_marks.get(code or "")
         chart.show(code, self.store.series.get(code or ""), label)
 
@@ -317,6 +328,23 @@ class MarketpaneApp(KeyedApp):
             extra.append(f"news: {self.focused_code or 'all'}")
         self.query_one(StatusBar).show(self.statuses, extra, self.palette, self.now())
 
+    def action_notice_history(self) -> None:
+        self.push_screen(NoticeHistoryScreen(list(self.notice_log)))
+
     def action_toggle_chart(self) -> None:
         self.chart_forced = not self.chart_forced
+        self.news_forced = False
         self._apply_layout(self.size.width, self.size.height)
+
+    def action_focus_news(self) -> None:
+        """Focus the news list; in the compact layout, ``n`` shows it in place of the grid
+        (and again goes back)."""
+        if self.layout_name == "compact":
+            self.news_forced = not self.news_forced
+            self.chart_forced = False
+            self._apply_layout(self.size.width, self.size.height)
+            if not self.news_forced:
+                self.query_one(QuoteGrid).focus()
+                return
+        news = self.query_one(NewsList)
+        self.call_after_refresh(news.focus)

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.engine.store import MarketStore, QuoteRow
+from tui.engine.store import SPARK_POINTS, SPARK_SECONDS, MarketStore, QuoteRow, trend_points
 from tui.ui.render import (
     Palette,
     arrow,
@@ -32,6 +32,8 @@ from tui.ui.render import (
     sparkline,
 )
 
+TREND_MINUTES = SPARK_POINTS * SPARK_SECONDS // 60
+"""The Trend column's window, in minutes (said in its header and the help)."""
 FLASH_SECONDS = 0.6
 """How long a changed price stays highlighted."""
 STATUS_SHORT = {"PRE": "PRE", "REG": "REG", "POST": "POST", "CLOSED": "CLSD"}
@@ -53,7 +55,7 @@ COLUMNS = (
     Column("symbol", "Symbol", 12, 0, right=False),
     Column("last", "Last", 10, 1),
     Column("pct", "Chg%", 8, 2),
-    Column("spark", "Trend", 10, 3, right=False),
+    Column("spark", f"Trend {TREND_MINUTES}m", 10, 3, right=False),
     Column("chg", "Chg", 9, 4),
     Column("age", "Age", 4, 5),
     Column("status", "Sess", 4, 6, right=False),
@@ -94,7 +96,8 @@ def columns_for_width(width: int, *, compact: bool, keys: list[str] | None = Non
         left = width - sum(c.width + 1 for c in fixed) - 1
         if left >= 4 and (keys is None or "spark" in keys):
             fixed.insert(
-                min(3, len(fixed)), Column("spark", "Trend", min(12, left), 3, right=False)
+                min(3, len(fixed)),
+                Column("spark", f"{TREND_MINUTES}m", min(12, left), 3, right=False),
             )
         return fixed
     pool = {c.key: c for c in COLUMNS if keys is None or c.key in keys}
@@ -392,9 +395,10 @@ class QuoteGrid(ScrollView, can_focus=True):
         elif key == "chg":
             text = signed(change, decimals=2 if abs(change or 0) >= 0.01 else 5)
             style = palette.direction(change)
-        elif key == "spark":
-            text = sparkline(row.spark, width)
-            style = palette.direction(change)
+        elif key == "spark":  # the window's own direction: a line that rises is never red
+            points = trend_points(row, now)
+            text = sparkline(points, width)
+            style = palette.direction(points[-1] - points[0] if points else None)
         elif key == "bid":
             text = price_text(row.get("bid"))
         elif key == "ask":

@@ -29,9 +29,24 @@ from tui.session.values import (
     UndoRemove,
 )
 from tui.ui.exits import ExitingApp
-from tui.ui.grid import QuoteGrid
+from tui.ui.grid import TREND_MINUTES, QuoteGrid
 from tui.ui.panels import NewsList
 from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
+
+LEGEND: list[tuple[str, str]] = [
+    ("▲▲ ▲ • ▼ ▼▼", "news sentiment: very bullish, bullish, neutral, bearish, very bearish"),
+    ("▲ ▼ in Chg%", "up or down on the day (colour repeats it; mono uses weight)"),
+    ("Trend", f"last {TREND_MINUTES} minutes of prices, low to high of that window"),
+    ("PRE REG POST CLSD", "session: pre-market, regular, after hours, closed"),
+    ("RT  15m", "real-time, or delayed by the server (minutes)"),
+    ("dimmed row", "stale: no update for 30 s, or the live feed is down"),
+    ("…", "waiting for the first quote"),
+    ("####", "a number too wide for its column (widen the pane)"),
+    ("not subscribed", "the plan is full: free room (d) or choose a larger plan"),
+    ("rejected", "the server does not know the symbol: d removes it"),
+    ("DEMO  REPLAY", "simulated data, or a recording played back"),
+]
+"""What each mark on screen means (the help's second table)."""
 
 
 class KeyedApp(ExitingApp):
@@ -49,7 +64,8 @@ class KeyedApp(ExitingApp):
         Binding("c", "toggle_chart", "Chart (compact)", show=False),
         Binding("g", "toggle_gap_fill", "Fill 1s gaps", show=False),
         Binding("f", "toggle_news_filter", "News filter"),
-        Binding("n", "focus_news", "News", show=False),
+        Binding("n", "focus_news", "News (compact: show it)", show=False),
+        Binding("N", "notice_history", "Notice history", show=False),
         Binding("t", "cycle_theme", "Theme"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("r", "reconnect", "Reconnect"),
@@ -68,9 +84,12 @@ class KeyedApp(ExitingApp):
         self.session.send(command)
 
     def action_rows(self) -> list[tuple[str, str, str]]:
-        """(keys, action, description) for the help screen and the command palette."""
+        """(keys, action, description) for the help screen and the command palette (rows
+        with no action are help only)."""
         rows = [
-            ("↑/↓ j/k", "", "Move through the grid or news"),
+            ("↑/↓ j/k", "", "Move through the grid, the news, a story"),
+            ("PgUp/PgDn Home/End", "", "Page through the grid; first and last row"),
+            ("Enter", "", "Grid: chart the symbol · News: open the story"),
             ("Tab", "", "Switch between grid and news"),
         ]
         for binding in self.BINDINGS:
@@ -83,7 +102,11 @@ class KeyedApp(ExitingApp):
                     keys, description = "1-9", "Switch watchlist"
                 rows.append((keys, binding.action, description))
         rows.append(("Ctrl+P", "command_palette", "Command palette"))
+        rows.append(("In a story", "", "j/k next/previous · y copy link · Esc close"))
         return rows
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([(k, d) for k, _, d in self.action_rows()], LEGEND))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Textual's palette entries that are not already marketpane's (its Quit and Keys
@@ -91,9 +114,6 @@ class KeyedApp(ExitingApp):
         for command in super().get_system_commands(screen):
             if command.title in ("Theme", "Screenshot"):
                 yield command
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen([(k, d) for k, _, d in self.action_rows()]))
 
     @on(QuoteGrid.Selected)
     def _row_selected(self, event: QuoteGrid.Selected) -> None:
@@ -113,7 +133,11 @@ class KeyedApp(ExitingApp):
             self.send(AddSymbol(code))
 
     def action_remove_symbol(self) -> None:
-        code = self.query_one(QuoteGrid).highlighted_code
+        grid = self.query_one(QuoteGrid)
+        if self.focused is not grid:  # never the grid's row while reading the news
+            self.notify("d removes the highlighted grid row: focus the grid first (Tab)")
+            return
+        code = grid.highlighted_code
         if code is not None:
             self.send(RemoveSymbol(code))
 
@@ -151,16 +175,11 @@ class KeyedApp(ExitingApp):
     def action_toggle_news_filter(self) -> None:
         self.send(ToggleNewsFilter())
 
-    def action_focus_news(self) -> None:
-        news = self.query_one(NewsList)
-        if news.display:
-            news.focus()
-
     @on(OptionList.OptionSelected, "#news")
     def _news_selected(self, event: OptionList.OptionSelected) -> None:
-        item = self.query_one(NewsList).selected_item()
-        if item is not None:
-            self.push_screen(NewsDetailScreen(item))
+        news = self.query_one(NewsList)
+        if news.selected_item() is not None and news.highlighted is not None:
+            self.push_screen(NewsDetailScreen(list(news.items), news.highlighted))
 
     def action_toggle_pause(self) -> None:
         self.send(TogglePause())

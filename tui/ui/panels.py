@@ -19,22 +19,16 @@ from tui.engine.status import FeedState, FeedStatus, latency_words
 from tui.engine.store import NewsItem, SeriesBuffer
 from tui.protocol.live import Bar
 from tui.ui.render import (
+    SENTIMENT_MARKS,
     ChartLine,
     Palette,
     age_text,
+    bar_kind,
     clock_text,
     compact_number,
     render_chart,
 )
 
-SENTIMENT_MARKS = {
-    "Very Bullish": ("▲▲", "up"),
-    "Bullish": ("▲", "up"),
-    "Neutral": ("•", "flat"),
-    "Bearish": ("▼", "down"),
-    "Very Bearish": ("▼▼", "down"),
-}
-"""Sentiment label to mark and palette role (the label is also shown in words)."""
 MAX_NEWS_LINES = 200
 """News lines kept in the list (the store keeps more)."""
 
@@ -82,7 +76,8 @@ class ChartView(Widget):
                 ((fit_words(self.code, width), self.palette.accent),),
                 ((fit_words(self.mark, width), self.palette.down),),
             ]
-        title = f"{self.code} · {self.label} · {self.mode}"
+        trades = self.series is not None and bar_kind(self.series.bar_type) == "tick"
+        title = f"{self.code} · {self.label} · {'trades' if trades else self.mode}"
         bars: list[Bar] = []
         if self.series is not None:
             count = max(1, width)
@@ -91,7 +86,10 @@ class ChartView(Widget):
                 if self.fill_gaps_seconds
                 else self.series.bars.tail(count)
             )
-        return render_chart(bars, width, height, self.palette, title=title, mode=self.mode)
+        bar_type = self.series.bar_type if self.series is not None else None
+        return render_chart(
+            bars, width, height, self.palette, title=title, mode=self.mode, bar_type=bar_type
+        )
 
     def redraw(self) -> None:
         """Recompute the lines; repaint only those that changed."""
@@ -168,10 +166,12 @@ def news_line(item: NewsItem, palette: Palette, width: int) -> Text:
     if item.tickers:
         tickers = fit_words(",".join(item.tickers[:2]), max(4, width // 4))
         line.append(tickers + " ", palette.accent)
-    if item.label:
+    if item.label:  # spelled out unless it would leave the headline under 24 cells
         mark, role = SENTIMENT_MARKS.get(item.label, ("•", "flat"))
         style = {"up": palette.up, "down": palette.down}.get(role, palette.flat)
-        line.append(f"{mark} {item.label} " if width >= 60 else f"{mark} ", style)
+        spelled = f"{mark} {item.label} "
+        room = width - line.cell_len - cell_len(spelled)
+        line.append(spelled if room >= 24 else f"{mark} ", style)
     source = f" · {item.source}" if width >= 60 else ""
     room = max(4, width - line.cell_len - cell_len(source))
     line.append(fit_words(item.title, room))
@@ -198,15 +198,19 @@ class NewsList(OptionList):
         self.palette = Palette.from_variables({})
 
     def show(self, items: list[NewsItem]) -> None:
-        """Replace the list with ``items`` (newest first, bounded)."""
+        """Replace the list with ``items`` (newest first, bounded); the highlighted story
+        stays highlighted as new ones arrive above it (issue 13)."""
+        held = self.selected_item()
         self.items = items[:MAX_NEWS_LINES]
         width = max(20, self.scrollable_content_region.width - 1)
-        highlighted = self.highlighted
+        index = self.highlighted
         self.set_options(
             Option(news_line(item, self.palette, width), id=item.key) for item in self.items
         )
-        if highlighted is not None and self.items:
-            self.highlighted = min(highlighted, len(self.items) - 1)
+        if held is not None:
+            index = next((i for i, item in enumerate(self.items) if item.key == held.key), index)
+        if index is not None and self.items:
+            self.highlighted = min(index, len(self.items) - 1)
 
     def on_resize(self) -> None:
         """Re-fit the lines to the new width."""

@@ -67,6 +67,14 @@ class Palette:
         return self.up if value > 0 else self.down
 
 
+SENTIMENT_MARKS = {
+    "Very Bullish": ("▲▲", "up"),
+    "Bullish": ("▲", "up"),
+    "Neutral": ("•", "flat"),
+    "Bearish": ("▼", "down"),
+    "Very Bearish": ("▼▼", "down"),
+}
+"""Sentiment label to mark and palette role (the label is also shown in words)."""
 OVERFLOW_MARK = "#"
 """Fills a numeric cell whose value does not fit: a cut number would read as a real one."""
 ABSURD_MAGNITUDE = 1e15
@@ -180,14 +188,27 @@ def quote_age_text(seconds: float | None) -> str:
     return f"{int(seconds // 86400)}d"
 
 
+TREND_MIN_SPAN = 0.002
+"""The Trend scale spans at least 0.2 % of the price: noise draws nearly flat, not as a
+full-height swing."""
+
+
 def sparkline(values: Sequence[float], width: int) -> str:
-    """The last ``width`` values as block characters (a flat series draws mid-height)."""
+    """``values`` (oldest first) resampled to ``width`` block characters, on a scale of at
+    least :data:`TREND_MIN_SPAN` of the price; fewer values than cells are drawn at the right."""
     if width <= 0:
         return ""
-    data = list(values)[-width:]
+    data = list(values)
     if not data:
         return " " * width
+    if len(data) > width:  # each cell shows the last value of its share of the window
+        count = len(data)
+        data = [data[min(count - 1, round((i + 1) * count / width) - 1)] for i in range(width)]
     low, high = min(data), max(data)
+    floor_span = abs(data[-1]) * TREND_MIN_SPAN
+    if high - low < floor_span:
+        middle = (high + low) / 2
+        low, high = middle - floor_span / 2, middle + floor_span / 2
     span = high - low
     if span <= 0:
         chars = SPARK_CHARS[3] * len(data)
@@ -197,9 +218,9 @@ def sparkline(values: Sequence[float], width: int) -> str:
     return chars.rjust(width)
 
 
-def clock_text(epoch: float) -> str:
-    """Local ``HH:MM`` for news lines."""
-    return time.strftime("%H:%M", time.localtime(epoch))
+def clock_text(epoch: float, *, seconds: bool = False) -> str:
+    """Local ``HH:MM`` (``HH:MM:SS`` with ``seconds``)."""
+    return time.strftime("%H:%M:%S" if seconds else "%H:%M", time.localtime(epoch))
 
 
 def _nice_step(span: float, rows: int) -> float:
@@ -244,6 +265,77 @@ class _LineBuilder:
         return tuple(self.runs)
 
 
+def price_decimals(prices: Sequence[float]) -> int:
+    """The decimals the prices are quoted in (the instrument's precision as seen), 0 to 6."""
+    best = 0
+    for price in prices:
+        for decimals in range(best, 7):
+            if abs(round(price, decimals) - price) <= 1e-9 * max(1.0, abs(price)):
+                best = decimals
+                break
+        else:
+            return 6
+    return best
+
+
+def axis_price(value: float, decimals: int) -> str:
+    """An axis label at the instrument's precision (never a rounded, wrong-looking price)."""
+    if abs(value) >= ABSURD_MAGNITUDE:
+        return f"{value:.2e}"
+    return f"{value:,.{decimals}f}"
+
+
+TIME_FORMATS = {"day": "%m-%d", "week": "%m-%d", "month": "%Y-%m", "second": "%H:%M:%S"}
+"""Time-axis label formats by bar type (minutes and hours: ``%H:%M``; ticks: seconds)."""
+
+
+LABEL_KINDS = {"T": "tick", "s": "second", "m": "minute", "h": "hour", "D": "day", "W": "week"}
+"""A response's ``bar_type`` label suffix (``1m``, ``5s``, ``1T``, ``1D``) and its kind."""
+
+
+def bar_kind(bar_type: str | None) -> str:
+    """``tick``, ``second``, ``minute``, ``hour``, ``day``, ``week`` or ``month`` for a
+    ``bar_type`` written either way (``"minute"`` in a request, ``"1m"`` in a response)."""
+    text = (bar_type or "minute").strip()
+    if text.rstrip("s") in ("tick", "second", "minute", "hour", "day", "week", "month"):
+        return text.rstrip("s")
+    if text[:1].isdigit() and text[-1:] in LABEL_KINDS:
+        return LABEL_KINDS[text[-1]]
+    if text[:1].isdigit() and text[-1:] == "M":
+        return "month"
+    return "minute"
+
+
+def bar_time_text(epoch: float, bar_type: str | None) -> str:
+    """A bar's time for the axis and the readout."""
+    kind = bar_kind(bar_type)
+    fmt = TIME_FORMATS.get(kind, "%H:%M:%S" if kind == "tick" else "%H:%M")
+    return time.strftime(fmt, time.localtime(epoch))
+
+
+def bar_readout(bar: Bar, decimals: int, bar_type: str | None, width: int = 200) -> str:
+    """``14:31 O 239.10 H 239.30 L 239.00 C 239.21 V 4.9K`` (a trade: price and size), in
+    whole figures only: where ``width`` is short, O/H/L go first, then the volume."""
+    when = bar_time_text(bar.time, bar_type)
+
+    def figure(name: str, value: float | None, volume: bool = False) -> str:
+        if value is None:
+            return f"{name} —"
+        return f"{name} {compact_number(value) if volume else axis_price(value, decimals)}"
+
+    if bar_kind(bar_type) == "tick":
+        forms = [[when, figure("trade", bar.close), figure("size", bar.volume, True)]]
+    else:
+        ohlc = [figure(n, v) for n, v in (("O", bar.open), ("H", bar.high), ("L", bar.low))]
+        close, volume = figure("C", bar.close), figure("V", bar.volume, True)
+        forms = [[when, *ohlc, close, volume], [when, close, volume], [when, close]]
+    for parts in forms:
+        text = " ".join(parts)
+        if cell_len(text) <= width:
+            return text
+    return forms[-1][-1] if cell_len(forms[-1][-1]) <= width else ""
+
+
 def render_chart(
     bars: Sequence[Bar],
     width: int,
@@ -252,8 +344,11 @@ def render_chart(
     *,
     title: str,
     mode: str = "candles",
+    bar_type: str | None = None,
 ) -> list[ChartLine]:
-    """Draw OHLC candles (or bars) with a volume strip, price axis and last-price marker.
+    """Draw OHLC candles (or bars, or a tick series as trades) with a readout of the last bar,
+    a price axis at the instrument's precision (labels never cut), a last-price marker, a
+    volume strip and a time axis.
 
     Returns one tuple of ``(text, style)`` runs per line, at most ``height`` lines, each at
     most ``width`` cells.
@@ -261,13 +356,32 @@ def render_chart(
     lines: list[ChartLine] = [((set_cell_size(title, width).rstrip(), palette.accent),)]
     if height < 3 or width < 12:
         return lines
-    axis_width = min(11, max(8, width // 6))
-    plot_width = width - axis_width
-    volume_rows = 0 if height < 9 else max(1, (height - 1) // 5)
-    price_rows = height - 1 - volume_rows
-    usable = [b for b in bars if b.close is not None][-plot_width:]
+    usable = [b for b in bars if b.close is not None]
     if not usable:
         lines.append((("waiting for bars…", palette.flat),))
+        return lines
+    decimals = price_decimals([b.close for b in usable[-200:] if b.close is not None])
+    readout = height >= 6
+    time_axis = height >= 7
+    if readout:
+        text = bar_readout(usable[-1], decimals, bar_type, width)
+        lines.append(((text, palette.flat),))
+    last = usable[-1].close or 0.0
+    widest = max(
+        cell_len(axis_price(v, decimals))
+        for v in (
+            max(b.high or b.close or 0.0 for b in usable),
+            min(b.low or b.close or 0.0 for b in usable),
+            last,
+        )
+    )
+    axis_width = min(widest + 2, width // 2)  # "◀" + label + a space, never cut
+    plot_width = width - axis_width
+    usable = usable[-plot_width:]
+    free = height - len(lines) - (1 if time_axis else 0)
+    volume_rows = 0 if free < 8 else max(1, free // 5)
+    price_rows = free - volume_rows
+    if price_rows < 2:
         return lines
     highs = [b.high if b.high is not None else b.close for b in usable]
     lows = [b.low if b.low is not None else b.close for b in usable]
@@ -279,13 +393,20 @@ def render_chart(
     def row_of(price: float) -> int:
         return min(price_rows - 1, max(0, round((top - price) / span * (price_rows - 1))))
 
+    trades = bar_kind(bar_type) == "tick"
     grid: list[list[tuple[str, Style | None]]] = [
         [(" ", None)] * plot_width for _ in range(price_rows)
     ]
     offset = plot_width - len(usable)
+    previous_close: float | None = None
     for index, bar in enumerate(usable):
         x = offset + index
         close = bar.close or 0.0
+        if trades:  # a trade has one price: a dot, coloured by the move from the last trade
+            up = previous_close is None or close >= previous_close
+            grid[row_of(close)][x] = ("•", palette.up if up else palette.down)
+            previous_close = close
+            continue
         open_ = bar.open if bar.open is not None else close
         high = bar.high if bar.high is not None else max(open_, close)
         low = bar.low if bar.low is not None else min(open_, close)
@@ -296,7 +417,7 @@ def render_chart(
         for y in range(r_high, r_low + 1):
             if mode == "candles":
                 char = "█" if body_top <= y <= body_bottom else "│"
-            else:
+            else:  # OHLC bar in one column: open tick left, close tick right
                 char = "│"
                 if y == r_open and y == r_close:
                     char = "┼"
@@ -305,14 +426,17 @@ def render_chart(
                 elif y == r_close:
                     char = "├"
             grid[y][x] = (char, style)
-    last = usable[-1].close or 0.0
     last_row = row_of(last)
+    labels: dict[int, str] = {
+        0: axis_price(top, decimals),
+        price_rows - 1: axis_price(bottom, decimals),
+    }
     step = _nice_step(span, max(2, price_rows // 3))
-    labels: dict[int, str] = {}
-    first_label = math.ceil(bottom / step) * step
-    value = first_label
-    while value <= top:
-        labels.setdefault(row_of(value), price_text(value))
+    value = math.ceil(bottom / step) * step
+    while value <= top:  # round steps between the top and bottom labels, never beside them
+        row = row_of(value)
+        if all(abs(row - taken) > 1 for taken in labels):
+            labels[row] = axis_price(value, decimals)
         value += step
     last_style = (
         palette.up if len(usable) < 2 or last >= (usable[-2].close or last) else palette.down
@@ -323,11 +447,11 @@ def render_chart(
             line.add(char, cell_style)
         if y == last_row:
             line.add(
-                ("◀" + price_text(last))[:axis_width].ljust(axis_width),
+                ("◀" + axis_price(last, decimals)).ljust(axis_width),
                 last_style + Style(reverse=True),
             )
-        elif y in labels:
-            line.add((" " + labels[y])[:axis_width].ljust(axis_width), palette.axis)
+        elif y in labels and abs(y - last_row) > 0:
+            line.add((" " + labels[y]).ljust(axis_width), palette.axis)
         else:
             line.add(" " * axis_width)
         lines.append(line.line())
@@ -347,9 +471,30 @@ def render_chart(
                 else:
                     line.add(" ")
             label = f" v{compact_number(peak)}" if row == 0 else ""
-            line.add(label[:axis_width].ljust(axis_width), palette.axis)
+            line.add(set_cell_size(label, axis_width), palette.axis)
             lines.append(line.line())
+    if time_axis:
+        lines.append(_time_axis(usable, offset, plot_width, bar_type, palette))
     return lines
+
+
+def _time_axis(
+    bars: Sequence[Bar], offset: int, plot_width: int, bar_type: str | None, palette: Palette
+) -> ChartLine:
+    """Times under the plot: a label (left-aligned at its bar) every few bars, from the
+    newest back, none overlapping."""
+    cells = [" "] * plot_width
+    newest_first = range(len(bars) - 1, -1, -1)
+    right_edge = plot_width
+    for index in newest_first:
+        x = offset + index
+        label = "╵" + bar_time_text(bars[index].time, bar_type)
+        if x + len(label) <= right_edge:
+            cells[x : x + len(label)] = list(label)
+            right_edge = x - 2
+    line = _LineBuilder()
+    line.add("".join(cells), palette.axis)
+    return line.line()
 
 
 def chart_line_text(line: ChartLine) -> str:

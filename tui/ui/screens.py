@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -15,10 +16,11 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.engine.status import Notice
 from tui.engine.store import NewsItem
 from tui.protocol.rest import SymbolInfo
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
-from tui.ui.render import clock_text, price_text
+from tui.ui.render import SENTIMENT_MARKS, clock_text, price_text
 
 SEARCH_DEBOUNCE_SECONDS = 0.3
 """Typing pause before a REST symbol search is sent."""
@@ -34,37 +36,106 @@ class HelpScreen(ModalScreen[None]):
         border: round $primary; background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, rows: list[tuple[str, str]], legend: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__()
         self.rows = rows
+        self.legend = legend or []
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
-        for keys, description in self.rows:
-            table.add_row(Text(keys), Text(description))
         with VerticalScroll():
             yield Static(Text("marketpane keys", style="bold"))
-            yield Static(table)
+            yield Static(_two_columns(self.rows))
+            if self.legend:
+                yield Static(Text("\nWhat the marks mean", style="bold"))
+                yield Static(_two_columns(self.legend))
             yield Static(Text("Esc closes · Ctrl+P opens the command palette", style="dim"))
 
 
-class NewsDetailScreen(ModalScreen[None]):
-    """Summary, key factors, link and price at publication of one news item."""
+def _two_columns(rows: list[tuple[str, str]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for left, right in rows:
+        table.add_row(Text(left), Text(right))
+    return table
 
-    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+
+class NoticeHistoryScreen(ModalScreen[None]):
+    """Every notice of this session with its time, newest first: a toast missed is not lost."""
+
+    BINDINGS = [Binding("escape,q,N", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    NoticeHistoryScreen { align: center middle; }
+    NoticeHistoryScreen > VerticalScroll { width: 100; max-width: 100%; height: auto;
+        max-height: 90%; border: round $primary; background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, notices: list[Notice]) -> None:
+        super().__init__()
+        self.notices = notices
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="dim")
+        table.add_column()
+        table.add_column()
+        marks = {"error": "✖", "warning": "!", "information": "·"}
+        for notice in reversed(self.notices):
+            table.add_row(
+                Text(clock_text(notice.at, seconds=True) if notice.at else "--:--:--"),
+                Text(marks.get(notice.level, "·")),
+                Text(notice.text),
+            )
+        with VerticalScroll():
+            yield Static(Text(f"Notices ({len(self.notices)})", style="bold"))
+            yield Static(table if self.notices else Text("Nothing yet."))
+            yield Static(Text("Esc closes", style="dim"))
+
+
+class NewsDetailScreen(ModalScreen[None]):
+    """One story whole: summary, key factors, price at publication, and the link (whole, an
+    OSC 8 hyperlink where the terminal supports it, ``y`` copies it); ``j``/``k`` move to the
+    next or previous story without leaving."""
+
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close"),
+        Binding("j,down,n", "step(1)", "Next story"),
+        Binding("k,up,p", "step(-1)", "Previous story"),
+        Binding("y", "copy_link", "Copy link"),
+    ]
     DEFAULT_CSS = """
     NewsDetailScreen { align: center middle; }
     NewsDetailScreen > VerticalScroll { width: 90; max-width: 100%; height: auto;
         max-height: 90%; border: round $primary; background: $surface; padding: 0 1; }
+    NewsDetailScreen #keys { color: $text-muted; }
     """
 
-    def __init__(self, item: NewsItem) -> None:
+    def __init__(self, items: list[NewsItem], index: int = 0) -> None:
         super().__init__()
-        self.item = item
+        self.items = items
+        self.index = max(0, min(index, len(items) - 1))
+
+    @property
+    def item(self) -> NewsItem:
+        """The story shown."""
+        return self.items[self.index]
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self.body(), id="story")
+            yield Static(self.position(), id="keys")
+
+    def position(self) -> Text:
+        """Where this story is in the list, and the keys."""
+        return Text(
+            f"story {self.index + 1} of {len(self.items)} · j/k next/previous · "
+            "y copies the link · Esc closes"
+        )
+
+    def body(self) -> Text:
+        """The story as text (never markup: every string here came from a feed)."""
         item = self.item
         body = Text()
         body.append(item.title + "\n", style="bold")
@@ -73,10 +144,11 @@ class NewsDetailScreen(ModalScreen[None]):
             f"{', '.join(item.tickers) or 'no tickers'}\n\n"
         )
         if item.label:
+            mark = SENTIMENT_MARKS.get(item.label, ("•", "flat"))[0]
             score = f" ({item.score:+.2f})" if item.score is not None else ""
             confidence = f", confidence {item.confidence:.0%}" if item.confidence else ""
-            body.append(f"Sentiment: {item.label}{score}{confidence}\n")
-        if item.summary:
+            body.append(f"Sentiment: {mark} {item.label}{score}{confidence}\n")
+        if item.summary and item.summary != item.title:
             body.append(f"\n{item.summary}\n")
         if item.factors:
             body.append("\nKey factors:\n")
@@ -85,9 +157,25 @@ class NewsDetailScreen(ModalScreen[None]):
         if item.price_text or item.price is not None:
             body.append(f"\nPrice at publication: {item.price_text or price_text(item.price)}\n")
         if item.link:
-            body.append(f"\n{item.link}\n", style="underline")
-        with VerticalScroll():
-            yield Static(body)
+            body.append("\nLink: ")
+            web = item.link.startswith(("https://", "http://"))
+            body.append(item.link, Style(underline=True, link=item.link if web else None))
+            body.append("\n")
+        return body
+
+    def action_step(self, step: int) -> None:
+        target = self.index + step
+        if 0 <= target < len(self.items):
+            self.index = target
+            self.query_one("#story", Static).update(self.body())
+            self.query_one("#keys", Static).update(self.position())
+
+    def action_copy_link(self) -> None:
+        if self.item.link:
+            self.app.copy_to_clipboard(self.item.link)
+            self.notify("Link copied (OSC 52: the terminal must allow clipboard writes)")
+        else:
+            self.notify("This story has no link")
 
 
 class AddSymbolScreen(ModalScreen[str | None]):
