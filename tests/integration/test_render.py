@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 
+import pytest
 from textual.app import App, ComposeResult
 
 from tests.uihelp import FROZEN_NOW, pinned_statuses
 from tui.engine.store import SeriesBuffer
 from tui.protocol.live import Bar
 from tui.ui.panels import PAUSED, ChartView, StatusBar
-from tui.ui.render import Palette, chart_line_text, quote_age_text, render_chart
+from tui.ui.render import Palette, chart_line_text, quote_age_text, render_chart, sparkline
 
 PALETTE = Palette.from_variables({"mp-up": "#00ff00", "mp-down": "#ff0000"})
 
@@ -119,3 +121,52 @@ async def test_status_bar_fits_and_always_shows_paused() -> None:
                 assert "…" not in shown and "DEMO" in shown, (width, shown)
             if width >= 160:
                 assert "hb 4s" in shown and "in the last 3 h" in shown  # room for detail
+
+
+def _futures(count: int) -> list[Bar]:
+    """ES-like bars in 0.25 steps near 5,820."""
+    bars = []
+    for i in range(count):
+        mid = 5820 + round(8 * math.sin(i / 5)) * 0.25
+        bars.append(Bar(60.0 * i, mid, mid + 0.5, mid - 0.75, mid + 0.25, 100.0 + i))
+    return bars
+
+
+@pytest.mark.parametrize(("width", "height"), [(40, 8), (58, 12), (78, 20), (120, 40)])
+def test_axis_labels_are_whole_prices_at_the_instruments_precision(width: int, height: int) -> None:
+    """Issue 13: ``◀5,820.2`` for a future in 0.25 steps read as a wrong price."""
+    bars = _futures(120)
+    lines = [
+        chart_line_text(line) for line in render_chart(bars, width, height, PALETTE, title="ES1!")
+    ]
+    assert all(len(line) <= width for line in lines)
+    marker = next(line for line in lines if "◀" in line)
+    assert marker.split("◀")[1].strip() == f"{bars[-1].close:,.2f}"
+    labels = re.findall(r"(?<![\d,.])\d[\d,]*\.\d+", "\n".join(lines[2:]))
+    assert labels and all(len(label.split(".")[1]) == 2 for label in labels)  # never cut
+    assert sum(1 for line in lines if re.search(r"\d,\d{3}\.\d\d\s*$", line)) >= 2  # a scale
+
+
+def test_readout_time_axis_and_trades_title() -> None:
+    lines = [chart_line_text(x) for x in render_chart(_futures(60), 78, 20, PALETTE, title="t")]
+    readout = lines[1]
+    last = _futures(60)[-1]
+    assert f"O {last.open:,.2f}" in readout and f"C {last.close:,.2f}" in readout
+    assert "V 159" in readout
+    narrow = chart_line_text(render_chart(_futures(60), 30, 12, PALETTE, title="t")[1])
+    assert narrow.endswith(f"C {last.close:,.2f} V 159") or narrow.endswith(
+        f"C {last.close:,.2f}"
+    )  # whole figures only
+    assert re.search(r"╵\d\d:\d\d", lines[-1])  # a time axis
+    ticks = [Bar(float(t), close=100 + (t % 3) * 0.01, volume=5.0) for t in range(50)]
+    drawn = [
+        chart_line_text(x) for x in render_chart(ticks, 60, 14, PALETTE, title="t", bar_type="1T")
+    ]
+    assert "trade 100.01 size 5" in drawn[1]  # the last trade: t=49, 100 + 1 x 0.01
+    assert any("•" in line for line in drawn) and not any("█" in line for line in drawn[2:-4])
+
+
+def test_sparkline_noise_stays_flat_and_width_covers_the_window() -> None:
+    assert set(sparkline([100.0, 100.01, 99.99, 100.0], 4)) <= {"▄", "▅", "▃"}
+    assert sparkline([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3) == "▁▅█"  # resampled, not the tail
+    assert sparkline([5.0], 4) == "   ▅"  # one minute so far: one point, at the right

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from rich.color import Color
 from rich.segment import Segment
+from rich.style import Style
 
-from tests.uihelp import FROZEN_NOW, pinned_app
-from tui.config import ConfigError, load_config
+from tests.uihelp import FROZEN_NOW, pinned_app, pinned_store
+from tui.config import Config, ConfigError, load_config
+from tui.engine.status import FeedState, FeedStatus
+from tui.engine.store import NewsItem
+from tui.launch import build_app, demo_keys
+from tui.session.session import SessionOptions
+from tui.session.values import AddSymbol, SwitchWatchlist
 from tui.ui.app import MarketpaneApp
+from tui.ui.commands import MarketpaneCommands
 from tui.ui.grid import QuoteGrid
+from tui.ui.panels import ChartView, NewsList, StatusBar
+from tui.ui.render import Palette
+from tui.ui.screens import HelpScreen, NewsDetailScreen, NoticeHistoryScreen
 from tui.ui.themes import load_themes, shipped_themes_dir
 
 THEMES = sorted(t.name for t in load_themes(shipped_themes_dir()).themes)
@@ -143,3 +154,173 @@ async def test_sort_cycles_and_the_header_shows_it() -> None:
         assert "▲" in grid.header_text().split()[0]
         await pilot.press("s")
         assert grid.codes == watch
+
+
+def _news_item(key: str, published: float) -> NewsItem:
+    return NewsItem(
+        key=key,
+        title=f"Story {key} about markets and more words",
+        summary="",
+        tickers=["AAPL"],
+        source="Test",
+        published=published,
+        origin="newsfeed",
+    )
+
+
+async def test_highlighted_story_stays_put_and_enter_opens_it() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        news = app.query_one(NewsList)
+        news.focus()
+        await pilot.press("down", "down")
+        held = news.selected_item()
+        assert held is not None
+        for k in range(3):  # new stories arrive above it
+            app.store.add_news(_news_item(f"new{k}", FROZEN_NOW + k))
+            app._refresh_news()
+            await pilot.pause()
+        assert news.selected_item() == held
+        await pilot.press("enter")
+        assert isinstance(app.screen, NewsDetailScreen) and app.screen.item.key == held.key
+        await pilot.press("j")  # the next story without leaving
+        assert app.screen.item.key == news.items[news.items.index(held) + 1].key
+        await pilot.press("k", "k")
+        assert app.screen.item.key == news.items[news.items.index(held) - 1].key
+
+
+async def test_story_link_is_whole_a_hyperlink_and_copied() -> None:
+    item = msgspec.structs.replace(
+        _news_item("a", FROZEN_NOW), link="https://news.example/" + "long-path/" * 12
+    )
+    app = pinned_app()
+    async with app.run_test(size=(60, 30)) as pilot:
+        app.push_screen(NewsDetailScreen([item]))
+        await pilot.pause()
+        body = app.screen.body()
+        assert item.link is not None and item.link in body.plain  # whole, never cut
+        assert any(
+            span.style.link == item.link for span in body.spans if isinstance(span.style, Style)
+        )
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        await pilot.press("y")
+        assert copied == [item.link]
+
+
+async def test_compact_news_can_be_focused_and_opened() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(40, 15)) as pilot:
+        assert app.layout_name == "compact"
+        await pilot.press("n")
+        await pilot.pause()
+        news = app.query_one(NewsList)
+        assert news.display and app.focused is news
+        await pilot.press("enter")
+        assert isinstance(app.screen, NewsDetailScreen)
+        await pilot.press("escape", "n")
+        await pilot.pause()
+        assert isinstance(app.focused, QuoteGrid)
+
+
+@pytest.mark.parametrize("size", [(40, 12), (80, 24), (160, 48)])
+async def test_demo_badge_at_every_size(size: tuple[int, int]) -> None:
+    app = pinned_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert app.query_one(StatusBar).render_line(0).text.startswith(" DEMO ")
+
+
+def test_a_stopped_feed_says_why_at_every_width() -> None:
+    status = FeedStatus("live", FeedState.STOPPED, detail="key rejected (1008)")
+    palette = Palette.from_variables({})
+    for detail in (0, 1, 2, 3):
+        line = StatusBar.status_line([status], [], palette, FROZEN_NOW, detail).plain
+        assert "live ✖ key rejected (1008)" in line or "✖ key rejected (1008)" in line
+
+
+async def test_notice_history_keeps_every_notice() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.session.send(SwitchWatchlist(7))  # a notice: there is no watchlist 7
+        app.session.send(AddSymbol("not a code"))
+        await pilot.pause(0.2)
+        await pilot.press("N")
+        assert isinstance(app.screen, NoticeHistoryScreen)
+        texts = [n.text for n in app.screen.notices]
+        assert any("no watchlist 7" in t for t in texts)
+        assert any("not a symbol code" in t for t in texts)
+
+
+async def test_d_removes_only_with_the_grid_focused() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        codes = list(app.state.codes)
+        app.query_one(NewsList).focus()
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.state.codes == codes
+        app.query_one(QuoteGrid).focus()
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.state.codes == codes[1:]
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.state.codes == codes
+
+
+async def test_interval_keys_do_not_stack_toasts_and_gap_fill_shows() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        before = len(app._notifications)
+        for _ in range(5):  # 1m → 5m → 15m → 1h → 1D → 1s
+            await pilot.press("i")
+        await pilot.pause()
+        assert len(app._notifications) == before
+        assert app.state.interval_label == "1s"
+        await pilot.press("g")
+        await pilot.pause()
+        chart = app.query_one(ChartView)
+        assert "gaps filled" in chart.label
+
+
+async def test_theme_choice_is_saved(tmp_path: Path) -> None:
+    config_path = tmp_path / "config.toml"
+    app = build_app(
+        SessionOptions(
+            config=Config(),
+            config_path=config_path,
+            keys=demo_keys(),
+            static_store=pinned_store(),
+            persist=True,
+        ),
+        frozen_time=FROZEN_NOW,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        chosen = app.theme
+        assert chosen != "marketpane-dark"
+    assert load_config(config_path)[0].display.theme == chosen
+
+
+async def test_help_and_palette_list_actions_once() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        rows = app.action_rows()
+        keys = " ".join(k for k, _, _ in rows)
+        for needle in ("Enter", "PgUp/PgDn", "Home/End", "s", "N", "?"):
+            assert needle in keys, needle
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.legend
+        legend = " ".join(k for k, _ in app.screen.legend)
+        for mark in ("▲▲", "PRE", "15m", "dimmed", "not subscribed", "rejected"):
+            assert mark in legend
+        await pilot.press("escape")
+        provider = MarketpaneCommands(app.screen)
+        entries = provider._commands()
+        titles = [text for text, _ in entries]
+        assert len(titles) == len(set(titles)) and all(action for _, action in entries)
+        system = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Quit" not in system and "Theme" in system
+        assert set(app.available_themes) == set(app.marketpane_themes)

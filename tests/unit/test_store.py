@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from tui.engine.columns import BarColumns
-from tui.engine.store import MarketStore, SeriesBuffer, news_from_newsfeed
+from tui.engine.store import (
+    SPARK_POINTS,
+    MarketStore,
+    NewsItem,
+    QuoteRow,
+    SeriesBuffer,
+    add_trend_point,
+    news_from_newsfeed,
+    trend_points,
+)
 from tui.protocol.live import Bar, Quote, SeriesUpdate
 from tui.protocol.newsfeed import NewsfeedItem
 
@@ -65,3 +74,74 @@ def test_sparse_quotes_merge_and_news_dedupe() -> None:
     assert store.add_news(news_from_newsfeed(item))
     assert not store.add_news(news_from_newsfeed(item))  # replayed on reconnect
     assert store.duplicates == 1
+
+
+def _story(origin: str, **fields: object) -> NewsItem:
+    base: dict[str, object] = {
+        "key": f"{origin}-key",
+        "title": "Apple Inc. shares rise after record iPhone sales in China",
+        "summary": "",
+        "tickers": ["AAPL"],
+        "source": "Reuters" if origin == "newsfeed" else "StockNews",
+        "published": 1000.0,
+        "origin": origin,
+    }
+    base.update(fields)
+    return NewsItem(**base)  # type: ignore[arg-type]
+
+
+def test_one_story_from_two_sources_is_one_item() -> None:
+    """Issue 13: merged by link, else by normalised title within a short window; sentiment,
+    factors and price from StockNews; source and symbols from both."""
+    store = MarketStore()
+    store.add_news(_story("newsfeed", link="https://x.example/a"))
+    rated = _story(
+        "stocknews",
+        title="Apple Inc. shares rise after record iPhone sales in China!",
+        summary="Apple Inc. shares rise after record iPhone sales in China!",
+        tickers=["AAPL", "QQQ"],
+        label="Bullish",
+        score=0.6,
+        factors=["iPhone sales"],
+        price=239.5,
+        published=1200.0,
+    )
+    assert store.add_news(rated)
+    assert len(store.news) == 1
+    item = store.news[0]
+    assert item.title.startswith("Apple Inc. shares rise") and item.label == "Bullish"
+    assert item.tickers == ["AAPL", "QQQ"] and item.source == "Reuters · StockNews"
+    assert item.factors == ["iPhone sales"] and item.price == 239.5
+    assert item.origin == "newsfeed+stocknews" and item.link == "https://x.example/a"
+    assert not store.add_news(rated) and not store.add_news(_story("newsfeed"))  # nothing new
+    assert len(store.news) == 1
+    # a mirror given the merged item replaces its copy and ends the same
+    mirror = MarketStore()
+    mirror.add_news(_story("newsfeed", link="https://x.example/a"))
+    mirror.add_news(item)
+    assert list(mirror.news) == [item]
+
+
+def test_same_title_far_apart_or_by_link_only() -> None:
+    store = MarketStore()
+    store.add_news(_story("newsfeed"))
+    store.add_news(_story("stocknews", published=1000.0 + 3600))  # an hour later: another story
+    assert len(store.news) == 2
+    store.add_news(_story("stocknews", key="k3", title="Other words", link="https://x/1"))
+    store.add_news(_story("newsfeed", key="k4", title="Completely different", link="https://X/1"))
+    assert len(store.news) == 3  # the same link is the same story
+
+
+def test_trend_window_is_thirty_minutes_and_quiet_minutes_draw_flat() -> None:
+    row = QuoteRow("A:B")
+    start = 60_000.0
+    add_trend_point(row, 100.0, start)
+    add_trend_point(row, 101.0, start + 10)  # same minute: replaces
+    assert list(row.spark) == [101.0]
+    add_trend_point(row, 99.0, start + 5 * 60)  # four quiet minutes repeat 101
+    assert list(row.spark) == [101.0, 101.0, 101.0, 101.0, 101.0, 99.0]
+    points = trend_points(row, start + 8 * 60)  # closed since: flat to now
+    assert points[-3:] == [99.0, 99.0, 99.0] and len(points) == 9
+    for minute in range(100):
+        add_trend_point(row, float(minute), start + (10 + minute) * 60)
+    assert len(trend_points(row, start + 200 * 60)) == SPARK_POINTS == 30

@@ -347,4 +347,10 @@ class MarketpaneApp(KeyedApp):
                 self.query_one(QuoteGrid).focus()
                 return
         news = self.query_one(NewsList)
-        self.call_after_refresh(news.focus)
+
+        def focus_news() -> None:
+            news.focus()
+            if news.highlighted is None and news.items:
+                news.highlighted = 0  # Enter opens a story at once
+
+        self.call_after_refresh(focus_news)

@@ -199,8 +199,9 @@ class NewsList(OptionList):
 
     def show(self, items: list[NewsItem]) -> None:
         """Replace the list with ``items`` (newest first, bounded); the highlighted story
-        stays highlighted as new ones arrive above it (issue 13)."""
-        held = self.selected_item()
+        stays highlighted as new ones arrive above it while the list has focus (issue 13);
+        an unfocused list keeps its place from the top."""
+        held = self.selected_item() if self.has_focus else None
         self.items = items[:MAX_NEWS_LINES]
         width = max(20, self.scrollable_content_region.width - 1)
         index = self.highlighted
