@@ -197,13 +197,15 @@ async def test_story_link_is_whole_a_hyperlink_and_copied() -> None:
     async with app.run_test(size=(60, 30)) as pilot:
         app.push_screen(NewsDetailScreen([item]))
         await pilot.pause()
-        body = app.screen.body()
+        screen = app.screen
+        assert isinstance(screen, NewsDetailScreen)
+        body = screen.body()
         assert item.link is not None and item.link in body.plain  # whole, never cut
         assert any(
             span.style.link == item.link for span in body.spans if isinstance(span.style, Style)
         )
         copied: list[str] = []
-        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign,assignment]
         await pilot.press("y")
         assert copied == [item.link]
 
@@ -321,6 +323,22 @@ async def test_help_and_palette_list_actions_once() -> None:
         entries = provider._commands()
         titles = [text for text, _ in entries]
         assert len(titles) == len(set(titles)) and all(action for _, action in entries)
-        system = [c.title for c in app.get_system_commands(app.screen)]
+        system = [c.title for c in app.get_system_commands(app.screen)]  # type: ignore[arg-type]
         assert "Quit" not in system and "Theme" in system
         assert set(app.available_themes) == set(app.marketpane_themes)
+
+
+async def test_a_bad_theme_file_gives_one_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    themes = tmp_path / "themes"
+    themes.mkdir()
+    (themes / "broken.toml").write_text('name = "broken"\nprimary = "banana"\n')
+    monkeypatch.setattr("tui.ui.theming.paths.user_themes_dir", lambda: themes)
+    app = pinned_app(theme="broken")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]
+        assert len(notes) == 1, notes
+        assert "broken.toml" in notes[0] and "not found" in notes[0]
+        assert app.theme == "marketpane-dark"

@@ -13,14 +13,30 @@ from pathlib import Path
 
 from tui.config import Config
 from tui.engine.engine import EngineSettings
-from tui.session.demo import demo_keys, demo_runtime_config
+from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
 from tui.session.session import Session, SessionOptions
 from tui.sim.server import run_simulator
-from tui.sim.settings import SimSettings
 from tui.ui.app import MarketpaneApp, ViewOptions
 
+PLAN_TRAP = [
+    "NASDAQ:AAPL",
+    "NASDAQ:MSFT",
+    "NASDAQ:NVDA",
+    "NASDAQ:TSLA",
+    "NYSE:JPM",
+    "AMEX:SPY",
+    "CME_MINI:ES1!",
+    "BINANCE:BTCUSDT",
+    "BINANCE:ETHUSDT",
+    "FX:EURUSD",
+    "NASDAQ:AMZN",
+    "NASDAQ:GOOGL",
+]
+"""Twelve symbols on the pro plan: ten live rows and two marked "not subscribed"."""
 SHOTS: tuple[tuple[str, tuple[int, int], str], ...] = (
     ("wide-160x48", (160, 48), "marketpane-dark"),
+    ("plan-full-120x30", (120, 30), "marketpane-dark"),
+    ("pane-40x12", (40, 12), "marketpane-dark"),
     ("ssh-80x24", (80, 24), "marketpane-dark"),
     ("pane-48x20", (48, 20), "marketpane-dark"),
     ("theme-light-80x24", (80, 24), "marketpane-light"),
@@ -32,9 +48,10 @@ SHOTS: tuple[tuple[str, tuple[int, int], str], ...] = (
 
 async def take(out: Path, stem: str, size: tuple[int, int], theme: str, seconds: float) -> Path:
     """One screenshot of the live app on a fresh simulator."""
-    settings = SimSettings(seed=7, sessions="always_open", speed=2.0, news_interval_seconds=2.0)
+    config = Config()  # the smallest plan, as a new user has
+    settings = demo_sim_settings(config, seed=7)
+    settings.sessions, settings.speed, settings.news_interval_seconds = "always_open", 2.0, 2.0
     async with run_simulator(settings) as sim:
-        config = Config()
         session = Session(
             SessionOptions(
                 config=config,
@@ -43,6 +60,7 @@ async def take(out: Path, stem: str, size: tuple[int, int], theme: str, seconds:
                 demo=True,
                 engine_settings=EngineSettings(),
                 persist=False,
+                symbols=PLAN_TRAP if stem.startswith("plan-full") else None,
             )
         )
         app = MarketpaneApp(session, ViewOptions(display=config.display, theme=theme))
