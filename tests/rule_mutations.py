@@ -62,9 +62,9 @@ MUTATIONS = [
     ),
     (
         "case08 in-band removal",
-        "tui/engine/feeds.py",
-        '            removed = self.intent.drop(symbol, series_only=code != "invalid_symbol")',
-        "            removed = []",
+        "tui/engine/engine.py",
+        "        removed = self.intent.drop(code, series_only=series_only)",
+        "        removed: list[Subscription] = []",
         "case08",
     ),
     (
@@ -142,6 +142,22 @@ MUTATIONS = [
         "        return self.expiry - now < REFRESH_MARGIN_SECONDS",
         "short_lived",
         "tests/integration/test_keys_and_exits.py",
+    ),
+    (
+        "case19 the set fits the plan",
+        "tui/engine/capacity.py",
+        "        kept, left = fit_to_plan(usable, self.units)",
+        "        kept, left = usable, []",
+        "ten_live_and_two_marked",
+        "tests/integration/test_plan_trap.py",
+    ),
+    (
+        "case19 rejected never resent",
+        "tui/engine/capacity.py",
+        "        if sub.code in self.rejected_codes:\n            return self.rejected_codes[sub.code]",
+        "        if False:\n            return None",
+        "never_sent_again",
+        "tests/integration/test_plan_trap.py",
     ),
 ]
 failed_to_fail = []
