@@ -431,3 +431,82 @@ def make_engine_for(server: HostileServer) -> Engine:
         Keys(insightsentry_api_key=Secret("scripted-key")),
         settings=EngineSettings(newsfeed=False, stocknews=False, debounce=0.05),
     )
+
+
+async def _series_frames(url: str, sub: dict[str, object], seconds: float) -> list[dict]:  # type: ignore[type-arg]
+    """Every series message for ``sub`` over ``seconds``, the history first."""
+    ws = await open_ws(url)
+    await recv_json(ws)
+    await subscribe(ws, DEMO_KEY, [sub])
+    frames: list[dict] = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            message = await recv_json(ws, timeout=max(0.05, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if is_series(str(sub["code"]))(message):
+            frames.append(message)
+    await ws.close()
+    return frames
+
+
+@pytest.mark.parametrize("status", ["CLOSED", "REG"])
+async def test_a_closed_market_pushes_no_flat_bars(
+    status: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guide section 3 (bars are built from trades): with the stock market closed, a stock's
+    1-second series gets its history and then nothing, never flat bars; the same market
+    open (the control) streams bars."""
+    import tui.sim.market
+    import tui.sim.universe
+
+    real = tui.sim.universe.session_status
+
+    def pinned(asset: str, when: float, *, always_open: bool = False) -> str:
+        return status if asset in ("stock", "etf") else real(asset, when, always_open=always_open)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tui.sim.universe, "session_status", pinned)
+    monkeypatch.setattr(tui.sim.market, "session_status", pinned)
+    settings = fast_settings(sessions="real")
+    async with run_simulator(settings) as sim:
+        sub = {
+            "code": "NASDAQ:AAPL",
+            "type": "series",
+            "bar_type": "second",
+            "bar_interval": 1,
+            "max_dp": 20,
+        }
+        frames = await _series_frames(sim.urls.live, sub, 3.0)
+    assert frames, "no history"
+    streamed = [bar for frame in frames[1:] for bar in frame["series"]]
+    if status == "CLOSED":
+        assert streamed == [], streamed[:3]
+    else:
+        assert len(streamed) >= 2
+
+
+async def test_the_stream_agrees_with_its_history() -> None:
+    """Guide section 3: the history sent on (re)subscribe is the same bars the stream built:
+    a second connection's history matches, bar for bar, what the first one streamed."""
+    async with run_simulator(fast_settings()) as sim:
+        sub = {
+            "code": "BINANCE:BTCUSDT",
+            "type": "series",
+            "bar_type": "second",
+            "bar_interval": 1,
+            "max_dp": 200,
+        }
+        frames = await _series_frames(sim.urls.live, sub, 5.0)
+        final: dict[float, dict] = {}  # type: ignore[type-arg]
+        for frame in frames[1:]:
+            for bar in frame["series"]:
+                final[bar["time"]] = bar  # the last version of each bar
+        history = (await _series_frames(sim.urls.live, sub, 0.3))[0]["series"]
+    by_time = {bar["time"]: bar for bar in history}
+    finished = sorted(final)[:-1]  # the newest may still be forming
+    assert len(finished) >= 3
+    for t in finished:
+        assert t in by_time, t
+        for name in ("open", "high", "low", "close", "volume"):
+            assert by_time[t][name] == pytest.approx(final[t][name]), (t, name)

@@ -125,7 +125,10 @@ class BarBuilder:
 
     def wire_bar(self) -> Bar:
         """The current bar as sent: single-trade ticks carry only time, close and volume."""
-        bar = self.bar
+        return self.wire(self.bar)
+
+    def wire(self, bar: Bar) -> Bar:
+        """A copy of ``bar`` as sent (single-trade ticks: only time, close and volume)."""
         if self.spec.bar_type == "tick" and self.spec.interval == 1:
             return Bar(time=bar.time, close=bar.close, volume=bar.volume)
         return Bar(

@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tui.protocol.live import Bar, Quote, Subscription
 from tui.protocol.rules import MAX_DP_LIMIT, MAX_MESSAGE_CHARS, SECOND_INTERVALS, TICK_INTERVALS
+from tui.sim.archive import SeriesArchive
 from tui.sim.bars import BarBuilder, BarSpec, generate_history
 from tui.sim.market import Trade
 from tui.sim.outbox import ConnectionRecord, Outbox, drop_connection, now_ms
@@ -78,10 +79,17 @@ Held = tuple[float, float, dict[str, list[Trade]], dict[str, Quote]]
 
 
 class Stream:
-    """One series subscription being served."""
+    """One series subscription being served: from the simulator's shared archive (real-time
+    instruments), or a builder of its own (delayed ones, served as of the past)."""
 
-    def __init__(self, sub: Subscription, spec: BarSpec, builder: BarBuilder) -> None:
-        self.sub, self.spec, self.builder = sub, spec, builder
+    def __init__(
+        self,
+        sub: Subscription,
+        spec: BarSpec,
+        builder: BarBuilder,
+        archive: SeriesArchive | None = None,
+    ) -> None:
+        self.sub, self.spec, self.builder, self.archive = sub, spec, builder, archive
         self.dirty = False
 
 
@@ -409,13 +417,20 @@ class LiveSession:
                 continue
             spec = spec_for(sub)
             inst = market.instruments[sub.code]
+            count = min(sub.max_dp or 1, plan.max_dp)  # section 4: clamped to the plan
+            if self.faults.history_bars:
+                count = self.faults.history_bars
+            if inst.delay_seconds <= 0:  # one archive for every subscriber: stream = history
+                archive = self.sim.archive_for(sub.code, spec)
+                stream = Stream(sub, spec, archive.builder, archive)
+                self.streams.append(stream)
+                history = archive.history(count, include_last=spec.bar_type != "tick")
+                self._send_series(stream, history)
+                continue
             as_of = now - max(0, inst.delay_seconds) * self.sim.settings.delay_scale
             builder = BarBuilder(spec, inst, market.price(sub.code), as_of)
             stream = Stream(sub, spec, builder)
             self.streams.append(stream)
-            count = min(sub.max_dp or 1, plan.max_dp)  # section 4: clamped to the plan
-            if self.faults.history_bars:
-                count = self.faults.history_bars
             history = generate_history(
                 inst,
                 spec,
@@ -440,9 +455,15 @@ class LiveSession:
         if self.faults.duplicate_bars:
             self.outbox.put(encoded)
 
-    def on_market(self, trades: dict[str, list[Trade]], now: float) -> None:
+    def on_market(
+        self,
+        trades: dict[str, list[Trade]],
+        now: float,
+        series: dict[tuple[str, BarSpec], list[list[Bar]]] | None = None,
+    ) -> None:
         """Fan one market step out to this connection's subscriptions: real-time instruments
-        now, delayed ones (``delay_seconds`` > 0, guide section 3) when their delay is up."""
+        now (their series messages made once, by the shared archives, in ``series``), delayed
+        ones (``delay_seconds`` > 0, guide section 3) when their delay is up."""
         if not self.subscribed.is_set() or self.faults.silent:
             return
         market = self.sim.market
@@ -459,7 +480,7 @@ class LiveSession:
                 snapshot = {code: market.quote(code, now)}
                 self.delayed.append((now + delay, now, {code: held[code]}, snapshot))
         live = {code: t for code, t in trades.items() if code not in held}
-        self._fan_out(live, now, {}, delayed_codes=self._delayed_codes())
+        self._fan_out(live, now, {}, delayed_codes=self._delayed_codes(), series=series or {})
         while self.delayed and self.delayed[0][0] <= now:
             _, when, batch, quotes = self.delayed.popleft()
             self._fan_out(batch, when, quotes, delayed_codes=set())
@@ -477,6 +498,7 @@ class LiveSession:
         quotes: dict[str, Quote],
         *,
         delayed_codes: set[str],
+        series: dict[tuple[str, BarSpec], list[list[Bar]]] | None = None,
     ) -> None:
         """Send the quotes and bars for ``trades`` as of market time ``now``."""
         market = self.sim.market
@@ -484,6 +506,13 @@ class LiveSession:
             if code in trades:
                 self._send_quote_diff(quotes.get(code) or market.quote(code, now))
         for stream in self.streams:
+            if stream.archive is not None:  # the shared series' messages of this step
+                messages = (series or {}).get((stream.sub.code, stream.spec), [])
+                for bars in messages:
+                    self._send_series(stream, bars)
+                if messages and self.faults.out_of_order_bars:
+                    self._send_series(stream, [stream.archive.previous])
+                continue
             if stream.sub.code in delayed_codes:
                 continue
             stream_trades = trades.get(stream.sub.code, ())

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from tui.protocol.live import Quote
+from tui.protocol.live import Bar, Quote
+from tui.sim.archive import SeriesArchive
+from tui.sim.bars import BarSpec
 from tui.sim.feeds import NewsfeedSession, StockNewsSession
 from tui.sim.live import LiveSession
 from tui.sim.market import Market, Trade
@@ -34,7 +36,7 @@ from tui.sim.settings import (
     PlanSpec,
     SimSettings,
 )
-from tui.sim.universe import UNIVERSE, synthetic_instruments
+from tui.sim.universe import UNIVERSE, synthetic_instruments, trades_at
 
 SERVER_MAX_SIZE = 4 * 1024 * 1024
 """Inbound frame limit in bytes: large enough to count 500,000 characters of any UTF-8."""
@@ -96,6 +98,8 @@ class Simulator:
         self.server: Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.background: set[asyncio.Task[None]] = set()
+        self.archives: dict[tuple[str, BarSpec], SeriesArchive] = {}
+        """Series built once from the market, whoever watches (real-time instruments)."""
         self._urls: SimUrls | None = None
 
     # ---- keys and plans --------------------------------------------------------------------
@@ -301,8 +305,43 @@ class Simulator:
             now = time.time()
             trades = self.market.step(now, step * self.settings.speed)
             self._keep_delayed(trades, now)
+            series = self._step_archives(trades, now)
             for session in list(self.live_sessions):
-                session.on_market(trades, now)
+                session.on_market(trades, now, series)
+
+    def archive_for(self, code: str, spec: BarSpec) -> SeriesArchive:
+        """The one series every subscriber of (``code``, ``spec``) streams (made on first use)."""
+        key = (code, spec)
+        archive = self.archives.get(key)
+        if archive is None:
+            now = time.time()
+            archive = self.archives[key] = SeriesArchive(
+                self.market.instruments[code],
+                spec,
+                self.market.price(code),
+                now,
+                seed=self.settings.seed,
+                always_open=self.market.always_open,
+            )
+        return archive
+
+    def _step_archives(
+        self, trades: dict[str, list[Trade]], now: float
+    ) -> dict[tuple[str, BarSpec], list[list[Bar]]]:
+        """Advance every kept series by one market step; its messages by (code, spec)."""
+        out: dict[tuple[str, BarSpec], list[list[Bar]]] = {}
+        market = self.market
+        for (code, spec), archive in self.archives.items():
+            inst = market.instruments[code]
+            mine = trades.get(code, [])
+            regular_only = not spec.extended and inst.asset in ("stock", "etf")
+            if regular_only and mine and market.quote(code, now).status != "REG":
+                mine = []
+            trading = trades_at(
+                inst.asset, now, extended=spec.extended, always_open=market.always_open
+            )
+            out[(code, spec)] = archive.step(mine, now, trading=trading)
+        return out
 
     async def _news_loop(self) -> None:
         """Publish a story every ``news_interval_seconds / speed``."""
