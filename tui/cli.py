@@ -63,6 +63,9 @@ class RunOptions:
     record: Path | None
     seed: int
     speed: float
+    plan: str | None = None
+    hub_mode: str = "off"
+    """``off``, ``auto`` or ``require`` (``--hub``/``--no-hub`` over the config's)."""
 
 
 def _add_endpoint_flags(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +95,11 @@ def build_run_parser() -> argparse.ArgumentParser:
         choices=sorted(PLAN_PRESETS),
         help="the account's plan (limits); default: the config's plan (pro)",
     )
+    hub = parser.add_mutually_exclusive_group()
+    hub.add_argument(
+        "--hub", action="store_true", help="share one upstream with other panes (a hub)"
+    )
+    hub.add_argument("--no-hub", action="store_true", help="run everything in this process")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (demo mode)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (demo mode)")
     parser.add_argument("--log", metavar="FILE", help="write a log (keys masked)")
@@ -213,6 +221,8 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
         record=record,
         seed=args.seed,
         speed=args.speed,
+        plan=args.plan,
+        hub_mode="off" if args.no_hub else ("auto" if args.hub else config.hub.mode),
     )
 
 
@@ -289,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sim_command(args[1:])
     if args and args[0] == "replay":
         return _replay_command(args[1:])
+    if args and args[0] == "hub":
+        return _hub_command(args[1:])
     options = parse_run_options(args)
     os.environ.setdefault("TEXTUAL_FPS", "30")
     from tui.launch import run_app
@@ -317,3 +329,54 @@ def _replay_command(argv: Sequence[str]) -> int:
     from tui.launch import run_app
 
     return run_app(options, replay=(rows, args.speed))
+
+
+def _hub_command(argv: Sequence[str]) -> int:
+    """``marketpane hub serve|status|stop``: the process every pane of an account shares."""
+    parser = _Parser(prog="marketpane hub", description="The shared hub of this account.")
+    parser.add_argument("action", choices=["serve", "status", "stop"])
+    parser.add_argument("--config", metavar="PATH")
+    parser.add_argument("--demo", action="store_true", help="the demo's hub (simulator)")
+    parser.add_argument("--plan", choices=sorted(PLAN_PRESETS))
+    parser.add_argument("--linger", type=float, help="seconds to stay after the last pane")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--log", metavar="FILE")
+    args = parser.parse_args(list(argv))
+    config, path, _ = _load(args.config)
+    if args.plan:
+        config.plan = preset_plan(args.plan)
+    try:
+        keys = load_keys(paths.secrets_path())
+    except SecretsFileError as exc:
+        _fail(str(exc))
+    demo = args.demo or not keys.has_insightsentry
+    from tui.hub.client import HubError, hub_status, stop_hub
+    from tui.hub.place import account_id, place_for
+
+    place = place_for(account_id(config, keys, demo=demo))
+    if args.action == "serve":
+        from tui.hub.run import serve_hub
+
+        configure_logging(_check_output_path("--log", args.log) if args.log else None, debug=False)
+        linger = config.hub.linger_seconds if args.linger is None else args.linger
+        return serve_hub(config, path, keys, demo=demo, linger_seconds=linger, seed=args.seed)
+    try:
+        if args.action == "status":
+            status = hub_status(place)
+            print(
+                f"hub pid {status.pid} (marketpane {status.version}), "
+                f"up {status.uptime_seconds:.0f} s"
+            )
+            print(
+                f"account {status.account}{' (demo)' if status.demo else ''}, panes {status.panes}"
+            )
+            print(f"upstream: {', '.join(status.feeds) or 'none'}")
+            print(f"{status.plan}; {status.budget}")
+            print(f"socket {place.socket}")
+            return 0
+        stop_hub(place)
+        print(f"hub stopped (upstream closed with 1000); socket {place.socket}")
+        return 0
+    except HubError as exc:
+        sys.stderr.write(f"marketpane hub: {exc}\n")
+        return 1

@@ -200,6 +200,16 @@ def default_watchlists() -> list[Watchlist]:
     ]
 
 
+class HubSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The hub: one process per account that every pane shares (``marketpane hub``)."""
+
+    mode: Literal["off", "auto", "require"] = "off"
+    """``auto``: attach to the account's hub, starting one if there is none (in-process if
+    that fails); ``require``: refuse to run without one; ``off``: everything in-process."""
+    linger_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    """How long a hub stays after its last pane leaves (0: until ``marketpane hub stop``)."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     """The whole config file."""
 
@@ -208,6 +218,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     endpoints: Endpoints = msgspec.field(default_factory=Endpoints)
     plan: Plan = msgspec.field(default_factory=Plan)
     display: Display = msgspec.field(default_factory=Display)
+    hub: HubSettings = msgspec.field(default_factory=HubSettings)
 
     def __post_init__(self) -> None:
         names = [w.name for w in self.watchlists]

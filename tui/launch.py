@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui import paths
+from tui import __version__, paths
 from tui.engine.engine import EngineSettings
 from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
 from tui.session.session import Session, SessionOptions
@@ -17,6 +18,7 @@ from tui.sim.server import SimulatorThread
 
 if TYPE_CHECKING:
     from tui.cli import RunOptions
+    from tui.hub.client import RemoteSession
     from tui.ui.app import MarketpaneApp
 
 __all__ = ["build_app", "demo_keys", "demo_runtime_config", "run_app", "run_until_closed"]
@@ -33,10 +35,62 @@ def build_app(session_options: SessionOptions, **view: Any) -> MarketpaneApp:
     return MarketpaneApp(session, ViewOptions(display=session_options.config.display, **view))
 
 
+def hub_session(options: RunOptions) -> RemoteSession:
+    """Attach to this account's hub, starting it if none answers; :class:`HubError` says why
+    that failed (the caller falls back to in-process, or refuses in ``require`` mode)."""
+    from tui.hub.client import RemoteSession, check_hello, ensure_hub
+    from tui.hub.place import account_id, place_for
+    from tui.hub.wire import PROTOCOL, Hello
+
+    demo = options.demo
+    account = account_id(options.config, options.keys, demo=demo)
+    place = place_for(account)
+    serve = ["--config", str(options.config_path)]
+    if demo:
+        serve += ["--demo", "--seed", str(options.seed)]
+    if options.plan:
+        serve += ["--plan", options.plan]
+    ensure_hub(place, serve)
+    hello = Hello(PROTOCOL, __version__, account, options.symbols)
+    check_hello(place, hello)
+    return RemoteSession(place, hello, restart=lambda: ensure_hub(place, serve))
+
+
 def run_app(
     options: RunOptions, replay: tuple[list[tuple[float, str, str]], float] | None = None
 ) -> int:
     """Run the dashboard for parsed CLI options; returns the exit status."""
+    if options.hub_mode != "off" and replay is None and options.record is None:
+        from tui.hub.client import HubError
+
+        try:
+            remote = hub_session(options)
+        except HubError as exc:
+            if options.hub_mode == "require":
+                sys.stderr.write(f"marketpane: error: {exc} (hub.mode = require)\n")
+                return 2
+            return _run_in_process(options, replay, startup_notice=f"{exc}; running in-process")
+        from tui.ui.app import MarketpaneApp, ViewOptions
+
+        app = MarketpaneApp(
+            remote,
+            ViewOptions(
+                display=options.config.display,
+                theme=options.theme,
+                layout=options.layout,
+                handle_signals=True,
+            ),
+        )
+        return run_until_closed(app)
+    return _run_in_process(options, replay)
+
+
+def _run_in_process(
+    options: RunOptions,
+    replay: tuple[list[tuple[float, str, str]], float] | None,
+    startup_notice: str | None = None,
+) -> int:
+    """Everything in this process: the session, its engine, and the demo's simulator."""
     simulator = None
     runtime = options.config
     keys = options.keys
@@ -69,6 +123,7 @@ def run_app(
             layout=options.layout,
             handle_signals=True,
             first_frame_file=Path(first_frame) if first_frame else None,
+            theme_problem=startup_notice,
         )
         return run_until_closed(app, headless=first_frame is not None)
     finally:

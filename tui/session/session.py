@@ -96,9 +96,19 @@ class Session:
     """The dashboard's state and actions over one feed engine."""
 
     def __init__(
-        self, options: SessionOptions, on_batch: Callable[[SessionBatch], None] | None = None
+        self,
+        options: SessionOptions,
+        on_batch: Callable[[SessionBatch], None] | None = None,
+        *,
+        engine: Engine | None = None,
+        desired_sink: Callable[[list[Subscription]], str | None] | None = None,
     ) -> None:
+        """``engine`` and ``desired_sink``: a pane's session inside the hub shares the hub's
+        engine, and hands its desired set to the hub, which subscribes the union of every
+        pane's."""
         self.options = options
+        self.shared = engine is not None
+        self.desired_sink = desired_sink
         self.config = options.config
         self.on_batch = on_batch
         self.transient: Watchlist | None = None
@@ -114,8 +124,8 @@ class Session:
         self._forget: list[str] = []
         self._state_dirty = True
         self._notices: list[Notice] = []
-        self.engine: Engine | None = None
-        if options.static_store is None:
+        self.engine: Engine | None = engine
+        if engine is None and options.static_store is None:
             self.engine = Engine(
                 options.runtime_config or options.config,
                 options.keys,
@@ -177,7 +187,10 @@ class Session:
     def notice(self, level: str, text: str) -> None:
         """A notice for the view (masked)."""
         notice = Notice(level, mask_secrets(text), time.time())  # type: ignore[arg-type]
-        if self.engine is not None:
+        if self.shared:  # this pane's notice, not every pane's
+            self._notices.append(notice)
+            self._changed()
+        elif self.engine is not None:
             self.engine.notice(notice.level, notice.text)
         else:
             self._notices.append(notice)
@@ -217,7 +230,7 @@ class Session:
         entry = symbols.pop(index)
         self.removed.append((self.watchlist().name, index, entry))
         self._forget.append(entry.code)
-        if self.engine is not None:
+        if self.engine is not None and not self.shared:  # a shared store serves other panes
             self.engine.store.quotes.pop(entry.code, None)
         self._edited()
         self.notice("information", f"Removed {entry.code} (u puts it back)")
@@ -336,7 +349,7 @@ class Session:
         replaced = {s.code for s in extra if s.type in (None, "series", "both")}
         subs = [s for s in subs if s.is_quote or s.code not in replaced]  # extra series win
         subs.extend(s for s in extra if s not in subs)
-        error = self.engine.set_desired(subs)
+        error = (self.desired_sink or self.engine.set_desired)(subs)
         if error:
             self.notice("error", f"Subscription not changed: {error}")
 
@@ -402,13 +415,19 @@ class Session:
         self._forward(batch, store)
 
     def batch_done(self) -> None:
-        """The view has drawn the last batch; the next may come."""
-        if self.engine is not None:
+        """The view has drawn the last batch; the next may come (the hub paces a shared
+        engine itself)."""
+        if self.engine is not None and not self.shared:
             self.engine.batch_done()
 
     def publish_static_changes(self) -> None:
         """A batch of state and notices only (no engine)."""
         self._forward(Batch(), self.options.static_store or MarketStore())
+
+    def deliver(self, batch: Batch) -> None:
+        """Turn an engine batch into a session batch for the view (the hub calls this with
+        the batches it paced for this pane)."""
+        self._forward(batch)
 
     def _forward(self, batch: Batch, store: MarketStore | None = None) -> None:
         """Turn an engine batch into values and hand it to the view."""
@@ -456,20 +475,28 @@ class Session:
                 state=state,
                 removed=forget,
                 plan=engine.plan_use() if engine else None,
-                marks=dict(engine.capacity.marks) if engine else {},
-                series_marks=dict(engine.capacity.series_marks) if engine else {},
+                marks=self._own(engine.capacity.marks) if engine else {},
+                series_marks=self._own(engine.capacity.series_marks) if engine else {},
                 sent_at=batch.sent_at or time.time(),
             )
         )
 
+    def _own(self, marks: dict[str, str]) -> dict[str, str]:
+        """The marks of this session's symbols (a shared engine marks every pane's)."""
+        if not self.shared:
+            return dict(marks)
+        codes = {s.code for s in self.watchlist().symbols}
+        return {code: why for code, why in marks.items() if code in codes}
+
     async def close(self, timeout: float = 1.0) -> None:
-        """Close every socket with 1000 (waiting at most ``timeout``)."""
-        if self.engine is not None:
+        """Close every socket with 1000 (waiting at most ``timeout``); a pane's session in the
+        hub leaves the shared engine to the hub."""
+        if self.engine is not None and not self.shared:
             await self.engine.close(timeout)
 
     def stop(self) -> None:
         """Ask the engine to stop at once (a signal); :meth:`close` waits for it."""
-        if self.engine is not None:
+        if self.engine is not None and not self.shared:
             self.engine.stop()
 
 

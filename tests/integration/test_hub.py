@@ -1,0 +1,280 @@
+"""Issue 15, the hub: many panes, one upstream, over a real Unix socket and the simulator.
+
+The panes here are :class:`RemoteSession` objects with a test view that keeps a mirror from
+the batches and acknowledges each, exactly as the Textual view does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.enginehelp import wait_for
+from tests.simhelp import fast_settings
+from tui import __version__
+from tui.config import Config, preset_plan
+from tui.engine.engine import EngineSettings
+from tui.hub import server as hub_server
+from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_alive, stop_hub
+from tui.hub.place import HubPlace
+from tui.hub.server import Hub, HubOptions, union_of
+from tui.hub.wire import PROTOCOL, Hello, encode_frame
+from tui.launch import demo_keys, demo_runtime_config
+from tui.protocol.live import Subscription
+from tui.session.mirror import StoreMirror
+from tui.session.values import AddSymbol, SessionBatch, ViewState
+from tui.sim.server import Simulator, run_simulator
+
+
+class PaneView:
+    """Keeps a mirror from the batches and acknowledges each (or not, when told)."""
+
+    def __init__(self, session: RemoteSession, *, acks: bool = True) -> None:
+        self.session, self.acks = session, acks
+        self.mirror = StoreMirror()
+        self.state: ViewState | None = None
+        self.notices: list[str] = []
+        self.batches = 0
+        self.marks: dict[str, str] = {}
+        self.budget = ""
+        session.on_batch = self.on_batch
+
+    def on_batch(self, batch: SessionBatch) -> None:
+        self.batches += 1
+        self.mirror.apply_batch(batch)
+        self.notices.extend(n.text for n in batch.notices)
+        self.marks = batch.marks
+        self.budget = batch.budget or self.budget
+        if batch.state is not None:
+            self.state = batch.state
+        if self.acks:
+            asyncio.get_running_loop().call_soon(self.session.batch_done)
+
+
+TASKS: set[asyncio.Task[None]] = set()
+"""Pane tasks (a reference keeps each alive until its session stops)."""
+
+
+def hello(symbols: list[str] | None = None, protocol: int = PROTOCOL) -> Hello:
+    return Hello(protocol, __version__, "test", symbols)
+
+
+@contextlib.asynccontextmanager
+async def running_hub(sim: Simulator, tmp_path: Path, plan: str = "mega") -> AsyncIterator[Hub]:
+    config = Config(plan=preset_plan(plan))
+    assert sim.urls is not None
+    hub = Hub(
+        HubOptions(
+            config=config,
+            config_path=None,
+            keys=demo_keys(),
+            place=HubPlace("test", tmp_path),
+            runtime_config=demo_runtime_config(config, sim.urls),
+            demo=True,
+            linger_seconds=0,
+            engine_settings=EngineSettings(debounce=0.1, stocknews=False),
+        )
+    )
+    task = asyncio.create_task(hub.serve())
+    await wait_for(lambda: hub_alive(hub.options.place.socket))
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def attach(hub: Hub, symbols: list[str] | None = None, acks: bool = True) -> PaneView:
+    session = RemoteSession(hub.options.place, hello(symbols))
+    view = PaneView(session, acks=acks)
+    TASKS.add(asyncio.create_task(session.run()))
+    return view
+
+
+def _sub(code: str, kind: str = "quote") -> Subscription:
+    if kind == "quote":
+        return Subscription(code=code, type="quote")
+    return Subscription(code=code, bar_type="minute", bar_interval=1)
+
+
+def test_union_puts_every_chart_first_then_quotes_in_turn() -> None:
+    one = [_sub("A:A"), _sub("A:B"), _sub("A:C"), _sub("A:A", "series")]
+    two = [_sub("B:X"), _sub("A:B"), _sub("B:Y"), _sub("B:X", "series")]
+    union = union_of([one, two])
+    assert [s.code for s in union[:2]] == ["A:A", "B:X"]  # both charts
+    assert [s.code for s in union[2:]] == ["A:A", "B:X", "A:B", "A:C", "B:Y"]  # fair turns
+
+
+async def test_two_panes_share_one_upstream_and_spend_budget_per_union(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
+        first = await attach(hub)
+        second = await attach(hub, ["BINANCE:BTCUSDT", "NYSE:IBM"])
+        await wait_for(lambda: first.state is not None and second.state is not None)
+        await wait_for(lambda: "NASDAQ:AAPL" in first.mirror.quotes)
+        await wait_for(lambda: "NYSE:IBM" in second.mirror.quotes)
+        assert second.state is not None and second.state.codes == ["BINANCE:BTCUSDT", "NYSE:IBM"]
+        await wait_for(lambda: "NASDAQ:AAPL" in first.mirror.series)  # its chart's history
+        sent = hub.engine.feeds[0].status.subscriptions_sent
+        second.session.send(AddSymbol("NASDAQ:MSFT"))  # already in the union: no message
+        await wait_for(lambda: second.state is not None and "NASDAQ:MSFT" in second.state.codes)
+        await asyncio.sleep(0.5)
+        assert hub.engine.feeds[0].status.subscriptions_sent == sent
+        second.session.send(AddSymbol("NASDAQ:AMZN"))  # new to the union: one message
+        await wait_for(lambda: "NASDAQ:AMZN" in second.mirror.quotes)
+        assert hub.engine.feeds[0].status.subscriptions_sent == sent + 1
+        assert first.budget == second.budget != ""  # one budget, shown the same
+        for endpoint in ("live", "newsfeed"):
+            assert len(sim.records_for(endpoint)) == 1, endpoint
+        first.session.stop()
+        second.session.stop()
+
+
+async def test_a_full_plan_is_shared_fairly_and_each_pane_sees_its_marks(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    """Ultra: 5 units. Two charts take 2; 3 units of quotes (30) are shared between two
+    panes of 20 symbols each: 15 each, the rest marked on that pane's rows only."""
+    settings = fast_settings(synthetic_symbols=40)
+    async with run_simulator(settings) as sim, running_hub(sim, tmp_path, "ultra") as hub:
+        codes = [f"SIM:T{i:04d}" for i in range(1, 41)]
+        first = await attach(hub, codes[:20])
+        second = await attach(hub, codes[20:])
+        await wait_for(lambda: hub.engine.plan_use().left_out == 10)
+        await wait_for(lambda: len(first.marks) == 5 and len(second.marks) == 5)
+        assert set(first.marks) == set(codes[15:20])  # each pane's last five
+        assert set(second.marks) == set(codes[35:40])
+        assert all("plan allows 5" in why for why in first.marks.values())
+        assert hub.engine.plan_use().used == 5
+        await wait_for(
+            lambda: codes[0] in first.mirror.quotes and codes[20] in second.mirror.quotes
+        )
+        first.session.stop()
+        second.session.stop()
+
+
+async def test_refusals_other_uid_and_other_version(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
+        place = hub.options.place
+        with pytest.raises(HubError, match="protocol"):
+            await asyncio.to_thread(check_hello, place, hello(protocol=PROTOCOL + 1))
+        monkeypatch.setattr(hub_server, "peer_uid", lambda sock: os.getuid() + 1)
+        with pytest.raises(HubError, match="its own user only"):
+            await asyncio.to_thread(check_hello, place, hello())
+        assert not hub.panes
+
+
+async def test_malformed_frames_drop_that_pane_only(isolated_paths: Path, tmp_path: Path) -> None:
+    async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
+        good = await attach(hub, ["BINANCE:BTCUSDT"])
+        await wait_for(lambda: "BINANCE:BTCUSDT" in good.mirror.quotes)
+        rng = random.Random(7)
+        for attempt in range(20):
+            _reader, writer = await asyncio.open_unix_connection(str(hub.options.place.socket))
+            writer.write(encode_frame(hello()))
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+            writer.write(len(junk).to_bytes(4, "big") + junk if attempt % 2 else junk)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.close()
+        await wait_for(lambda: len(hub.panes) == 1)
+        before = good.batches
+        await wait_for(lambda: good.batches > before + 2)  # still served
+        good.session.stop()
+
+
+async def test_a_pane_that_never_acknowledges_is_dropped(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_server, "ACK_TIMEOUT_SECONDS", 4.0)
+    async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
+        stuck = await attach(hub, ["BINANCE:BTCUSDT"], acks=False)
+        fine = await attach(hub, ["BINANCE:ETHUSDT"])
+        await wait_for(lambda: len(hub.panes) == 2)
+        await wait_for(lambda: fine.batches >= 3)
+        assert stuck.batches == 1  # the snapshot, and nothing more while it owes an ack
+        await wait_for(lambda: stuck.session.attaches >= 2, timeout=8)  # dropped; reattached
+        assert any("hub lost" in n for n in stuck.notices)
+        before = fine.batches
+        await wait_for(lambda: fine.batches > before + 2)  # the other pane never waited
+        stuck.session.stop()
+        fine.session.stop()
+
+
+def _env(runtime: Path, home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        XDG_RUNTIME_DIR=str(runtime),
+        MARKETPANE_STATE_DIR=str(home / "state"),
+        MARKETPANE_CONFIG=str(home / "config.toml"),
+    )
+    return env
+
+
+def test_two_panes_racing_start_one_hub_and_a_killed_hub_is_replaced(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock: two starters at once, one hub. A stale socket (a hub killed with -9) is replaced
+    by the next start, and the pane reattaches."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    place = HubPlace("demo-pro-2", runtime / "marketpane")
+    place.directory.mkdir(mode=0o700)
+    serve = ["--demo", "--linger", "0"]
+    started: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda: started.append(ensure_hub(place, serve))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert sorted(started) == [False, True]
+        status = subprocess.run(
+            [sys.executable, "-m", "tui", "hub", "status", "--demo"],
+            capture_output=True,
+            text=True,
+            env=_env(runtime, isolated_paths),
+            timeout=20,
+            check=False,
+        )
+        assert "panes 0" in status.stdout and "account demo-pro-2" in status.stdout, status
+        pid = int(status.stdout.split()[2])
+        os.kill(pid, 9)  # kill -9: the socket file stays behind, stale
+        deadline = time.monotonic() + 5
+        while hub_alive(place.socket) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert place.socket.exists() and not hub_alive(place.socket)
+        assert ensure_hub(place, serve) is True  # replaced
+    finally:
+        with contextlib.suppress(HubError):
+            stop_hub(place)
+
+
+def test_hub_socket_is_private(tmp_path: Path) -> None:
+    """The directory is 0700 and the socket 0600 (checked on a hub started here)."""
+
+    async def main() -> None:
+        async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
+            mode = os.stat(hub.options.place.socket).st_mode & 0o777
+            assert mode == 0o600
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(str(hub.options.place.socket))
+
+    asyncio.run(main())

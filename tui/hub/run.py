@@ -1,0 +1,67 @@
+"""``marketpane hub serve``: run a hub in this process until stopped or idle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from tui import paths
+from tui.config import Config
+from tui.engine.engine import EngineSettings
+from tui.hub.place import account_id, place_for
+from tui.hub.server import Hub, HubOptions
+from tui.secrets import Keys
+from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
+from tui.sim.server import SimulatorThread
+
+log = logging.getLogger("marketpane.hub")
+
+
+def serve_hub(
+    config: Config,
+    config_path: Path | None,
+    keys: Keys,
+    *,
+    demo: bool,
+    linger_seconds: float,
+    seed: int = 7,
+    speed: float = 1.0,
+    record_path: Path | None = None,
+) -> int:
+    """Serve panes for this account (the demo: with the simulator in this process)."""
+    account = account_id(config, keys, demo=demo)
+    place = place_for(account)
+    simulator = None
+    runtime = config
+    if demo:
+        simulator = SimulatorThread(demo_sim_settings(config, seed=seed, speed=speed))
+        runtime = demo_runtime_config(config, simulator.start())
+        keys = demo_keys()
+    display = config.display
+    state = paths.state_dir() / "demo" if demo else paths.state_dir()
+    options = HubOptions(
+        config=config,
+        config_path=config_path,
+        keys=keys,
+        place=place,
+        runtime_config=runtime,
+        demo=demo,
+        linger_seconds=linger_seconds,
+        state_dir=state,
+        record_path=record_path,
+        engine_settings=EngineSettings(
+            ui_hz=display.ui_hz, quiet_hz=display.quiet_hz, idle_hz=display.idle_hz
+        ),
+    )
+    log.info("hub for account %s on %s", account, place.socket)
+    try:
+        asyncio.run(_serve(options))
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    return 0
+
+
+async def _serve(options: HubOptions) -> None:
+    await Hub(options).serve()

@@ -1,0 +1,390 @@
+"""The hub: one engine (the upstream sockets, keys, budget, store) serving many panes.
+
+Each pane attached over the Unix socket gets a :class:`~tui.session.session.Session` of its
+own (its watchlist, focus, chart interval) over the shared engine. The hub subscribes the union
+of every pane's desired set (each pane's charted series first, then quotes round-robin across
+panes, so a full plan is shared fairly), fans every engine batch out to every pane, and paces
+each pane by its own acknowledgements: a slow pane gets fewer, bigger batches and never holds
+the engine or another pane; one that stops acknowledging is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from tui import __version__
+from tui.config import Config, ConfigError, load_config
+from tui.engine.engine import Engine, EngineSettings
+from tui.engine.status import Batch
+from tui.engine.store import SeriesChange
+from tui.hub.place import HubPlace, peer_uid
+from tui.hub.wire import (
+    PROTOCOL,
+    Ack,
+    BatchFrame,
+    CommandFrame,
+    Frame,
+    Hello,
+    HubClosing,
+    HubStatus,
+    Refused,
+    SearchReply,
+    SearchRequest,
+    StatusRequest,
+    StopRequest,
+    Welcome,
+    WireError,
+    encode_frame,
+    read_frame,
+)
+from tui.protocol.live import Subscription
+from tui.secrets import Keys
+from tui.session.session import SearchError, Session, SessionOptions
+from tui.session.values import SessionBatch
+
+log = logging.getLogger("marketpane.hub")
+
+HELLO_SECONDS = 5.0
+"""A connection that has not said hello by then is closed."""
+ACK_TIMEOUT_SECONDS = 30.0
+"""A pane that has not acknowledged a batch for this long is dropped (it may reattach)."""
+CLOSE_SECONDS = 1.0
+"""How long a stopping hub waits for the upstream closing handshakes."""
+
+
+def merge_batches(first: Batch, second: Batch) -> Batch:
+    """Two engine batches as one (a pane that was busy gets them together)."""
+    series = dict(first.series)
+    for code, change in second.series.items():
+        old = series.get(code)
+        series[code] = (
+            change
+            if old is None
+            else SeriesChange(old.reloaded or change.reloaded, old.appended + change.appended)
+        )
+    return Batch(
+        quotes=first.quotes | second.quotes,
+        series=series,
+        news=[*first.news, *second.news],
+        notices=[*first.notices, *second.notices],
+        sent_at=max(first.sent_at, second.sent_at),
+    )
+
+
+def union_of(desired: list[list[Subscription]]) -> list[Subscription]:
+    """One subscription set for many panes: every series first, then quotes taken in turn
+    from each pane's watchlist order (so a plan too small for all is shared fairly)."""
+    seen: set[bytes] = set()
+    out: list[Subscription] = []
+
+    def add(sub: Subscription) -> None:
+        key = msgspec.json.encode(sub)
+        if key not in seen:
+            seen.add(key)
+            out.append(sub)
+
+    for subs in desired:
+        for sub in subs:
+            if sub.type != "quote":
+                add(sub)
+    queues = [[s for s in subs if s.type == "quote"] for subs in desired]
+    for index in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if index < len(queue):
+                add(queue[index])
+    return out
+
+
+@dataclass
+class Pane:
+    """One attached pane: its session, its socket, and its pacing."""
+
+    number: int
+    session: Session
+    writer: asyncio.StreamWriter
+    pending: Batch = field(default_factory=Batch)
+    owed: bool = True
+    """A batch is due (the first one is the snapshot)."""
+    waiting_since: float | None = None
+    """When the unacknowledged batch went out, or None."""
+
+    def offer(self, batch: Batch) -> None:
+        """Take an engine batch in; send now if the pane is ready."""
+        self.pending = merge_batches(self.pending, batch)
+        self.owed = True
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is pending unless the last batch is still unacknowledged."""
+        if self.waiting_since is not None or not self.owed:
+            return
+        batch, self.pending, self.owed = self.pending, Batch(), False
+        self.waiting_since = time.monotonic()
+        self.session.deliver(batch)
+
+    def send(self, batch: SessionBatch) -> None:
+        """The session's batch, onto the socket."""
+        if not self.writer.is_closing():
+            self.writer.write(encode_frame(BatchFrame(batch)))
+
+    def ack(self) -> None:
+        self.waiting_since = None
+        self.flush()
+
+
+@dataclass
+class HubOptions:
+    """What a hub runs on."""
+
+    config: Config
+    config_path: Path | None
+    keys: Keys
+    place: HubPlace
+    runtime_config: Config | None = None
+    demo: bool = False
+    linger_seconds: float = 60.0
+    state_dir: Path | None = None
+    record_path: Path | None = None
+    engine_settings: EngineSettings = field(default_factory=EngineSettings)
+
+
+class Hub:
+    """Owns the engine and serves panes on the Unix socket until stopped or idle."""
+
+    def __init__(self, options: HubOptions) -> None:
+        self.options = options
+        self.engine = Engine(
+            options.runtime_config or options.config,
+            options.keys,
+            settings=options.engine_settings,
+            state_dir=options.state_dir,
+            on_batch=self._on_engine_batch,
+            record_path=options.record_path,
+        )
+        self.panes: dict[int, Pane] = {}
+        self.desired: dict[int, list[Subscription]] = {}
+        self._next_pane = 1
+        self._stop = asyncio.Event()
+        self._idle_since: float | None = time.monotonic()
+        self.started = time.time()
+        self.server: asyncio.Server | None = None
+
+    # ---- the shared engine --------------------------------------------------------------------
+
+    def _on_engine_batch(self, batch: Batch) -> None:
+        """Fan an engine batch out; the engine never waits for a pane."""
+        for pane in list(self.panes.values()):
+            pane.offer(batch)
+        asyncio.get_running_loop().call_soon(self.engine.batch_done)
+
+    def set_pane_desired(self, number: int, subs: list[Subscription]) -> str | None:
+        """A pane's desired set changed: subscribe the union of every pane's."""
+        self.desired[number] = list(subs)
+        return self.engine.set_desired(union_of(list(self.desired.values())))
+
+    # ---- panes --------------------------------------------------------------------------------
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        uid = peer_uid(sock) if sock is not None else None
+        if uid is not None and uid != os.getuid():
+            log.warning("refused a connection from uid %s", uid)
+            await self._refuse(writer, "this hub serves its own user only")
+            return
+        try:
+            first = await asyncio.wait_for(read_frame(reader), HELLO_SECONDS)
+        except (TimeoutError, WireError, OSError):
+            writer.close()
+            return
+        if isinstance(first, StatusRequest):
+            writer.write(encode_frame(self.status()))
+            await _drain_and_close(writer)
+            return
+        if isinstance(first, StopRequest):
+            writer.write(encode_frame(HubClosing("stopping: marketpane hub stop")))
+            await _drain_and_close(writer)
+            self.stop()
+            return
+        if not isinstance(first, Hello):
+            await self._refuse(writer, "a pane must say hello first")
+            return
+        if first.protocol != PROTOCOL:
+            await self._refuse(
+                writer,
+                f"the hub speaks protocol {PROTOCOL} (marketpane {__version__}) and this pane "
+                f"{first.protocol} (marketpane {first.version}): stop the hub "
+                "(marketpane hub stop) or run with --no-hub",
+            )
+            return
+        if first.account != self.options.place.account:
+            await self._refuse(writer, "this hub serves another account")
+            return
+        pane = self._attach(first, writer)
+        try:
+            await self._serve_pane(pane, reader)
+        finally:
+            self._detach(pane)
+
+    async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:
+        with contextlib.suppress(OSError):
+            writer.write(encode_frame(Refused(reason)))
+        await _drain_and_close(writer)
+
+    def _attach(self, hello: Hello, writer: asyncio.StreamWriter) -> Pane:
+        number = self._next_pane
+        self._next_pane += 1
+        options = self.options
+        try:
+            config = load_config(options.config_path)[0] if options.config_path else None
+        except ConfigError:
+            config = None
+        config = config or msgspec.structs.replace(options.config)
+        session = Session(
+            SessionOptions(
+                config=config,
+                keys=Keys(),
+                config_path=options.config_path,
+                symbols=hello.symbols,
+                demo=options.demo,
+            ),
+            engine=self.engine,
+            desired_sink=lambda subs: self.set_pane_desired(number, subs),
+        )
+        pane = Pane(number, session, writer)
+        session.on_batch = pane.send
+        self.panes[number] = pane
+        self._idle_since = None
+        writer.write(encode_frame(Welcome(number, __version__, os.getpid())))
+        store = self.engine.store  # the snapshot: its quotes, its chart's history, the news
+        codes = {s.code for s in session.watchlist().symbols}
+        focused = session.focused_code
+        pane.pending = Batch(
+            quotes={c for c in codes if c in store.quotes},
+            series={focused: SeriesChange(True, 0)} if focused in store.series else {},
+            news=list(store.news)[-200:],
+        )
+        pane.flush()
+        log.info("pane %d attached (%d panes)", number, len(self.panes))
+        return pane
+
+    async def _serve_pane(self, pane: Pane, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                frame = await read_frame(reader)
+            except WireError as exc:  # that pane only
+                log.warning("pane %d dropped: %s", pane.number, exc)
+                return
+            except OSError:
+                return
+            if frame is None:
+                return
+            self._on_frame(pane, frame)
+
+    def _on_frame(self, pane: Pane, frame: Frame) -> None:
+        if isinstance(frame, Ack):
+            pane.ack()
+        elif isinstance(frame, CommandFrame):
+            pane.session.send(frame.command)
+        elif isinstance(frame, SearchRequest):
+            task = asyncio.get_running_loop().create_task(self._search(pane, frame))
+            task.add_done_callback(lambda t: t.exception())
+        else:
+            log.warning("pane %d sent an unexpected %s", pane.number, type(frame).__name__)
+
+    async def _search(self, pane: Pane, request: SearchRequest) -> None:
+        try:
+            reply = SearchReply(request.id, await pane.session.search(request.query))
+        except SearchError as exc:
+            reply = SearchReply(request.id, error=str(exc))
+        if not pane.writer.is_closing():
+            pane.writer.write(encode_frame(reply))
+
+    def _detach(self, pane: Pane) -> None:
+        self.panes.pop(pane.number, None)
+        self.desired.pop(pane.number, None)
+        pane.writer.close()
+        self.engine.set_desired(union_of(list(self.desired.values())))
+        if not self.panes:
+            self._idle_since = time.monotonic()
+        log.info("pane %d detached (%d panes)", pane.number, len(self.panes))
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def status(self) -> HubStatus:
+        engine = self.engine
+        feeds = [f"{s.name} {s.state.value}" for s in engine.statuses()]
+        return HubStatus(
+            pid=os.getpid(),
+            version=__version__,
+            uptime_seconds=time.time() - self.started,
+            panes=len(self.panes),
+            account=self.options.place.account,
+            feeds=feeds,
+            plan=engine.plan_use().describe(),
+            budget=engine.budget.describe(),
+            demo=self.options.demo,
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def serve(self) -> None:
+        """Listen, run the engine, and stop on :meth:`stop`, a signal, or when idle past the
+        linger time; upstream sockets close with 1000 and every pane is told."""
+        path = self.options.place.socket
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        self.server = await asyncio.start_unix_server(self._client, path=str(path))
+        os.chmod(path, 0o600)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
+        engine_task = loop.create_task(self.engine.run())
+        watcher = loop.create_task(self._watch())
+        try:
+            await self._stop.wait()
+        finally:
+            watcher.cancel()
+            self.server.close()
+            for pane in list(self.panes.values()):
+                with contextlib.suppress(OSError):
+                    pane.writer.write(encode_frame(HubClosing("the hub stopped")))
+                    await pane.writer.drain()
+                pane.writer.close()
+            await self.engine.close(CLOSE_SECONDS)
+            engine_task.cancel()
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    async def _watch(self) -> None:
+        """Drop panes that stopped acknowledging; stop after lingering with none."""
+        linger = self.options.linger_seconds
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            for pane in list(self.panes.values()):
+                if (
+                    pane.waiting_since is not None
+                    and now - pane.waiting_since > ACK_TIMEOUT_SECONDS
+                ):
+                    log.warning("pane %d stopped acknowledging; dropped", pane.number)
+                    pane.writer.close()
+            if linger > 0 and self._idle_since is not None and now - self._idle_since > linger:
+                log.info("no pane for %.0f s: stopping", linger)
+                self.stop()
+
+
+async def _drain_and_close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, ConnectionError):
+        await writer.drain()
+    writer.close()

@@ -1,0 +1,170 @@
+"""The hub's wire: length-prefixed msgspec MessagePack frames over a Unix socket.
+
+A frame is a 4-byte big-endian length and that many bytes of MessagePack encoding one of the
+tagged structs below. A pane opens with :class:`Hello`; the hub answers :class:`Welcome` or
+:class:`Refused` (another uid, another protocol version). Then the pane sends commands, acks
+and searches; the hub sends batches (the next only after the pane's :class:`Ack`) and search
+replies. Keys never cross the socket: the hub reads its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import msgspec
+
+from tui.protocol.rest import SymbolInfo
+from tui.session.values import Command, SessionBatch
+
+PROTOCOL = 1
+"""The wire protocol's version: a pane and a hub that differ refuse each other clearly."""
+MAX_FRAME = 32 * 1024 * 1024
+"""Largest frame accepted (a 30,000-bar history is about 2 MB)."""
+_LENGTH = struct.Struct(">I")
+
+
+class Hello(msgspec.Struct, tag=True):
+    """A pane's first frame."""
+
+    protocol: int
+    version: str
+    account: str
+    symbols: list[str] | None = None
+    """The pane's ``--symbols`` list (an unsaved watchlist of its own)."""
+
+
+class Welcome(msgspec.Struct, tag=True):
+    """The hub accepted the pane."""
+
+    pane: int
+    version: str
+    pid: int
+
+
+class Refused(msgspec.Struct, tag=True):
+    """The hub refused the pane; ``reason`` is for the user."""
+
+    reason: str
+
+
+class CommandFrame(msgspec.Struct, tag=True):
+    """A session command from a pane."""
+
+    command: Command
+
+
+class Ack(msgspec.Struct, tag=True):
+    """The pane drew the last batch; the next may come."""
+
+
+class SearchRequest(msgspec.Struct, tag=True):
+    """A symbol search from the add box."""
+
+    id: int
+    query: str
+
+
+class SearchReply(msgspec.Struct, tag=True):
+    """Results (or why there are none) for a search request."""
+
+    id: int
+    results: list[SymbolInfo] = []
+    error: str | None = None
+
+
+class BatchFrame(msgspec.Struct, tag=True):
+    """A session batch for the pane."""
+
+    batch: SessionBatch
+
+
+class StatusRequest(msgspec.Struct, tag=True):
+    """``marketpane hub status``."""
+
+
+class HubStatus(msgspec.Struct, tag=True):
+    """What ``marketpane hub status`` prints."""
+
+    pid: int
+    version: str
+    uptime_seconds: float
+    panes: int
+    account: str
+    feeds: list[str]
+    plan: str
+    budget: str
+    demo: bool
+
+
+class StopRequest(msgspec.Struct, tag=True):
+    """``marketpane hub stop``: close upstream with 1000, tell the panes, exit."""
+
+
+class HubClosing(msgspec.Struct, tag=True):
+    """The hub is going away (stopped, or signalled); the pane says so."""
+
+    reason: str
+
+
+Frame = (
+    Hello
+    | Welcome
+    | Refused
+    | CommandFrame
+    | Ack
+    | SearchRequest
+    | SearchReply
+    | BatchFrame
+    | StatusRequest
+    | HubStatus
+    | StopRequest
+    | HubClosing
+)
+"""Every frame either side may send."""
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Frame)
+
+
+class WireError(Exception):
+    """A frame that cannot be read: too large, cut short, or not a known frame."""
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """Length prefix and MessagePack body."""
+    body = _ENCODER.encode(frame)
+    return _LENGTH.pack(len(body)) + body
+
+
+def decode_frame(body: bytes) -> Frame:
+    """One frame's body; :class:`WireError` if it is not a known frame."""
+    try:
+        frame: Frame = _DECODER.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise WireError(f"malformed frame: {exc}") from None
+    return frame
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
+    """The next frame, or None at a clean end of stream; :class:`WireError` otherwise."""
+    try:
+        head = await reader.readexactly(_LENGTH.size)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return None
+        raise WireError("the stream ended inside a frame header") from None
+    (length,) = _LENGTH.unpack(head)
+    if length > MAX_FRAME:
+        raise WireError(f"frame of {length:,} bytes is over the {MAX_FRAME:,}-byte limit")
+    try:
+        body = await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise WireError("the stream ended inside a frame") from None
+    return decode_frame(body)
+
+
+async def write_frame(writer: asyncio.StreamWriter, frame: Frame) -> None:
+    """Send one frame and wait for the buffer to drain."""
+    writer.write(encode_frame(frame))
+    await writer.drain()
