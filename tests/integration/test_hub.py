@@ -278,3 +278,66 @@ def test_hub_socket_is_private(tmp_path: Path) -> None:
                 sock.connect(str(hub.options.place.socket))
 
     asyncio.run(main())
+
+
+async def test_stop_closes_upstream_with_1000_and_tells_the_panes(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    async with run_simulator(fast_settings()) as sim:
+        async with running_hub(sim, tmp_path) as hub:
+            pane = await attach(hub, ["BINANCE:BTCUSDT"])
+            await wait_for(lambda: "BINANCE:BTCUSDT" in pane.mirror.quotes)
+        await wait_for(lambda: any("hub closed" in n for n in pane.notices))
+        pane.session.stop()
+        for endpoint in ("live", "newsfeed"):
+            record = sim.records_for(endpoint)[-1]
+            await wait_for(lambda r=record: r.closed_at is not None)  # type: ignore[misc]
+            assert record.close_code_received == 1000, endpoint
+
+
+async def test_a_pane_survives_kill_9_of_its_hub(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub killed with -9: the pane says so within 2 s, shows nothing as live, starts a
+    new hub and is live again within 5 s."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    place = HubPlace("demo-pro-2", runtime / "marketpane")
+    place.directory.mkdir(mode=0o700)
+    serve = ["--demo", "--linger", "0"]
+    await asyncio.to_thread(ensure_hub, place, serve)
+    session = RemoteSession(
+        place,
+        Hello(PROTOCOL, __version__, "demo-pro-2", ["BINANCE:BTCUSDT"]),
+        restart=lambda: ensure_hub(place, serve),
+    )
+    view = PaneView(session)
+    statuses: list[list[str]] = []
+    original = view.on_batch
+
+    def watch(batch: SessionBatch) -> None:
+        statuses.append([f"{s.name}:{s.state.value}" for s in batch.statuses])
+        original(batch)
+
+    session.on_batch = watch
+    task = asyncio.create_task(session.run())
+    try:
+        await wait_for(lambda: "BINANCE:BTCUSDT" in view.mirror.quotes, timeout=15)
+        first_pid = session.hub_pid
+        assert first_pid is not None
+        os.kill(first_pid, 9)
+        killed = time.monotonic()
+        await wait_for(lambda: any("hub lost" in n for n in view.notices), timeout=2)
+        assert time.monotonic() - killed <= 2.0
+        assert all("live:live" not in s for s in statuses[-1:])  # nothing pretends to be live
+        await wait_for(lambda: session.attaches >= 2, timeout=5)
+        assert session.hub_pid != first_pid
+        before = view.mirror.quotes["BINANCE:BTCUSDT"].updated_at
+        await wait_for(lambda: view.mirror.quotes["BINANCE:BTCUSDT"].updated_at > before)
+        assert time.monotonic() - killed <= 5.0
+    finally:
+        session.stop()
+        task.cancel()
+        with contextlib.suppress(HubError):
+            stop_hub(place)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -92,3 +93,77 @@ def test_console_script_in_tmux(
         assert "EXITED-0" in _wait_for(session, "EXITED-", timeout=15)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+
+
+def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -> None:
+    """Issue 15: two panes of the real console script in one tmux window, one hub; one pane
+    closed (SIGHUP, as a dropped SSH session), the other still live."""
+    if not SCRIPT.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    session = f"mp-{uuid.uuid4().hex[:8]}"
+    variables = {
+        "MARKETPANE_CONFIG": isolated_paths / "config.toml",
+        "MARKETPANE_STATE_DIR": isolated_paths / "state",
+        "MARKETPANE_SECRETS": isolated_paths / "secrets.toml",
+        "XDG_RUNTIME_DIR": runtime,
+    }
+    env = " ".join(f"{k}={v}" for k, v in variables.items())
+    base = f"env -u COLUMNS -u LINES {env} {SCRIPT} --demo --hub --plan mega"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "30", base + "; sleep 30"],
+        check=True,
+    )
+    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], check=False)
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "160", "-y", "30"], check=False)
+    second = base + " --symbols BINANCE:BTCUSDT,BINANCE:ETHUSDT; sleep 30"
+    subprocess.run(["tmux", "split-window", "-h", "-t", session, second], check=True)
+    hub_env = {**os.environ, **{k: str(v) for k, v in variables.items()}}
+    try:
+        left, right = f"{session}.0", f"{session}.1"
+        _wait_for(left, "BTCUSDT")
+        _wait_for(right, "ETHUSDT")
+
+        def price_lines(pane: str) -> list[str]:
+            return [ln for ln in _capture(pane).splitlines() if "BTCUSDT" in ln and "," in ln]
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (price_lines(left) and price_lines(right)):
+            time.sleep(0.3)
+        assert price_lines(left) and price_lines(right)
+        status = subprocess.run(
+            [sys.executable, "-m", "tui", "hub", "status", "--demo", "--plan", "mega"],
+            capture_output=True,
+            text=True,
+            env=hub_env,
+            timeout=20,
+            check=False,
+        ).stdout
+        assert "panes 2" in status, status
+        subprocess.run(["tmux", "kill-pane", "-t", right], check=True)  # SIGHUP to that pane
+        time.sleep(1.5)
+        status = subprocess.run(
+            [sys.executable, "-m", "tui", "hub", "status", "--demo", "--plan", "mega"],
+            capture_output=True,
+            text=True,
+            env=hub_env,
+            timeout=20,
+            check=False,
+        ).stdout
+        assert "panes 1" in status and "live live" in status, status
+        seen = {tuple(price_lines(f"{session}.0"))}
+        deadline = time.monotonic() + 15
+        while len(seen) < 2 and time.monotonic() < deadline:  # the left pane still moves
+            time.sleep(0.5)
+            seen.add(tuple(price_lines(f"{session}.0")))
+        assert len(seen) >= 2, seen
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "tui", "hub", "stop", "--demo", "--plan", "mega"],
+            capture_output=True,
+            env=hub_env,
+            timeout=20,
+            check=False,
+        )
