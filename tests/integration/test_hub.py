@@ -35,6 +35,7 @@ from tui.protocol.live import Subscription
 from tui.session.mirror import StoreMirror
 from tui.session.values import AddSymbol, SessionBatch, ViewState
 from tui.sim.server import Simulator, run_simulator
+from tui.sim.settings import DEMO_KEY, PlanSpec
 
 
 class PaneView:
@@ -341,3 +342,47 @@ async def test_a_pane_survives_kill_9_of_its_hub(
         task.cancel()
         with contextlib.suppress(HubError):
             stop_hub(place)
+
+
+async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    """One connection per account (as the common plans allow): eight panes with different
+    watchlists for two minutes, and the simulator sees one ``/live`` and one ``/newsfeed``
+    connection the whole time; every pane keeps fresh prices; subscription messages go out
+    once per change of the union, not per pane."""
+    settings = fast_settings(step_seconds=0.1, speed=1.0)
+    settings.plans["one-conn"] = PlanSpec("one-conn", units=12, max_dp=1000, connections=1)
+    settings.key_plans[DEMO_KEY] = "one-conn"
+    lists = [
+        ["BINANCE:BTCUSDT", "BINANCE:ETHUSDT"],
+        ["BINANCE:SOLUSDT", "BINANCE:BTCUSDT"],
+        ["BINANCE:XRPUSDT"],
+        ["BINANCE:DOGEUSDT", "BINANCE:ETHUSDT"],
+        ["FX:EURUSD", "BINANCE:BTCUSDT"],
+        ["FX:GBPUSD"],
+        ["FX:USDJPY", "BINANCE:SOLUSDT"],
+        ["BINANCE:ETHUSDT", "FX:EURUSD"],
+    ]
+    async with run_simulator(settings) as sim, running_hub(sim, tmp_path, "mega") as hub:
+        panes = [await attach(hub, lists[0]), await attach(hub, lists[1])]
+        await wait_for(lambda: all(p.state is not None for p in panes))
+        for symbols in lists[2:]:
+            panes.append(await attach(hub, symbols))
+        await wait_for(lambda: len(hub.panes) == 8)
+        await wait_for(lambda: hub.engine.pending is None)
+        sent_after_attach = hub.engine.feeds[0].status.subscriptions_sent
+        assert sent_after_attach <= 8  # at most one per change of the union
+        started = time.monotonic()
+        while time.monotonic() - started < 120:
+            await asyncio.sleep(10)
+            now = time.time()
+            for pane, symbols in zip(panes, lists, strict=True):
+                for code in symbols:
+                    row = pane.mirror.quotes.get(code)
+                    assert row is not None and now - row.updated_at < 30, (symbols, code)
+            assert len(sim.records_for("live")) == 1
+            assert len(sim.records_for("newsfeed")) == 1
+        assert hub.engine.feeds[0].status.subscriptions_sent == sent_after_attach
+        for pane in panes:
+            pane.session.stop()
