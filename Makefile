@@ -1,5 +1,5 @@
 # `make check` runs what CI runs (.ci/run), in the current environment.
-.PHONY: check lint test mutations bench screenshots
+.PHONY: check lint test mutations bench bench-hub screenshots
 
 check: lint mutations test
 
@@ -20,3 +20,6 @@ bench:
 
 screenshots:
 	python -m tui.ui.screenshots
+
+bench-hub:
+	python -m benchmarks.hub_bench
