@@ -116,3 +116,23 @@ def test_config_errors_name_the_line(
         main(["config", "check", "--config", str(path)])
     assert info.value.code == 2
     assert expected in capsys.readouterr().err
+
+
+def test_hub_status_without_a_hub_says_so(
+    isolated_paths: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert main(["hub", "status", "--demo"]) == 1
+    err = capsys.readouterr().err
+    assert "no hub answers" in err and len(err.strip().splitlines()) == 1
+
+
+def test_hub_flags_choose_the_mode(isolated_paths: Path) -> None:
+    assert parse_run_options(["--demo"]).hub_mode == "off"
+    assert parse_run_options(["--demo", "--hub"]).hub_mode == "auto"
+    (isolated_paths / "config.toml").write_text('[hub]\nmode = "require"\n')
+    assert parse_run_options(["--demo"]).hub_mode == "require"
+    assert parse_run_options(["--demo", "--no-hub"]).hub_mode == "off"
