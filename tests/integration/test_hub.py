@@ -13,6 +13,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.hub import server as hub_server
 from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_alive, stop_hub
-from tui.hub.place import HubPlace
+from tui.hub.place import HubPlace, place_for
 from tui.hub.server import Hub, HubOptions, union_of
 from tui.hub.wire import PROTOCOL, Hello, encode_frame
 from tui.launch import demo_keys, demo_runtime_config
@@ -216,6 +217,11 @@ async def test_a_pane_that_never_acknowledges_is_dropped(
         fine.session.stop()
 
 
+def short_runtime_dir() -> Path:
+    """A private runtime directory with a short path (a Unix socket path has ~100 bytes)."""
+    return Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))
+
+
 def _env(runtime: Path, home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -231,11 +237,9 @@ def test_two_panes_racing_start_one_hub_and_a_killed_hub_is_replaced(
 ) -> None:
     """flock: two starters at once, one hub. A stale socket (a hub killed with -9) is replaced
     by the next start, and the pane reattaches."""
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
+    runtime = short_runtime_dir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    place = HubPlace("demo-pro-2", runtime / "marketpane")
-    place.directory.mkdir(mode=0o700)
+    place = place_for("demo-pro-2")
     serve = ["--demo", "--linger", "0"]
     started: list[bool] = []
     threads = [
@@ -301,11 +305,9 @@ async def test_a_pane_survives_kill_9_of_its_hub(
 ) -> None:
     """The hub killed with -9: the pane says so within 2 s, shows nothing as live, starts a
     new hub and is live again within 5 s."""
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
+    runtime = short_runtime_dir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    place = HubPlace("demo-pro-2", runtime / "marketpane")
-    place.directory.mkdir(mode=0o700)
+    place = place_for("demo-pro-2")
     serve = ["--demo", "--linger", "0"]
     await asyncio.to_thread(ensure_hub, place, serve)
     session = RemoteSession(
@@ -386,3 +388,14 @@ async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
         assert hub.engine.feeds[0].status.subscriptions_sent == sent_after_attach
         for pane in panes:
             pane.session.stop()
+
+
+def test_a_runtime_dir_too_deep_for_a_socket_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 40)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    place = place_for("0123456789abcdef")
+    assert len(os.fsencode(place.socket)) <= 100
+    assert place.directory.stat().st_mode & 0o777 == 0o700

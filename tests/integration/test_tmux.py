@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -100,8 +101,7 @@ def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -
     closed (SIGHUP, as a dropped SSH session), the other still live."""
     if not SCRIPT.exists():
         pytest.skip("console script not installed (pip install -e .)")
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
+    runtime = Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))  # a short socket path
     session = f"mp-{uuid.uuid4().hex[:8]}"
     variables = {
         "MARKETPANE_CONFIG": isolated_paths / "config.toml",
@@ -132,15 +132,16 @@ def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -
         while time.monotonic() < deadline and not (price_lines(left) and price_lines(right)):
             time.sleep(0.3)
         assert price_lines(left) and price_lines(right)
-        status = subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "tui", "hub", "status", "--demo", "--plan", "mega"],
             capture_output=True,
             text=True,
             env=hub_env,
             timeout=20,
             check=False,
-        ).stdout
-        assert "panes 2" in status, status
+        )
+        status = done.stdout
+        assert "panes 2" in status, (done.stderr, _capture(left), _capture(right))
         subprocess.run(["tmux", "kill-pane", "-t", right], check=True)  # SIGHUP to that pane
         time.sleep(1.5)
         status = subprocess.run(

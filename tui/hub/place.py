@@ -11,6 +11,7 @@ import hashlib
 import os
 import socket
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,23 @@ def account_id(config: Config, keys: Keys, *, demo: bool) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+SOCKET_PATH_MAX = 100
+"""A Unix socket's path must fit ``sun_path`` (108 bytes on Linux, 104 elsewhere)."""
+ACCOUNT_MAX = 24
+"""The longest account name (a 16-character hash, or ``demo-<plan>-<n>``)."""
+
+
 def hub_dir() -> Path:
-    """The directory for hub sockets and locks (made 0700)."""
+    """The directory for hub sockets and locks (made 0700): ``$XDG_RUNTIME_DIR/marketpane``,
+    else the state directory; a directory whose socket paths would be too long for
+    ``sun_path`` is replaced by ``<tmp>/marketpane-<uid>``."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / "marketpane" if runtime else paths.state_dir() / "hub"
+    if len(os.fsencode(base)) + len("/hub-.sock") + ACCOUNT_MAX > SOCKET_PATH_MAX:
+        base = Path(tempfile.gettempdir()) / f"marketpane-{os.getuid()}"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if base.stat().st_uid != os.getuid():
+        raise PermissionError(f"{base} belongs to another user; set XDG_RUNTIME_DIR")
     os.chmod(base, 0o700)
     return base
 
