@@ -341,8 +341,10 @@ def _hub_command(argv: Sequence[str]) -> int:
     parser.add_argument("--linger", type=float, help="seconds to stay after the last pane")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--log", metavar="FILE")
+    parser.add_argument("--record", metavar="FILE", help="record every inbound frame (serve)")
     args = parser.parse_args(list(argv))
     config, path, _ = _load(args.config)
+    record = _check_output_path("--record", args.record) if args.record else None
     if args.plan:
         config.plan = preset_plan(args.plan)
     try:
@@ -359,7 +361,9 @@ def _hub_command(argv: Sequence[str]) -> int:
 
         configure_logging(_check_output_path("--log", args.log) if args.log else None, debug=False)
         linger = config.hub.linger_seconds if args.linger is None else args.linger
-        return serve_hub(config, path, keys, demo=demo, linger_seconds=linger, seed=args.seed)
+        return serve_hub(
+            config, path, keys, demo=demo, linger_seconds=linger, seed=args.seed, record_path=record
+        )
     try:
         if args.action == "status":
             status = hub_status(place)

@@ -73,7 +73,14 @@ def hello(symbols: list[str] | None = None, protocol: int = PROTOCOL) -> Hello:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(sim: Simulator, tmp_path: Path, plan: str = "mega") -> AsyncIterator[Hub]:
+async def running_hub(
+    sim: Simulator,
+    tmp_path: Path,
+    plan: str = "mega",
+    *,
+    stocknews: bool = False,
+    record_path: Path | None = None,
+) -> AsyncIterator[Hub]:
     config = Config(plan=preset_plan(plan))
     assert sim.urls is not None
     hub = Hub(
@@ -85,7 +92,8 @@ async def running_hub(sim: Simulator, tmp_path: Path, plan: str = "mega") -> Asy
             runtime_config=demo_runtime_config(config, sim.urls),
             demo=True,
             linger_seconds=0,
-            engine_settings=EngineSettings(debounce=0.1, stocknews=False),
+            engine_settings=EngineSettings(debounce=0.1, stocknews=stocknews),
+            record_path=record_path,
         )
     )
     task = asyncio.create_task(hub.serve())
@@ -366,7 +374,10 @@ async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
         ["FX:USDJPY", "BINANCE:SOLUSDT"],
         ["BINANCE:ETHUSDT", "FX:EURUSD"],
     ]
-    async with run_simulator(settings) as sim, running_hub(sim, tmp_path, "mega") as hub:
+    async with (
+        run_simulator(settings) as sim,
+        running_hub(sim, tmp_path, "mega", stocknews=True) as hub,
+    ):
         panes = [await attach(hub, lists[0]), await attach(hub, lists[1])]
         await wait_for(lambda: all(p.state is not None for p in panes))
         for symbols in lists[2:]:
@@ -383,8 +394,8 @@ async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
                 for code in symbols:
                     row = pane.mirror.quotes.get(code)
                     assert row is not None and now - row.updated_at < 30, (symbols, code)
-            assert len(sim.records_for("live")) == 1
-            assert len(sim.records_for("newsfeed")) == 1
+            for endpoint in ("live", "newsfeed", "stocknews"):
+                assert len(sim.records_for(endpoint)) == 1, endpoint
         assert hub.engine.feeds[0].status.subscriptions_sent == sent_after_attach
         for pane in panes:
             pane.session.stop()
@@ -399,3 +410,18 @@ def test_a_runtime_dir_too_deep_for_a_socket_falls_back(
     place = place_for("0123456789abcdef")
     assert len(os.fsencode(place.socket)) <= 100
     assert place.directory.stat().st_mode & 0o777 == 0o700
+
+
+async def test_the_hub_records_what_it_receives(isolated_paths: Path, tmp_path: Path) -> None:
+    """``marketpane hub serve --record FILE``: recording works in hub mode, keys masked."""
+    path = tmp_path / "hub.jsonl"
+    async with (
+        run_simulator(fast_settings()) as sim,
+        running_hub(sim, tmp_path, record_path=path) as hub,
+    ):
+        pane = await attach(hub, ["BINANCE:BTCUSDT"])
+        await wait_for(lambda: "BINANCE:BTCUSDT" in pane.mirror.quotes)
+        pane.session.stop()
+    text = path.read_text()
+    assert "BINANCE:BTCUSDT" in text and '"live"' in text
+    assert DEMO_KEY not in text
