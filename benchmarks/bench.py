@@ -543,7 +543,7 @@ def first_frame_seconds() -> float:
             env.pop(name, None)
         started = time.time()
         subprocess.run(
-            [sys.executable, "-m", "tui", "--demo"],
+            [sys.executable, "-m", "tui", "--demo", "--no-hub"],
             env=env,
             timeout=60,
             stdout=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -64,7 +64,9 @@ class RunOptions:
     seed: int
     speed: float
     plan: str | None = None
-    hub_mode: str = "off"
+    endpoint_flags: list[str] = field(default_factory=list)
+    """``--live-url`` and the like as given (passed on to a hub this pane starts)."""
+    hub_mode: str = "auto"
     """``off``, ``auto`` or ``require`` (``--hub``/``--no-hub`` over the config's)."""
 
 
@@ -173,21 +175,28 @@ def _check_output_path(flag: str, value: str) -> Path:
     return path
 
 
-def parse_run_options(argv: Sequence[str]) -> RunOptions:
-    """Parse dashboard flags and load config and keys; exits 2 on any problem."""
-    args = build_run_parser().parse_args(list(argv))
-    config, path, _ = _load(args.config)
-    for flag, attr in (
-        ("live_url", "live_url"),
-        ("newsfeed_url", "newsfeed_url"),
-        ("stocknews_url", "stocknews_url"),
-        ("rest_url", "rest_url"),
-    ):
+ENDPOINT_FLAGS = ("live_url", "newsfeed_url", "stocknews_url", "rest_url")
+"""Flags that point the app at any server (a pane passes them on to the hub it starts)."""
+
+
+def _apply_endpoint_flags(args: argparse.Namespace, config: Config) -> list[str]:
+    """Set the endpoint flags given on ``config``; returns them as arguments again."""
+    given: list[str] = []
+    for flag in ENDPOINT_FLAGS:
         value = getattr(args, flag)
         if value:
             if not value.startswith(("ws://", "wss://", "http://", "https://")):
                 _fail(f"--{flag.replace('_', '-')}: {value!r} is not a ws(s):// or http(s):// URL")
-            setattr(config.endpoints, attr, value)
+            setattr(config.endpoints, flag, value)
+            given += [f"--{flag.replace('_', '-')}", value]
+    return given
+
+
+def parse_run_options(argv: Sequence[str]) -> RunOptions:
+    """Parse dashboard flags and load config and keys; exits 2 on any problem."""
+    args = build_run_parser().parse_args(list(argv))
+    config, path, _ = _load(args.config)
+    endpoint_flags = _apply_endpoint_flags(args, config)
     if args.plan:
         config.plan = preset_plan(args.plan)
     symbols = None
@@ -222,6 +231,7 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
         seed=args.seed,
         speed=args.speed,
         plan=args.plan,
+        endpoint_flags=endpoint_flags,
         hub_mode="off" if args.no_hub else ("auto" if args.hub else config.hub.mode),
     )
 
@@ -342,8 +352,10 @@ def _hub_command(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--log", metavar="FILE")
     parser.add_argument("--record", metavar="FILE", help="record every inbound frame (serve)")
+    _add_endpoint_flags(parser)
     args = parser.parse_args(list(argv))
     config, path, _ = _load(args.config)
+    _apply_endpoint_flags(args, config)
     record = _check_output_path("--record", args.record) if args.record else None
     if args.plan:
         config.plan = preset_plan(args.plan)

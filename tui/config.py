@@ -203,7 +203,7 @@ def default_watchlists() -> list[Watchlist]:
 class HubSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The hub: one process per account that every pane shares (``marketpane hub``)."""
 
-    mode: Literal["off", "auto", "require"] = "off"
+    mode: Literal["off", "auto", "require"] = "auto"
     """``auto``: attach to the account's hub, starting one if there is none (in-process if
     that fails); ``require``: refuse to run without one; ``off``: everything in-process."""
     linger_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0

@@ -45,7 +45,7 @@ def hub_session(options: RunOptions) -> RemoteSession:
     demo = options.demo
     account = account_id(options.config, options.keys, demo=demo)
     place = place_for(account)
-    serve = ["--config", str(options.config_path)]
+    serve = ["--config", str(options.config_path), *options.endpoint_flags]
     if demo:
         serve += ["--demo", "--seed", str(options.seed)]
     if options.plan:

@@ -64,6 +64,7 @@ def test_console_script_in_tmux(
             "MARKETPANE_CONFIG": isolated_paths / "config.toml",
             "MARKETPANE_STATE_DIR": isolated_paths / "state",
             "MARKETPANE_SECRETS": isolated_paths / "secrets.toml",
+            "XDG_RUNTIME_DIR": Path(tempfile.mkdtemp(prefix="mp", dir="/tmp")),  # its own hub
         }.items()
     )
     # -u COLUMNS -u LINES: the test runner's environment may carry a fixed size, and Textual
@@ -94,6 +95,13 @@ def test_console_script_in_tmux(
         assert "EXITED-0" in _wait_for(session, "EXITED-", timeout=15)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+        subprocess.run(  # the pane ran through a hub (the default): stop it
+            f"env {env} {sys.executable} -m tui hub stop --demo",
+            shell=True,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
 
 
 def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -> None:

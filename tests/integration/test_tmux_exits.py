@@ -41,8 +41,8 @@ def _start(session: str, home: Path, server: HostileServer, width: int, height: 
         "INSIGHTSENTRY_API_KEY": "hostile-test-key",
         "STOCKNEWS_TOKEN": "hostile-test-token",
     }
-    flags = (
-        f"--symbols NASDAQ:AAPL,NASDAQ:MSFT --live-url {server.url('/live')} "
+    flags = (  # in-process: these cases are about this process's own sockets
+        f"--no-hub --symbols NASDAQ:AAPL,NASDAQ:MSFT --live-url {server.url('/live')} "
         f"--newsfeed-url {server.url('/newsfeed')} --stocknews-url {server.url('/ws')} "
         f"--rest-url http://127.0.0.1:{server.port}"
     )

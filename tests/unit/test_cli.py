@@ -131,7 +131,7 @@ def test_hub_status_without_a_hub_says_so(
 
 
 def test_hub_flags_choose_the_mode(isolated_paths: Path) -> None:
-    assert parse_run_options(["--demo"]).hub_mode == "off"
+    assert parse_run_options(["--demo"]).hub_mode == "auto"  # the default: share a hub
     assert parse_run_options(["--demo", "--hub"]).hub_mode == "auto"
     (isolated_paths / "config.toml").write_text('[hub]\nmode = "require"\n')
     assert parse_run_options(["--demo"]).hub_mode == "require"

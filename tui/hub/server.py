@@ -217,7 +217,7 @@ class Hub:
         if not isinstance(first, Hello):
             await self._refuse(writer, "a pane must say hello first")
             return
-        if first.protocol != PROTOCOL:
+        if first.protocol != PROTOCOL or first.version != __version__:
             await self._refuse(
                 writer,
                 f"the hub speaks protocol {PROTOCOL} (marketpane {__version__}) and this pane "
