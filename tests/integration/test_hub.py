@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -28,15 +29,16 @@ from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.hub import server as hub_server
 from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_alive, stop_hub
-from tui.hub.place import HubPlace, place_for
+from tui.hub.place import HubPlace, account_id, place_for
 from tui.hub.server import Hub, HubOptions, union_of
 from tui.hub.wire import PROTOCOL, Hello, encode_frame
 from tui.launch import demo_keys, demo_runtime_config
 from tui.protocol.live import Subscription
+from tui.secrets import Keys, Secret
 from tui.session.mirror import StoreMirror
 from tui.session.values import AddSymbol, SessionBatch, ViewState
 from tui.sim.server import Simulator, run_simulator
-from tui.sim.settings import DEMO_KEY, PlanSpec
+from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN, PlanSpec
 
 
 class PaneView:
@@ -309,49 +311,73 @@ async def test_stop_closes_upstream_with_1000_and_tells_the_panes(
 
 
 async def test_a_pane_survives_kill_9_of_its_hub(
-    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The hub killed with -9: the pane says so within 2 s, shows nothing as live, starts a
-    new hub and is live again within 5 s."""
+    """A hub process on the test's simulator, killed with -9: the pane says so within 2 s,
+    shows nothing as live, starts a new hub and is live again within 5 s; the simulator never
+    sees two ``/live`` connections of the account at once for longer than the close timeout;
+    SIGTERM to the new hub closes upstream with 1000."""
     runtime = short_runtime_dir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    place = place_for("demo-pro-2")
-    serve = ["--demo", "--linger", "0"]
-    await asyncio.to_thread(ensure_hub, place, serve)
-    session = RemoteSession(
-        place,
-        Hello(PROTOCOL, __version__, "demo-pro-2", ["BINANCE:BTCUSDT"]),
-        restart=lambda: ensure_hub(place, serve),
-    )
-    view = PaneView(session)
-    statuses: list[list[str]] = []
-    original = view.on_batch
+    monkeypatch.setenv("INSIGHTSENTRY_API_KEY", DEMO_KEY)
+    monkeypatch.setenv("STOCKNEWS_TOKEN", DEMO_STOCKNEWS_TOKEN)
+    async with run_simulator(fast_settings()) as sim:
+        assert sim.urls is not None
+        config = Config()
+        flags = [
+            "--live-url", sim.urls.live, "--newsfeed-url", sim.urls.newsfeed,
+            "--stocknews-url", sim.urls.stocknews, "--rest-url", sim.urls.rest,
+        ]  # fmt: skip
+        config.endpoints.live_url, config.endpoints.newsfeed_url = sim.urls.live, sim.urls.newsfeed
+        config.endpoints.rest_url = sim.urls.rest
+        keys = Keys(insightsentry_api_key=Secret(DEMO_KEY))
+        account = account_id(config, keys, demo=False)
+        place = place_for(account)
+        serve = [*flags, "--linger", "0"]
+        await asyncio.to_thread(ensure_hub, place, serve)
+        session = RemoteSession(
+            place,
+            Hello(PROTOCOL, __version__, account, ["BINANCE:BTCUSDT"]),
+            restart=lambda: ensure_hub(place, serve),
+        )
+        view = PaneView(session)
+        statuses: list[list[str]] = []
+        original = view.on_batch
 
-    def watch(batch: SessionBatch) -> None:
-        statuses.append([f"{s.name}:{s.state.value}" for s in batch.statuses])
-        original(batch)
+        def watch(batch: SessionBatch) -> None:
+            statuses.append([f"{s.name}:{s.state.value}" for s in batch.statuses])
+            original(batch)
 
-    session.on_batch = watch
-    task = asyncio.create_task(session.run())
-    try:
-        await wait_for(lambda: "BINANCE:BTCUSDT" in view.mirror.quotes, timeout=15)
-        first_pid = session.hub_pid
-        assert first_pid is not None
-        os.kill(first_pid, 9)
-        killed = time.monotonic()
-        await wait_for(lambda: any("hub lost" in n for n in view.notices), timeout=2)
-        assert time.monotonic() - killed <= 2.0
-        assert all("live:live" not in s for s in statuses[-1:])  # nothing pretends to be live
-        await wait_for(lambda: session.attaches >= 2, timeout=5)
-        assert session.hub_pid != first_pid
-        before = view.mirror.quotes["BINANCE:BTCUSDT"].updated_at
-        await wait_for(lambda: view.mirror.quotes["BINANCE:BTCUSDT"].updated_at > before)
-        assert time.monotonic() - killed <= 5.0
-    finally:
-        session.stop()
-        task.cancel()
-        with contextlib.suppress(HubError):
-            stop_hub(place)
+        session.on_batch = watch
+        task = asyncio.create_task(session.run())
+        try:
+            await wait_for(lambda: "BINANCE:BTCUSDT" in view.mirror.quotes, timeout=15)
+            first_pid = session.hub_pid
+            assert first_pid is not None
+            os.kill(first_pid, 9)
+            killed = time.monotonic()
+            await wait_for(lambda: any("hub lost" in n for n in view.notices), timeout=2)
+            assert time.monotonic() - killed <= 2.0
+            assert all("live:live" not in s for s in statuses[-1:])  # nothing looks live
+            await wait_for(lambda: session.attaches >= 2, timeout=5)
+            assert session.hub_pid != first_pid
+            before = view.mirror.quotes["BINANCE:BTCUSDT"].updated_at
+            await wait_for(lambda: view.mirror.quotes["BINANCE:BTCUSDT"].updated_at > before)
+            assert time.monotonic() - killed <= 5.0
+            lives = sim.records_for("live")
+            assert len(lives) == 2
+            assert lives[0].closed_at is not None
+            assert lives[0].closed_at <= lives[1].opened_at + EngineSettings().close_timeout
+            second_pid = session.hub_pid
+            assert second_pid is not None
+            os.kill(second_pid, signal.SIGTERM)
+            await wait_for(lambda: lives[1].closed_at is not None, timeout=5)
+            assert lives[1].close_code_received == 1000
+        finally:
+            session.stop()
+            task.cancel()
+            with contextlib.suppress(HubError):
+                stop_hub(place)
 
 
 async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
