@@ -123,7 +123,7 @@ def _run_in_process(
             layout=options.layout,
             handle_signals=True,
             first_frame_file=Path(first_frame) if first_frame else None,
-            theme_problem=startup_notice,
+            startup_notice=startup_notice,
         )
         return run_until_closed(app, headless=first_frame is not None)
     finally:

@@ -451,3 +451,39 @@ async def test_the_hub_records_what_it_receives(isolated_paths: Path, tmp_path: 
     text = path.read_text()
     assert "BINANCE:BTCUSDT" in text and '"live"' in text
     assert DEMO_KEY not in text
+
+
+def test_a_refusing_hub_is_reported_for_the_in_process_fallback(
+    isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another marketpane's hub on the socket: hello is refused, and the launcher gets a
+    :class:`HubError` naming why (``auto`` then runs in-process saying so; ``require`` exits 2)."""
+    from tui.cli import parse_run_options
+    from tui.hub.wire import Refused
+    from tui.launch import hub_session
+
+    runtime = short_runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    options = parse_run_options(["--demo"])
+    place = place_for("demo-pro-2")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(place.socket))
+    listener.listen(4)
+
+    def refuse_all() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            with conn, contextlib.suppress(OSError):
+                if conn.recv(65536):  # a probe connects and hangs up; a hello gets refused
+                    conn.sendall(encode_frame(Refused("marketpane 9.9 speaks protocol 99")))
+
+    thread = threading.Thread(target=refuse_all, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(HubError, match="protocol 99"):
+            hub_session(options)
+    finally:
+        listener.close()

@@ -128,6 +128,9 @@ class MarketpaneApp(KeyedApp):
             for signum in EXIT_SIGNALS:
                 loop.add_signal_handler(signum, self._on_exit_signal, signum)
         self._tick_status()
+        if self.options.startup_notice:
+            self.notify(self.options.startup_notice, severity="warning", timeout=10)
+            self.notice_log.append(Notice("warning", self.options.startup_notice, time.time()))
         if self.options.first_frame_file is not None:
             self.call_after_refresh(self._first_frame, self.options.first_frame_file)
 

@@ -48,6 +48,8 @@ class ViewOptions:
     layout: str | None = None
     frozen_time: float | None = None
     theme_problem: str | None = None
+    startup_notice: str | None = None
+    """Said once the view is up (the hub could not be used, say)."""
     probe: Any = None
     """Benchmark hook: ``probe.drawn(app, batch)`` after each batch reaches the screen."""
     handle_signals: bool = False
