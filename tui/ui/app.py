@@ -319,6 +319,8 @@ class MarketpaneApp(KeyedApp):
             extra.append("DEMO data (simulator)")
         if self.state.replay:
             extra.append("REPLAY of a recording")
+        if getattr(self.session, "hub_pid", None) is not None:
+            extra.append("via hub")  # one upstream shared with the account's other panes
         if self.plan is not None:
             extra.append(("!" if self.plan.left_out else "") + self.plan.describe())
         if self.budget_text:
