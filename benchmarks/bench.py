@@ -173,6 +173,21 @@ class Probe:
         self.news_drawn += len(batch.news)
 
 
+def bench_config(sim: SimProcess) -> Config:
+    """A config pointed at the benchmark's simulator, with an unlimited plan."""
+    config = Config()
+    config.endpoints = Endpoints(
+        live_url=sim.urls["live"],
+        newsfeed_url=sim.urls["newsfeed"],
+        stocknews_url=sim.urls["stocknews"].split("?")[0],
+        rest_url=sim.rest,
+        rapidapi_url=sim.rest,
+    )
+    config.plan.subscriptions = 10_000
+    config.plan.max_dp = 30_000
+    return config
+
+
 def _real_app(
     sim: SimProcess,
     codes: list[str],
@@ -184,16 +199,7 @@ def _real_app(
     from tui.launch import build_app
     from tui.session.session import SessionOptions
 
-    config = Config()
-    config.endpoints = Endpoints(
-        live_url=sim.urls["live"],
-        newsfeed_url=sim.urls["newsfeed"],
-        stocknews_url=sim.urls["stocknews"].split("?")[0],
-        rest_url=sim.rest,
-        rapidapi_url=sim.rest,
-    )
-    config.plan.subscriptions = 10_000
-    config.plan.max_dp = 30_000
+    config = bench_config(sim)
     keys = Keys(insightsentry_api_key=Secret(BENCH_KEY))
     return build_app(
         SessionOptions(

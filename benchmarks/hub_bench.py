@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import QUOTE_CODES, SimProcess, percentile
+from benchmarks.bench import QUOTE_CODES, SimProcess, bench_config, percentile
 from tui import __version__
-from tui.config import Config, Endpoints, save_config
+from tui.config import save_config
 from tui.engine.engine import EngineSettings
 from tui.hub.client import RemoteSession, hub_alive, stop_hub
 from tui.hub.place import HubPlace, account_id
@@ -50,19 +50,6 @@ class HeadlessPane:
         self.mirror.apply_batch(batch)
         self.latencies.extend(now_ms - q.server_ms for q in batch.quotes if q.server_ms)
         asyncio.get_running_loop().call_soon(self.session.batch_done)
-
-
-def _config(sim: SimProcess) -> Config:
-    config = Config()
-    config.endpoints = Endpoints(
-        live_url=sim.urls["live"],
-        newsfeed_url=sim.urls["newsfeed"],
-        stocknews_url=sim.urls["stocknews"].split("?")[0],
-        rest_url=sim.rest,
-        rapidapi_url=sim.rest,
-    )
-    config.plan.subscriptions = 10_000
-    return config
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -98,7 +85,7 @@ async def _measure(
 
 async def in_process(sim: SimProcess, rate: float, seconds: float) -> dict[str, float]:
     """One session and its engine in this process (``--no-hub``)."""
-    config = _config(sim)
+    config = bench_config(sim)
     session = Session(
         SessionOptions(
             config=config,
@@ -125,7 +112,7 @@ async def through_hub(
     out: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        config = _config(sim)
+        config = bench_config(sim)
         config_path = home / "config.toml"
         save_config(config, config_path)
         runtime = home / "run"

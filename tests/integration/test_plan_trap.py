@@ -22,21 +22,9 @@ from tui.sim.server import Simulator, run_simulator
 from tui.sim.settings import DEMO_KEY, DEMO_SMALL_KEY, DEMO_STOCKNEWS_TOKEN
 from tui.ui.grid import QuoteGrid
 from tui.ui.screens import AddSymbolScreen
+from tui.ui.screenshots import PLAN_TRAP
 
-TWELVE = [
-    "NASDAQ:AAPL",
-    "NASDAQ:MSFT",
-    "NASDAQ:NVDA",
-    "NASDAQ:TSLA",
-    "NYSE:JPM",
-    "AMEX:SPY",
-    "CME_MINI:ES1!",
-    "BINANCE:BTCUSDT",
-    "BINANCE:ETHUSDT",
-    "FX:EURUSD",
-    "NASDAQ:AMZN",
-    "NASDAQ:GOOGL",
-]
+TWELVE = PLAN_TRAP  # the default watchlist plus two: built on a large plan
 """A watchlist built on a large plan: 12 quotes plus a chart need 3 units; pro allows 2."""
 SMALL_KEYS = Keys(
     insightsentry_api_key=Secret(DEMO_SMALL_KEY), stocknews_token=Secret(DEMO_STOCKNEWS_TOKEN)

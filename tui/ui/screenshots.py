@@ -11,27 +11,14 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from tui.config import Config
+from tui.config import Config, default_watchlists
 from tui.engine.engine import EngineSettings
 from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
 from tui.session.session import Session, SessionOptions
 from tui.sim.server import run_simulator
 from tui.ui.app import MarketpaneApp, ViewOptions
 
-PLAN_TRAP = [
-    "NASDAQ:AAPL",
-    "NASDAQ:MSFT",
-    "NASDAQ:NVDA",
-    "NASDAQ:TSLA",
-    "NYSE:JPM",
-    "AMEX:SPY",
-    "CME_MINI:ES1!",
-    "BINANCE:BTCUSDT",
-    "BINANCE:ETHUSDT",
-    "FX:EURUSD",
-    "NASDAQ:AMZN",
-    "NASDAQ:GOOGL",
-]
+PLAN_TRAP = [s.code for s in default_watchlists()[0].symbols] + ["NASDAQ:AMZN", "NASDAQ:GOOGL"]
 """Twelve symbols on the pro plan: ten live rows and two marked "not subscribed"."""
 SHOTS: tuple[tuple[str, tuple[int, int], str], ...] = (
     ("wide-160x48", (160, 48), "marketpane-dark"),
