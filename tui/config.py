@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tui.alerts.model import AlertDelivery, AlertRule
 from tui.atomic import atomic_write_text
 from tui.protocol.live import BarType, Subscription
 from tui.protocol.rules import SubscriptionRuleError, normalise_subscription, validate_symbol_code
@@ -219,11 +220,16 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     plan: Plan = msgspec.field(default_factory=Plan)
     display: Display = msgspec.field(default_factory=Display)
     hub: HubSettings = msgspec.field(default_factory=HubSettings)
+    alert_delivery: AlertDelivery = msgspec.field(default_factory=AlertDelivery)
+    alerts: list[AlertRule] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         names = [w.name for w in self.watchlists]
         if len(set(names)) != len(names):
             raise ValueError("watchlist names must be unique")
+        ids = [a.id for a in self.alerts]
+        if len(set(ids)) != len(ids):
+            raise ValueError("alerts: alert ids must be unique")
         if self.watchlists and self.active_watchlist not in names:
             raise ValueError(f"active_watchlist {self.active_watchlist!r} is not a watchlist")
 
@@ -334,6 +340,23 @@ def load_config(path: Path) -> tuple[Config, bool]:
 def encode_config(config: Config) -> str:
     """Config as TOML text (``msgspec.toml.encode`` via tomli-w)."""
     return msgspec.toml.encode(config).decode("utf-8")
+
+
+def save_config_keeping_alerts(config: Config, path: Path) -> None:
+    """Save ``config`` with the alerts the file holds now: a pane's copy of the config may be
+    older than an alert the CLI or the hub added since (the alerts are theirs to write)."""
+    alerts = config.alerts
+    try:
+        alerts = load_config(path)[0].alerts if path.exists() else alerts
+    except ConfigError:
+        pass
+    save_config(msgspec.structs.replace(config, alerts=alerts), path)
+
+
+def save_alert_rules(path: Path, rules: list[AlertRule]) -> None:
+    """Replace the ``[[alerts]]`` of the config file at ``path`` (everything else as it is)."""
+    config = load_config(path)[0]
+    save_config(msgspec.structs.replace(config, alerts=list(rules)), path)
 
 
 def save_config(config: Config, path: Path) -> None:

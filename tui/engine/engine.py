@@ -14,7 +14,10 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from tui.config import Config
+from tui.engine.alerting import AlertMonitor
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.capacity import Capacity, PlanUse
 from tui.engine.context import EngineSettings
@@ -115,6 +118,20 @@ class Engine:
         for problem in (self.budget.load_error, self.keys.load_error):
             if problem:
                 self.notice("warning", problem)
+        self.alerts = AlertMonitor(
+            config,
+            self.store,
+            state_dir=state_dir,
+            notice=self.add_notice,
+            statuses=self.statuses,
+            unserved=lambda: self.capacity.marks,
+            on_symbols=self._refit,
+            clock=clock,
+        )
+        """The alerts: evaluated here on store changes, so they fire wherever this engine
+        runs (in the hub, with no pane open)."""
+        if self.alerts.symbols():
+            self._refit()
 
     # ---- what the UI calls ----------------------------------------------------------------
 
@@ -148,19 +165,30 @@ class Engine:
         return None
 
     def _refit(self) -> None:
-        """Fit the requested set to the plan and adopt it; an empty one closes ``/live``
-        (guide section 2: to stop all data, disconnect)."""
-        kept = self.capacity.fit(self.requested)
+        """Fit the requested set (and the quotes the alerts need, last) to the plan and adopt
+        it; an empty one closes ``/live`` (guide section 2: to stop all data, disconnect)."""
+        kept = self.capacity.fit(self.requested + self._alert_subscriptions())
         changed = self.intent.adopt(kept)
         if changed or self.capacity.marks or self.capacity.series_marks:
             self.status_changed()
+
+    def _alert_subscriptions(self) -> list[Subscription]:
+        """Quotes for alert symbols no view asked for (they count against the plan)."""
+        if not hasattr(self, "alerts"):
+            return []
+        asked = {s.code for s in self.requested if s.is_quote}
+        return [
+            Subscription(code=code, type="quote")
+            for code in self.alerts.symbols()
+            if code not in asked
+        ]
 
     def reject_subscription(self, code: str | None, *, what: str, series_only: bool) -> None:
         """The server refused ``code``: forget it without a resend, and never send it again."""
         removed = self.intent.drop(code, series_only=series_only)
         if code is not None:
             self.capacity.reject(code, removed, what)
-        self.capacity.fit(self.requested)  # marks only: the intent already dropped it
+        self.capacity.fit(self.requested + self._alert_subscriptions())  # marks only
         self.status_changed()
 
     def learn_plan_limit(self, allowed: int) -> bool:
@@ -217,7 +245,11 @@ class Engine:
     def notice(self, level: str, text: str) -> None:
         """Queue a notice for the UI (masked, and cleaned of control characters: notices quote
         server text)."""
-        notice = Notice(level, clean_text(mask_secrets(text)), time.time())  # type: ignore[arg-type]
+        self.add_notice(Notice(level, text, time.time()))  # type: ignore[arg-type]
+
+    def add_notice(self, notice: Notice) -> None:
+        """Queue a notice made elsewhere (an alert's, with its flags), cleaned and masked."""
+        notice = msgspec.structs.replace(notice, text=clean_text(mask_secrets(notice.text)))
         self.notices.append(notice)
         self.notice_log.append(notice)
         self.notices = self.notices[-50:]
@@ -247,6 +279,7 @@ class Engine:
         self._feed_tasks = tasks
         publisher = asyncio.create_task(self._publish(), name="publisher")
         monitor = asyncio.create_task(self._watch_loop(), name="loop-monitor")
+        alerts = asyncio.create_task(self.alerts.run(), name="alerts")
         try:
             await self._stop.wait()
         finally:
@@ -255,7 +288,8 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             publisher.cancel()
             monitor.cancel()
-            await asyncio.gather(publisher, monitor, return_exceptions=True)
+            alerts.cancel()
+            await asyncio.gather(publisher, monitor, alerts, return_exceptions=True)
             await self.rest.close()
             if self.recorder is not None:
                 self.recorder.close()

@@ -78,6 +78,14 @@ class Notice(msgspec.Struct, frozen=True):
     text: str
     at: float = 0.0
     """When it was raised (wall clock), for the notification history."""
+    alert: bool = False
+    """An alert firing (see :mod:`tui.alerts`): the view also does what the flags say."""
+    show: bool = True
+    """Show it as a notice (an alert whose ``notice`` channel is off only rings or notifies)."""
+    bell: bool = False
+    """Ring the terminal bell."""
+    desktop: bool = False
+    """Send an OSC 777 desktop notification (the hub's host has no ``notify-send``)."""
 
 
 @dataclass

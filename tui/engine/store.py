@@ -293,6 +293,12 @@ class MarketStore:
         the last batch (the engine's publisher sleeps through quiet markets until then)."""
         self.new_news: list[NewsItem] = []
         self.duplicates = 0
+        self.alert_watch: set[str] = set()
+        """Symbols an alert watches: their changes are also kept in :attr:`alert_changed`."""
+        self.alert_news = False
+        """An alert watches news: new and merged stories are also kept in :attr:`alert_stories`."""
+        self.alert_changed: set[str] = set()
+        self.alert_stories: list[NewsItem] = []
 
     def apply_quote(self, quote: Quote, server_ms: float | None, now: float) -> None:
         """Merge a (possibly sparse) quote: absent fields never blank out known ones."""
@@ -318,6 +324,8 @@ class MarketStore:
         if not self.changed_quotes and self.on_wake is not None:
             self.on_wake()
         self.changed_quotes.add(quote.code)
+        if quote.code in self.alert_watch:
+            self.alert_changed.add(quote.code)
 
     def apply_series(
         self, update: SeriesUpdate, *, first: bool, now: float, ticks: bool = False
@@ -372,6 +380,8 @@ class MarketStore:
             self._remember_story(merged)
             changed = merged
         self.new_news.append(changed)
+        if self.alert_news and len(self.alert_stories) < MAX_NEWS:
+            self.alert_stories.append(changed)
         self._mark_urgent()
         if len(self.new_news) > MAX_NEWS:
             del self.new_news[: len(self.new_news) - MAX_NEWS]

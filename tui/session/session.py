@@ -17,7 +17,13 @@ from pathlib import Path
 
 import msgspec
 
-from tui.config import Config, ConfigError, Watchlist, WatchSymbol, save_config
+from tui.config import (
+    Config,
+    ConfigError,
+    Watchlist,
+    WatchSymbol,
+    save_config_keeping_alerts,
+)
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.replay import replay_into
 from tui.engine.rest import RestError
@@ -365,7 +371,7 @@ class Session:
         if not self.options.persist or path is None:
             return
         try:
-            save_config(self.config, path)
+            save_config_keeping_alerts(self.config, path)
         except (OSError, ConfigError) as exc:
             self.notice("error", f"Could not save {path}: {exc}")
 
