@@ -67,6 +67,9 @@ class AlertBook:
         self.states: dict[StateKey, AlertState] = {}
         self.samples: dict[StateKey, deque[tuple[float, float]]] = {}
         self.load_error: str | None = None
+        self.held: set[str] = set()
+        """Symbols with a firing held back by a cooldown: evaluated again each tick, so it
+        fires when the cooldown ends if it still holds (no new quote needed)."""
         self._dirty = False
         self._load()
         self.set_rules(list(rules))
@@ -158,7 +161,14 @@ class AlertBook:
                 firing = self._fire(rule_id, code, state, text, float(value), now)
                 if firing is not None:
                     firings.append(firing)
+                elif state.armed:
+                    self.held.add(code)
         return firings
+
+    def take_held(self) -> set[str]:
+        """The symbols to evaluate again (see :attr:`held`), and forget them."""
+        held, self.held = self.held, set()
+        return held
 
     def _move(self, rule_id: str, code: str, value: float, now: float) -> str | None:
         condition = self.conditions[rule_id]

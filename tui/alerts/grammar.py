@@ -267,7 +267,7 @@ def describe_condition(condition: Condition) -> str:
         return f"{target} change {'>=' if kind == 'change_above' else '<='} {level}%{band}"
     if kind == "move":
         sign = {1: "+", -1: "-", 0: ""}[condition.direction]
-        return f"{target} move {sign}{level:g}% in {_duration(condition.minutes * 60)}"
+        return f"{target} move {sign}{level}% in {_duration(condition.minutes * 60)}"
     if kind == "volume":
         return f"{target} volume > {_volume(condition.level)}"
     if kind == "news":

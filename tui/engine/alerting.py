@@ -180,20 +180,28 @@ class AlertMonitor:
             while True:
                 await asyncio.sleep(EVAL_SECONDS)
                 now = self.clock()
-                firings = self.evaluate_changes(now)
                 ticked = now - last_tick >= TICK_SECONDS
                 if ticked:
                     last_tick = now
-                    firings += self.evaluate_time(now)
-                self._handle(firings)
-                if ticked:
-                    self.refresh_views()
-                    if self.book.dirty:
-                        self.book.save()
+                try:
+                    self._step(now, ticked=ticked)
+                except Exception as exc:  # a bug in one rule must not end every alert
+                    log.exception("alert evaluation failed")
+                    self._notice(Notice("error", f"Alert evaluation failed: {exc}", now))
         finally:
             if self.book.dirty:
                 self.book.save()
             await self.delivery.close()
+
+    def _step(self, now: float, *, ticked: bool) -> None:
+        firings = self.evaluate_changes(now)
+        if ticked:
+            firings += self.evaluate_time(now)
+        self._handle(firings)
+        if ticked:
+            self.refresh_views()
+            if self.book.dirty:
+                self.book.save()
 
     def evaluate_changes(self, now: float) -> list[Firing]:
         """Quotes that changed and stories that came since the last call."""
@@ -220,12 +228,19 @@ class AlertMonitor:
             elif self._down_since.get(status.name) is None:
                 self._down_since[status.name] = now
         quotes = self.store.quotes
+        firings: list[Firing] = []
+        for code in self.book.take_held():  # cooling down when it last held
+            row = quotes.get(code)
+            if row is not None:
+                firings += self.book.on_quote(code, row.values, now)
 
         def quote_time(code: str) -> float | None:
             row = quotes.get(code)
             return row.updated_at if row is not None and row.updated_at else None
 
-        return self.book.on_tick(now, quote_time, dict(self._down_since), self._unserved())
+        return firings + self.book.on_tick(
+            now, quote_time, dict(self._down_since), self._unserved()
+        )
 
     def _handle(self, firings: list[Firing]) -> None:
         if not firings:

@@ -111,6 +111,17 @@ class InstrumentState:
         self._quote_book()
         return trades
 
+    def force_trade(self, now: float, price: float, size: float) -> Trade:
+        """A trade at ``price`` (a scripted move: tests and ``marketpane sim`` drive alerts
+        with it); the day's statistics and the book follow as for any trade."""
+        self.price = max(self.inst.tick_size, round_to(price, self.inst.tick_size))
+        self.volume += size
+        self.high = max(self.high, self.price)
+        self.low = min(self.low, self.price)
+        self.lp_time = now
+        self._quote_book()
+        return Trade(now, self.price, size)
+
     def quote(self, now: float, *, always_open: bool) -> Quote:
         """A full quote snapshot with every documented field."""
         inst = self.inst

@@ -309,6 +309,17 @@ class Simulator:
             for session in list(self.live_sessions):
                 session.on_market(trades, now, series)
 
+    def trade(self, code: str, price: float, size: float = 1.0) -> None:
+        """A scripted trade of ``code`` at ``price``, sent at once to every subscriber as a
+        market step with that one trade (set ``market_paused`` for prices only the script
+        moves). Call on the simulator's event loop."""
+        now = time.time()
+        trades = {code: [self.market.state(code).force_trade(now, price, size)]}
+        self._keep_delayed(trades, now)
+        series = self._step_archives(trades, now)
+        for session in list(self.live_sessions):
+            session.on_market(trades, now, series)
+
     def archive_for(self, code: str, spec: BarSpec) -> SeriesArchive:
         """The one series every subscriber of (``code``, ``spec``) streams (made on first use)."""
         key = (code, spec)
@@ -419,6 +430,20 @@ class SimulatorThread:
         self._ready.set()
         await self._stop.wait()
         await self.sim.stop()
+
+    def trade(self, code: str, price: float, size: float = 1.0) -> None:
+        """:meth:`Simulator.trade` from another thread (waits until it was sent)."""
+        assert self._loop is not None
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                self.sim.trade(code, price, size)
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the simulator and join its thread."""
