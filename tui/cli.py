@@ -311,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _replay_command(args[1:])
     if args and args[0] == "hub":
         return _hub_command(args[1:])
+    if args and args[0] == "alert":
+        from tui.alertcli import alert_command
+
+        return alert_command(args[1:])
     options = parse_run_options(args)
     os.environ.setdefault("TEXTUAL_FPS", "30")
     from tui.launch import run_app
@@ -388,6 +392,8 @@ def _hub_command(argv: Sequence[str]) -> int:
             )
             print(f"upstream: {', '.join(status.feeds) or 'none'}")
             print(f"{status.plan}; {status.budget}")
+            if status.alerts:
+                print(status.alerts)
             print(f"socket {place.socket}")
             return 0
         stop_hub(place)

@@ -351,7 +351,7 @@ class AlertBook:
             elif any(not s.armed and not s.done for s in states):
                 status = "waiting to re-arm"
             elif not codes:
-                status = "no symbols (empty watchlist)"
+                status = "no symbols (no such watchlist, or it is empty)"
             else:
                 status = "armed"
             out.append(

@@ -51,6 +51,7 @@ class AlertMonitor:
         statuses: Callable[[], list[FeedStatus]],
         unserved: Callable[[], dict[str, str]],
         on_symbols: Callable[[], None],
+        on_views: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         environ: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -62,6 +63,7 @@ class AlertMonitor:
         self._statuses = statuses
         self._unserved = unserved
         self._on_symbols = on_symbols
+        self._on_views = on_views
         self.clock = clock
         self.book = AlertBook(
             config.alerts,
@@ -167,6 +169,7 @@ class AlertMonitor:
         if views != self._views:
             self._views = views
             self.version += 1
+            self._on_views()
 
     # ---- running ------------------------------------------------------------------------------
 

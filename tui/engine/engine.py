@@ -126,6 +126,7 @@ class Engine:
             statuses=self.statuses,
             unserved=lambda: self.capacity.marks,
             on_symbols=self._refit,
+            on_views=self.status_changed,
             clock=clock,
         )
         """The alerts: evaluated here on store changes, so they fire wherever this engine

@@ -24,6 +24,8 @@ from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.hub.place import HubPlace
 from tui.hub.wire import (
     Ack,
+    AlertReply,
+    AlertRequest,
     BatchFrame,
     CommandFrame,
     Frame,
@@ -139,6 +141,14 @@ def hub_status(place: HubPlace) -> HubStatus:
     reply = request(place, StatusRequest())
     if not isinstance(reply, HubStatus):
         raise HubError(f"the hub answered {type(reply).__name__} to a status request")
+    return reply
+
+
+def hub_alert_request(place: HubPlace, frame: AlertRequest) -> AlertReply:
+    """An alert command to the running hub (``test`` waits for the channels)."""
+    reply = request(place, frame, timeout=20.0 if frame.action == "test" else 5.0)
+    if not isinstance(reply, AlertReply):
+        raise HubError(f"the hub answered {type(reply).__name__} to an alert request")
     return reply
 
 

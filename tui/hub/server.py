@@ -22,7 +22,8 @@ from pathlib import Path
 import msgspec
 
 from tui import __version__
-from tui.config import Config, ConfigError, load_config
+from tui.alerts.model import AlertRule
+from tui.config import Config, ConfigError, load_config, save_alert_rules
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.status import Batch
 from tui.engine.store import SeriesChange
@@ -30,6 +31,8 @@ from tui.hub.place import HubPlace, peer_uid
 from tui.hub.wire import (
     PROTOCOL,
     Ack,
+    AlertReply,
+    AlertRequest,
     BatchFrame,
     CommandFrame,
     Frame,
@@ -58,6 +61,8 @@ HELLO_SECONDS = 5.0
 ACK_TIMEOUT_SECONDS = 30.0
 """A pane that has not acknowledged a batch for this long is dropped (it may reattach)."""
 CLOSE_SECONDS = 1.0
+TEST_DRAIN_SECONDS = 10.0
+"""How long ``marketpane alert test`` waits for the channels to deliver."""
 """How long a stopping hub waits for the upstream closing handshakes."""
 
 
@@ -170,6 +175,7 @@ class Hub:
             on_batch=self._on_engine_batch,
             record_path=options.record_path,
         )
+        self.engine.alerts.persist = self._save_alerts
         self.panes: dict[int, Pane] = {}
         self.desired: dict[int, list[Subscription]] = {}
         self._next_pane = 1
@@ -191,6 +197,56 @@ class Hub:
         self.desired[number] = list(subs)
         return self.engine.set_desired(union_of(list(self.desired.values())))
 
+    # ---- alerts -------------------------------------------------------------------------------
+
+    def _save_alerts(self, rules: list[AlertRule]) -> str | None:
+        path = self.options.config_path
+        if path is None:
+            return None
+        try:
+            save_alert_rules(path, rules)
+        except (OSError, ConfigError) as exc:
+            return f"could not save {path}: {exc}"
+        return None
+
+    async def alert_request(self, request: AlertRequest) -> AlertReply:
+        """``marketpane alert ...`` against this hub's alerts."""
+        alerts = self.engine.alerts
+        error: str | None = None
+        message = ""
+        action, rule_id = request.action, request.id
+        if action == "add" and request.rule is not None:
+            rule = request.rule
+            if rule.id == "new":
+                rule = msgspec.structs.replace(rule, id=alerts.next_id())
+            error = alerts.add(rule)
+            message = f"alert {rule.id} added: {rule.when}"
+        elif action == "remove":
+            error = alerts.remove(rule_id)
+            message = f"alert {rule_id} deleted"
+        elif action in ("pause", "resume"):
+            found = alerts.book.rules.get(rule_id)
+            if found is None:
+                error = f"there is no alert {rule_id}"
+            else:
+                paused = action == "pause"
+                error = alerts.replace(msgspec.structs.replace(found, paused=paused))
+                message = f"alert {rule_id} {'paused' if paused else 'resumed'}"
+        elif action == "test":
+            firing = alerts.test(rule_id)
+            if firing is None:
+                error = f"there is no alert {rule_id}"
+            else:
+                await alerts.delivery.drain(TEST_DRAIN_SECONDS)
+                done = sorted(alerts.delivery.delivered)
+                message = f"alert {rule_id} test sent (panes: {len(self.panes)}" + (
+                    f"; delivered so far by {', '.join(done)})" if done else ")"
+                )
+        elif action != "list":
+            error = f"unknown alert action {action!r}"
+        alerts.refresh_views()
+        return AlertReply(alerts.views(), message if error is None else "", error)
+
     # ---- panes --------------------------------------------------------------------------------
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -207,6 +263,10 @@ class Hub:
             return
         if isinstance(first, StatusRequest):
             writer.write(encode_frame(self.status()))
+            await _drain_and_close(writer)
+            return
+        if isinstance(first, AlertRequest):
+            writer.write(encode_frame(await self.alert_request(first)))
             await _drain_and_close(writer)
             return
         if isinstance(first, StopRequest):
@@ -332,6 +392,16 @@ class Hub:
             plan=engine.plan_use().describe(),
             budget=engine.budget.describe(),
             demo=self.options.demo,
+            alerts=self._alerts_line(),
+        )
+
+    def _alerts_line(self) -> str:
+        rules = self.engine.alerts.rules()
+        if not rules:
+            return ""
+        live = len(self.engine.alerts.book.live_rules())
+        return f"alerts: {len(rules)} ({live} live" + (
+            ": the hub stays up for them)" if live else ")"
         )
 
     def stop(self) -> None:
@@ -379,6 +449,8 @@ class Hub:
                 ):
                     log.warning("pane %d stopped acknowledging; dropped", pane.number)
                     pane.writer.close()
+            if self.engine.alerts.active() and self._idle_since is not None:
+                self._idle_since = now  # alerts fire with no pane open: the linger waits
             if linger > 0 and self._idle_since is not None and now - self._idle_since > linger:
                 log.info("no pane for %.0f s: stopping", linger)
                 self.stop()

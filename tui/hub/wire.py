@@ -14,10 +14,11 @@ import struct
 
 import msgspec
 
+from tui.alerts.model import AlertRule, AlertView
 from tui.protocol.rest import SymbolInfo
 from tui.session.values import Command, SessionBatch
 
-PROTOCOL = 1
+PROTOCOL = 2
 """The wire protocol's version: a pane and a hub that differ refuse each other clearly."""
 MAX_FRAME = 32 * 1024 * 1024
 """Largest frame accepted (a 30,000-bar history is about 2 MB)."""
@@ -95,10 +96,28 @@ class HubStatus(msgspec.Struct, tag=True):
     plan: str
     budget: str
     demo: bool
+    alerts: str = ""
+    """``alerts: 3 (2 live: the hub stays up for them)``, or empty with none."""
 
 
 class StopRequest(msgspec.Struct, tag=True):
     """``marketpane hub stop``: close upstream with 1000, tell the panes, exit."""
+
+
+class AlertRequest(msgspec.Struct, tag=True):
+    """``marketpane alert add|list|rm|test|pause|resume`` to the running hub."""
+
+    action: str
+    rule: AlertRule | None = None
+    id: str = ""
+
+
+class AlertReply(msgspec.Struct, tag=True):
+    """The hub's alerts after the request, and what happened (``error``: nothing changed)."""
+
+    alerts: list[AlertView] = []
+    message: str = ""
+    error: str | None = None
 
 
 class HubClosing(msgspec.Struct, tag=True):
@@ -120,6 +139,8 @@ Frame = (
     | HubStatus
     | StopRequest
     | HubClosing
+    | AlertRequest
+    | AlertReply
 )
 """Every frame either side may send."""
 

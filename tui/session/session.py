@@ -17,11 +17,13 @@ from pathlib import Path
 
 import msgspec
 
+from tui.alerts.model import AlertRule
 from tui.config import (
     Config,
     ConfigError,
     Watchlist,
     WatchSymbol,
+    save_alert_rules,
     save_config_keeping_alerts,
 )
 from tui.engine.engine import Engine, EngineSettings
@@ -35,17 +37,22 @@ from tui.protocol.rules import SubscriptionRuleError, is_continuous_future, vali
 from tui.secrets import Keys, mask_secrets
 from tui.session.mirror import quote_state
 from tui.session.values import (
+    AddAlert,
     AddSymbol,
     Command,
     CycleInterval,
     FocusSymbol,
     MoveSymbol,
+    PauseAlert,
     Reconnect,
+    RemoveAlert,
     RemoveSymbol,
+    ReplaceAlert,
     SeriesDelta,
     SessionBatch,
     SetTheme,
     SwitchWatchlist,
+    TestAlert,
     ToggleChartMode,
     ToggleGapFill,
     ToggleNewsFilter,
@@ -140,6 +147,9 @@ class Session:
                 on_batch=self._forward,
                 record_path=options.record_path,
             )
+        self._alerts_version = -1
+        if self.engine is not None and not self.shared:
+            self.engine.alerts.persist = self._save_alerts
         self._refocus()
         self._update_desired()
 
@@ -335,6 +345,61 @@ class Session:
             self.engine.reconnect()
             self.notice("information", "Reconnecting…")
 
+    def _alert_done(self, error: str | None, success: str) -> None:
+        if error:
+            self.notice("error", f"Alert not changed: {error}")
+        else:
+            self.notice("information", success)
+            if self.engine is not None:
+                self.engine.request_batch()
+
+    def _on_AddAlert(self, command: AddAlert) -> None:
+        if self.engine is None:
+            return
+        alerts = self.engine.alerts
+        rule = command.rule
+        if command.fresh_id:
+            rule = msgspec.structs.replace(rule, id=alerts.next_id())
+        self._alert_done(alerts.add(rule), f"Alert {rule.id} added: {rule.when}")
+
+    def _on_ReplaceAlert(self, command: ReplaceAlert) -> None:
+        if self.engine is not None:
+            rule = command.rule
+            self._alert_done(
+                self.engine.alerts.replace(rule), f"Alert {rule.id} changed: {rule.when}"
+            )
+
+    def _on_RemoveAlert(self, command: RemoveAlert) -> None:
+        if self.engine is not None:
+            self._alert_done(self.engine.alerts.remove(command.id), f"Alert {command.id} deleted")
+
+    def _on_PauseAlert(self, command: PauseAlert) -> None:
+        if self.engine is None:
+            return
+        alerts = self.engine.alerts
+        rule = alerts.book.rules.get(command.id)
+        if rule is None:
+            self.notice("error", f"Alert not changed: there is no alert {command.id}")
+            return
+        word = "paused" if command.paused else "resumed"
+        error = alerts.replace(msgspec.structs.replace(rule, paused=command.paused))
+        self._alert_done(error, f"Alert {command.id} {word}")
+
+    def _on_TestAlert(self, command: TestAlert) -> None:
+        if self.engine is not None and self.engine.alerts.test(command.id) is None:
+            self.notice("error", f"There is no alert {command.id}")
+
+    def _save_alerts(self, rules: list[AlertRule]) -> str | None:
+        """Write the alerts to the config file (a pane's own engine: ``--no-hub``)."""
+        path = self.options.config_path
+        if not self.options.persist or path is None:
+            return None
+        try:
+            save_alert_rules(path, rules)
+        except (OSError, ConfigError) as exc:
+            return f"could not save {path}: {exc}"
+        return None
+
     def _edited(self) -> None:
         """The watchlist or a symbol's settings changed: refocus, resubscribe, save."""
         self._refocus()
@@ -468,6 +533,10 @@ class Session:
         notices = [*self._notices, *batch.notices]
         self._notices = []
         forget, self._forget = self._forget, []
+        alerts = None
+        if engine is not None and engine.alerts.version != self._alerts_version:
+            self._alerts_version = engine.alerts.version
+            alerts = list(engine.alerts.views())
         self.on_batch(
             SessionBatch(
                 quotes=quotes,
@@ -483,6 +552,7 @@ class Session:
                 plan=engine.plan_use() if engine else None,
                 marks=self._own(engine.capacity.marks) if engine else {},
                 series_marks=self._own(engine.capacity.series_marks) if engine else {},
+                alerts=alerts,
                 sent_at=batch.sent_at or time.time(),
             )
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from tui.alerts.model import AlertRule, AlertView
 from tui.engine.capacity import PlanUse
 from tui.engine.status import FeedStatus, Notice
 from tui.engine.store import NewsItem
@@ -84,6 +85,38 @@ class Reconnect(msgspec.Struct, tag=True):
     """Reconnect every feed now (and restart stopped ones)."""
 
 
+class AddAlert(msgspec.Struct, tag=True):
+    """Add an alert (``fresh_id``: the session gives it the next free id)."""
+
+    rule: AlertRule
+    fresh_id: bool = True
+
+
+class ReplaceAlert(msgspec.Struct, tag=True):
+    """Replace the alert with ``rule.id`` (edited in the alert list)."""
+
+    rule: AlertRule
+
+
+class RemoveAlert(msgspec.Struct, tag=True):
+    """Delete an alert."""
+
+    id: str
+
+
+class PauseAlert(msgspec.Struct, tag=True):
+    """Pause (or resume) an alert."""
+
+    id: str
+    paused: bool
+
+
+class TestAlert(msgspec.Struct, tag=True):
+    """Deliver a test firing of an alert by every channel."""
+
+    id: str
+
+
 Command = (
     AddSymbol
     | RemoveSymbol
@@ -98,6 +131,11 @@ Command = (
     | TogglePause
     | SetTheme
     | Reconnect
+    | AddAlert
+    | ReplaceAlert
+    | RemoveAlert
+    | PauseAlert
+    | TestAlert
 )
 """Everything a view may send."""
 
@@ -174,4 +212,6 @@ class SessionBatch(msgspec.Struct):
     """Rows not subscribed, and why (left out for want of plan room, or rejected)."""
     series_marks: dict[str, str] = {}
     """Charts not subscribed, and why."""
+    alerts: list[AlertView] | None = None
+    """Every alert and its state; present when something about them changed."""
     sent_at: float = 0.0

@@ -1,0 +1,125 @@
+"""Issue 16: alerts in the hub fire with no pane attached, defined from the CLI.
+
+A real ``marketpane hub serve`` process on the test's simulator (paused, moved by scripted
+trades); ``marketpane alert add`` talks to it over its socket; the alert's command hook
+writes the moment it ran, which must be within a second of the crossing trade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.enginehelp import wait_for
+from tests.integration.test_hub import short_runtime_dir
+from tests.simhelp import fast_settings
+from tui.alerts.model import AlertDelivery
+from tui.config import Config, Endpoints, save_config
+from tui.hub.client import HubError, ensure_hub, hub_status, stop_hub
+from tui.hub.place import account_id, place_for
+from tui.secrets import Keys, Secret
+from tui.sim.server import run_simulator
+from tui.sim.settings import DEMO_KEY
+
+CODE = "NASDAQ:AAPL"
+HOOK = """
+import json, os, sys, time
+with open(sys.argv[1], "a") as out:
+    out.write(json.dumps({"at": time.time(), "text": os.environ["MARKETPANE_ALERT_TEXT"],
+                          "test": os.environ["MARKETPANE_ALERT_TEST"]}) + "\\n")
+"""
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+
+
+def lines(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_cli_alert_fires_in_the_hub_with_no_pane_within_a_second(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = short_runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("INSIGHTSENTRY_API_KEY", DEMO_KEY)
+    monkeypatch.delenv("TMUX", raising=False)
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK)
+    record = tmp_path / "fired.jsonl"
+    async with run_simulator(fast_settings(market_paused=True)) as sim:
+        assert sim.urls is not None
+        config = Config()
+        config.endpoints = Endpoints(
+            live_url=sim.urls.live,
+            newsfeed_url=sim.urls.newsfeed,
+            stocknews_url=sim.urls.stocknews,
+            rest_url=sim.urls.rest,
+        )
+        config.alert_delivery = AlertDelivery(
+            tmux=False, command=[sys.executable, str(hook), str(record)]
+        )
+        save_config(config, isolated_paths / "config.toml")
+        place = place_for(
+            account_id(config, Keys(insightsentry_api_key=Secret(DEMO_KEY)), demo=False)
+        )
+        env = dict(os.environ)
+        await asyncio.to_thread(ensure_hub, place, ["--linger", "3"])
+        try:
+            sim.trade(CODE, 195.0)  # below the level before the hub first sees it
+            added = await asyncio.to_thread(cli, "alert", "add", f"{CODE} crosses 200", env=env)
+            assert added.returncode == 0, added.stderr
+            assert "alert 1 added" in added.stdout and "by the running hub" in added.stdout
+            assert (
+                'when = "NASDAQ:AAPL crosses 200"' in (isolated_paths / "config.toml").read_text()
+            )
+            # no pane: the alert alone subscribes its symbol
+            await wait_for(lambda: any(s.quote_codes for s in sim.live_sessions), timeout=10)
+            await asyncio.sleep(1.5)  # the hub has seen the side it starts on
+            assert hub_status(place).panes == 0
+            crossed = time.time()
+            sim.trade(CODE, 201.0)
+            await wait_for(lambda: lines(record), timeout=5)
+            (fired,) = lines(record)
+            assert fired["test"] == "0" and "crossed 200 up" in fired["text"]
+            assert float(fired["at"]) - crossed <= 1.0, float(fired["at"]) - crossed
+            listed = await asyncio.to_thread(cli, "alert", "list", env=env)
+            assert "fired" in listed.stdout and "1x, last" in listed.stdout, listed.stdout
+            tested = await asyncio.to_thread(cli, "alert", "test", "1", env=env)
+            assert tested.returncode == 0 and "test sent" in tested.stdout, tested
+            await wait_for(lambda: len(lines(record)) == 2, timeout=5)
+            assert lines(record)[1]["test"] == "1"
+            # the linger is 3 s and no pane is attached, but the hub stays for a live alert
+            added = await asyncio.to_thread(cli, "alert", "add", f"{CODE} > 500", env=env)
+            assert added.returncode == 0, added.stderr
+            await asyncio.sleep(4)
+            status = hub_status(place)
+            assert status.alerts.startswith("alerts: 2 (1 live"), status.alerts
+            bad = await asyncio.to_thread(cli, "alert", "add", f"{CODE} crosses two", env=env)
+            assert bad.returncode == 2 and "unexpected 'two'" in bad.stderr
+            removed = await asyncio.to_thread(cli, "alert", "rm", "2", env=env)
+            assert removed.returncode == 0, removed.stderr
+            await asyncio.sleep(4.5)  # nothing live any more: the linger applies again
+            with pytest.raises(HubError):
+                hub_status(place)
+        finally:
+            with contextlib.suppress(HubError):
+                stop_hub(place)
