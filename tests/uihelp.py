@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui.alerts.model import AlertDelivery, AlertRule
 from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
@@ -33,11 +34,15 @@ def sim_app(
     debounce: float = 0.2,
     keys: Keys | None = None,
     plan: str = "mega",
+    alerts: list[AlertRule] | None = None,
+    alert_delivery: AlertDelivery | None = None,
     **options: object,
 ) -> MarketpaneApp:
     """The real app, session and engine on the simulator, with quick engine timings; the
     config's plan is ``plan`` (the demo key's plan is mega)."""
     config = Config(plan=preset_plan(plan))
+    config.alerts = alerts or []
+    config.alert_delivery = alert_delivery or AlertDelivery(tmux=False)
     assert sim.urls is not None
     session = {k: v for k, v in options.items() if k in SESSION_FIELDS}
     view = {k: v for k, v in options.items() if k not in SESSION_FIELDS}

@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Container
 from textual.worker import Worker, WorkerState
 
+from tui.alerts.model import AlertView
 from tui.engine.capacity import PlanUse
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus, Notice
@@ -27,6 +28,7 @@ from tui.engine.store import NewsItem
 from tui.secrets import mask_secrets
 from tui.session.mirror import StoreMirror
 from tui.session.values import SessionBatch, SetTheme, ViewState
+from tui.ui.alerts import AlertListScreen, osc_notification
 from tui.ui.commands import MarketpaneCommands
 from tui.ui.grid import QuoteGrid, natural_width
 from tui.ui.keys import KeyedApp
@@ -75,6 +77,8 @@ class MarketpaneApp(KeyedApp):
         self.chart_forced = False
         self.news_forced = False
         self.notice_log: deque[Notice] = deque(maxlen=NOTICES_KEPT)
+        self.alert_views: list[AlertView] = []
+        """Every alert and its state, as the last batch that carried them said."""
         """Every notice shown, for the history screen (``N``)."""
         """Compact layout: the news list in place of the grid (``n``)."""
         self._last_tick = 0.0
@@ -202,8 +206,12 @@ class MarketpaneApp(KeyedApp):
         batch = message.batch
         try:
             for notice in batch.notices:
-                self.notify(notice.text, severity=notice.level, timeout=6)
+                self._show_notice(notice)
                 self.notice_log.append(notice)
+            if batch.alerts is not None:
+                self.alert_views = batch.alerts
+                if isinstance(self.screen, AlertListScreen):
+                    self.screen.show(batch.alerts)
             self.store.apply_batch(batch)
             self.statuses, self.budget_text = batch.statuses, batch.budget
             self.pending = batch.pending
@@ -218,6 +226,26 @@ class MarketpaneApp(KeyedApp):
                 self.call_after_refresh(self.options.probe.drawn, self, batch)
         finally:  # the next batch once this one is on screen
             self.call_after_refresh(self.session.batch_done)
+
+    def _show_notice(self, notice: Notice) -> None:
+        """A notice as a toast; an alert's also rings the bell and sends a desktop
+        notification (OSC 777, for a terminal that shows them) when its flags say so."""
+        if not notice.alert:
+            self.notify(notice.text, severity=notice.level, timeout=6)
+            return
+        if notice.show:
+            self.notify(notice.text, title="Alert", severity=notice.level, timeout=12)
+        if notice.bell:
+            self.bell()
+        if notice.desktop:
+            self.write_osc(osc_notification(notice.text))
+
+    def write_osc(self, sequence: str) -> None:
+        """Write a terminal control sequence we made (never feed text: see
+        :func:`osc_notification`) straight to the terminal."""
+        driver = self._driver
+        if driver is not None:
+            driver.write(sequence)
 
     def _apply_marks(self, batch: SessionBatch) -> None:
         """Rows and charts not subscribed (plan full, or rejected by the server), and why."""

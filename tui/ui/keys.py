@@ -12,8 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import OptionList
 
+from tui.alerts.model import AlertRule, AlertView
 from tui.engine.capacity import add_warning
+from tui.session.mirror import StoreMirror
 from tui.session.values import (
+    AddAlert,
     AddSymbol,
     Command,
     CycleInterval,
@@ -21,6 +24,7 @@ from tui.session.values import (
     MoveSymbol,
     Reconnect,
     RemoveSymbol,
+    ReplaceAlert,
     SwitchWatchlist,
     ToggleChartMode,
     ToggleGapFill,
@@ -28,6 +32,7 @@ from tui.session.values import (
     TogglePause,
     UndoRemove,
 )
+from tui.ui.alerts import AlertFormScreen, AlertListScreen
 from tui.ui.exits import ExitingApp
 from tui.ui.grid import TREND_MINUTES, QuoteGrid
 from tui.ui.panels import NewsList
@@ -52,6 +57,9 @@ LEGEND: list[tuple[str, str]] = [
 class KeyedApp(ExitingApp):
     """Bindings and actions."""
 
+    store: StoreMirror
+    alert_views: list[AlertView]
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_symbol", "Add symbol"),
         Binding("d,delete", "remove_symbol", "Remove symbol"),
@@ -59,6 +67,8 @@ class KeyedApp(ExitingApp):
         Binding("K,shift+up", "move_symbol(-1)", "Move symbol up", show=False),
         Binding("J,shift+down", "move_symbol(1)", "Move symbol down", show=False),
         Binding("s", "cycle_sort", "Sort grid"),
+        Binding("A", "add_alert", "Alert on symbol"),
+        Binding("L", "alert_list", "Alerts"),
         Binding("i", "cycle_interval", "Interval"),
         Binding("b", "toggle_chart_mode", "Candles/bars", show=False),
         Binding("c", "toggle_chart", "Chart (compact)", show=False),
@@ -127,6 +137,32 @@ class KeyedApp(ExitingApp):
     def action_add_symbol(self) -> None:
         warning = add_warning(getattr(self, "plan", None))
         self.push_screen(AddSymbolScreen(self.session.search, warning), self._added)
+
+    def action_add_alert(self) -> None:
+        """A new alert on the highlighted row, prefilled with its last price."""
+        grid = self.query_one(QuoteGrid)
+        code = grid.highlighted_code
+        if code is None:
+            self.notify("Add a symbol first: an alert starts from a grid row")
+            return
+        row = self.store.quotes.get(code)
+        last = row.get("last_price") if row is not None else None
+        when = f"{code} crosses {last:g}" if isinstance(last, int | float) else f"{code} > "
+        self.push_screen(AlertFormScreen(when), self._alert_made)
+
+    def _alert_made(self, rule: AlertRule | None) -> None:
+        if rule is not None:
+            self.send(AddAlert(rule))
+
+    def action_alert_list(self) -> None:
+        self.push_screen(AlertListScreen(list(self.alert_views), self.send, self._edit_alert))
+
+    def _edit_alert(self, rule: AlertRule) -> None:
+        def edited(changed: AlertRule | None) -> None:
+            if changed is not None:
+                self.send(ReplaceAlert(changed))
+
+        self.push_screen(AlertFormScreen(rule.when, rule), edited)
 
     def _added(self, code: str | None) -> None:
         if code:
