@@ -177,3 +177,58 @@ def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -
             timeout=20,
             check=False,
         )
+
+
+def test_alert_reaches_tmux_display_message_and_runs_nothing(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    """Issue 16: an alert's tmux channel shows on the status line of the client attached to
+    the pane's session (a second tmux session attaches one, as a user's terminal would); a
+    ``#(...)`` in its text is shown, not run. The pane runs through its hub, which inherited
+    the pane's tmux environment and fires the alert."""
+    if not SCRIPT.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    from tui.alerts.model import AlertDelivery, AlertRule
+    from tui.config import Config, save_config
+
+    runtime = Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))
+    pwned = runtime / "p"  # a short path: the status line shows it whole
+    config = Config()
+    config.alerts = [
+        AlertRule(id="1", when="BINANCE:BTCUSDT > 1", note=f"#(touch {pwned}) #{{pane_id}}")
+    ]
+    config.alert_delivery = AlertDelivery(notice=False, bell=False, tmux=True)
+    save_config(config, isolated_paths / "config.toml")
+    env = " ".join(
+        f"{k}={v}"
+        for k, v in {
+            "MARKETPANE_CONFIG": isolated_paths / "config.toml",
+            "MARKETPANE_STATE_DIR": isolated_paths / "state",
+            "MARKETPANE_SECRETS": isolated_paths / "secrets.toml",
+            "XDG_RUNTIME_DIR": runtime,
+        }.items()
+    )
+    session, viewer = f"mp-{uuid.uuid4().hex[:8]}", f"mpv-{uuid.uuid4().hex[:8]}"
+    command = f"sleep 2; env -u COLUMNS -u LINES {env} {SCRIPT} --demo; sleep 30"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "24", command], check=True
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", viewer, "-x", "200", "-y", "28",
+         f"env -u TMUX tmux attach -t {session}"],
+        check=True,
+    )  # fmt: skip
+    try:
+        screen = _wait_for(viewer, "Alert 1: BINANCE:BTCUSDT", timeout=30)
+        assert f"#(touch {pwned}) #{{pane_id}}" in screen.replace("\n", "")
+        assert not pwned.exists()
+    finally:
+        for name in (viewer, session):
+            subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)
+        subprocess.run(
+            f"env {env} {sys.executable} -m tui hub stop --demo",
+            shell=True,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
