@@ -269,9 +269,21 @@ def _key_and_line(text: str, path: str, problem: str) -> tuple[str, int | None]:
         key = f"{key}.{unknown['name']}" if key else unknown["name"]
     leaf = re.sub(r"\[\d+\]", "", key).rsplit(".", 1)[-1] if key else ""
     line = None
+    lines = text.splitlines()
+    start = 0
+    table = re.match(r"^(?P<name>\w+)\[(?P<index>\d+)\]", key) if key else None
+    if table:  # an array of tables (``[[alerts]]``): search from its n-th header
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(table['name'])}\s*\]\]")
+        seen = -1
+        for number, content in enumerate(lines):
+            if header.match(content):
+                seen += 1
+                if seen == int(table["index"]):
+                    start, line = number, number + 1
+                    break
     if leaf:
         pattern = re.compile(rf"^\s*(\[\[?)?\s*([\w.]*\.)?{re.escape(leaf)}\b")
-        for number, content in enumerate(text.splitlines(), start=1):
+        for number, content in enumerate(lines[start:], start=start + 1):
             if pattern.match(content):
                 line = number
                 break
