@@ -159,6 +159,30 @@ MUTATIONS = [
         "never_sent_again",
         "tests/integration/test_plan_trap.py",
     ),
+    (
+        "case20 crossing hysteresis",
+        "tui/alerts/book.py",
+        "        if (state.side > 0 and value <= level - band) or (state.side < 0 and value >= level + band):",
+        "        if (state.side > 0 and value <= level) or (state.side < 0 and value >= level):",
+        "oscillating",
+        "tests/integration/test_alerts.py",
+    ),
+    (
+        "case20 state saved before delivery",
+        "tui/engine/alerting.py",
+        "        self.book.save()  # before delivery: a restart never fires these again",
+        "        pass",
+        "saved_before_any_delivery",
+        "tests/integration/test_alerts.py",
+    ),
+    (
+        "case20 tmux expands nothing",
+        "tui/alerts/deliver.py",
+        """    return clean_text(text).replace("#", "##")""",
+        """    return clean_text(text)""",
+        "tmux_text",
+        "tests/integration/test_alert_delivery.py",
+    ),
 ]
 failed_to_fail = []
 for name, path, old, new, selector, *target in MUTATIONS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from tests.enginehelp import sim_config, wait_for
 from tests.simhelp import fast_settings
-from tui.alerts.model import AlertDelivery, AlertRule
+from tui.alerts.model import AlertDelivery, AlertRule, Firing
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.status import FeedState
 from tui.protocol.live import Subscription
@@ -270,3 +271,25 @@ async def test_an_alert_symbol_counts_against_the_plan(tmp_path: Path) -> None:
             await wait_for(lambda: CODE in engine.store.quotes)
             engine.alerts.refresh_views()
             assert engine.alerts.views()[0].status == "armed"
+
+
+async def test_restart_safety_state_is_saved_before_any_delivery(tmp_path: Path) -> None:
+    """At the moment a firing is handed to the channels, the state file already says it
+    fired: a crash during delivery cannot make a ``once`` alert fire again."""
+    seen_on_disk: list[bool] = []
+    async with (
+        quiet_sim() as sim,
+        alert_engine(sim, [rule("1", f"{CODE} > 100")], tmp_path) as engine,
+    ):
+        send = engine.alerts.delivery.send
+
+        def checking_send(firing: Firing) -> None:
+            saved = json.loads((tmp_path / "alerts.json").read_bytes())
+            seen_on_disk.append(saved[f"1|{CODE}"].get("done", False))
+            send(firing)
+
+        engine.alerts.delivery.send = checking_send  # type: ignore[method-assign]
+        await ready(engine, sim, 90.0)
+        await trade(engine, sim, 101.0)
+        await wait_for(lambda: seen_on_disk)
+    assert seen_on_disk == [True]
