@@ -14,7 +14,8 @@ from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 
-from tests.uihelp import FROZEN_NOW, pinned_app, pinned_store
+from tests.integration.test_render import StatusApp
+from tests.uihelp import FROZEN_NOW, pinned_app, pinned_statuses, pinned_store
 from tui.config import Config, ConfigError, load_config
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import NewsItem
@@ -342,3 +343,17 @@ async def test_a_bad_theme_file_gives_one_notice(
         assert len(notes) == 1, notes
         assert "broken.toml" in notes[0] and "not found" in notes[0]
         assert app.theme == "marketpane-dark"
+
+
+async def test_a_narrow_status_bar_drops_parts_whole() -> None:
+    """At 48 columns the plan's figures are shown whole or not at all, never cut short."""
+    app = StatusApp()
+    async with app.run_test(size=(48, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        extra = ["DEMO data (simulator)", "plan pro 2/2", "budget 3/120 in the last 3 h", "via hub"]
+        bar.show(pinned_statuses(), extra, Palette.from_variables({}), FROZEN_NOW)
+        await pilot.pause()
+        shown = bar.render_line(0).text.rstrip()
+        assert shown.startswith(" DEMO ") and "…" not in shown, shown
+        assert "pro 2/2" in shown or "pro" not in shown, shown
+        assert len(shown) <= 48

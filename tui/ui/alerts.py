@@ -70,7 +70,9 @@ class AlertFormScreen(ModalScreen[AlertRule | None]):
     AlertFormScreen > Vertical { width: 72; max-width: 100%; height: auto; max-height: 95%;
         border: round $primary; background: $surface; padding: 0 1; }
     AlertFormScreen .label { color: $text-muted; }
-    AlertFormScreen #error { color: $error; }
+    AlertFormScreen Input { border: none; height: 1; padding: 0 1; background: $boost; }
+    AlertFormScreen Input:focus { border: none; background: $primary 30%; }
+    AlertFormScreen #error { color: $error; height: auto; }
     """
 
     def __init__(self, when: str, rule: AlertRule | None = None) -> None:
@@ -86,7 +88,7 @@ class AlertFormScreen(ModalScreen[AlertRule | None]):
             yield Static(
                 "When (e.g. NASDAQ:AAPL crosses 250, > 250, change <= -3%)", classes="label"
             )
-            yield Input(self.initial_when, id="when")
+            yield Input(self.initial_when, id="when", select_on_focus=False)
             yield Static("Mode: once, or every 5m (re-fires after re-arming)", classes="label")
             yield Input(_mode_text(rule) if rule else "once", id="mode")
             yield Static("Expires (optional): 2026-12-31 or 2026-12-31T16:00", classes="label")

@@ -347,16 +347,16 @@ class MarketpaneApp(KeyedApp):
             extra.append("DEMO data (simulator)")
         if self.state.replay:
             extra.append("REPLAY of a recording")
-        if getattr(self.session, "hub_pid", None) is not None:
-            extra.append("via hub")  # one upstream shared with the account's other panes
         if self.plan is not None:
             extra.append(("!" if self.plan.left_out else "") + self.plan.describe())
-        if self.budget_text:
-            extra.append(self.budget_text)
         if self.pending:
             extra.append(self.pending)
         if self.warning:
             extra.append(self.warning)
+        if getattr(self.session, "hub_pid", None) is not None:
+            extra.append("via hub")  # one upstream shared with the account's other panes
+        if self.budget_text:  # parts that do not fit are dropped from the end, whole
+            extra.append(self.budget_text)
         if self.state.news_filter:
             extra.append(f"news: {self.focused_code or 'all'}")
         self.query_one(StatusBar).show(self.statuses, extra, self.palette, self.now())

@@ -312,6 +312,11 @@ class StatusBar(Static):
             line = self.status_line(statuses, extra, palette, now, detail)
             if line.cell_len <= width:
                 break
+        parts = list(extra)
+        while line.cell_len > width and any(p.split(" ", 1)[0] not in BADGES for p in parts):
+            last = max(i for i, p in enumerate(parts) if p.split(" ", 1)[0] not in BADGES)
+            del parts[last]  # drop the least important part whole: never a figure cut short
+            line = self.status_line(statuses, parts, palette, now, 0)
         if line.plain != getattr(self, "_shown", None) or line.spans != getattr(
             self, "_spans", None
         ):
