@@ -188,7 +188,13 @@ def test_import_unknown_symbol_and_duplicates() -> None:
 def test_portfolio_file_errors_name_the_lot_line(tmp_path: object) -> None:
     from pathlib import Path
 
-    text = '[[portfolios]]\nname = "main"\n\n[[portfolios.lots]]\nsymbol = "NASDAQ:AAPL"\nquantity = "1"\nprice = "1"\ndate = 2026-01-02\n\n[[portfolios.lots]]\nsymbol = "NASDAQ:AAPL"\nquantity = "0"\nprice = "1"\ndate = 2026-01-02\n'
+    text = (
+        '[[portfolios]]\nname = "main"\n\n'
+        '[[portfolios.lots]]\nsymbol = "NASDAQ:AAPL"\nquantity = "1"\nprice = "1"\n'
+        "date = 2026-01-02\n\n"
+        '[[portfolios.lots]]\nsymbol = "NASDAQ:AAPL"\nquantity = "0"\nprice = "1"\n'
+        "date = 2026-01-02\n"
+    )
     with pytest.raises(Exception, match=r"p.toml:10: portfolios\[0\].lots\[1\]: quantity"):
         parse_portfolio(text, Path("p.toml"))
 
