@@ -31,6 +31,15 @@ from tui.engine.replay import replay_into
 from tui.engine.rest import RestError
 from tui.engine.status import Batch, FeedStatus, Notice
 from tui.engine.store import MarketStore, SeriesChange
+from tui.portfolio.model import (
+    Lot,
+    Portfolio,
+    PortfolioError,
+    PortfolioFile,
+    load_portfolio,
+    portfolio_path,
+    save_portfolio,
+)
 from tui.protocol.live import Subscription
 from tui.protocol.rest import SymbolInfo
 from tui.protocol.rules import SubscriptionRuleError, is_continuous_future, validate_symbol_code
@@ -38,6 +47,7 @@ from tui.secrets import Keys, mask_secrets
 from tui.session.mirror import quote_state
 from tui.session.values import (
     AddAlert,
+    AddLot,
     AddSymbol,
     Command,
     CycleInterval,
@@ -46,11 +56,14 @@ from tui.session.values import (
     PauseAlert,
     Reconnect,
     RemoveAlert,
+    RemoveLot,
     RemoveSymbol,
     ReplaceAlert,
+    ReplaceLot,
     SeriesDelta,
     SessionBatch,
     SetTheme,
+    ShowPositions,
     SwitchWatchlist,
     TestAlert,
     ToggleChartMode,
@@ -73,6 +86,8 @@ INTERVALS: tuple[tuple[str, int, str], ...] = (
 )
 """Bar settings the interval command cycles through."""
 SYMBOLS_WATCHLIST = "--symbols"
+POSITIONS_WATCHLIST = "positions"
+"""Name of the unsaved watchlist ``P`` makes of the symbols held."""
 """Name of the unsaved watchlist that ``--symbols`` makes."""
 REPLAY_HZ = 20.0
 """Batches a second while a recording is replayed."""
@@ -101,6 +116,8 @@ class SessionOptions:
     static_store: MarketStore | None = None
     """Show this store and never connect (snapshot tests)."""
     static_statuses: list[FeedStatus] | None = None
+    portfolio: PortfolioFile | None = None
+    """The portfolios to show (default: ``portfolio.toml`` beside the config file)."""
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     """Sent beside the watchlist's (the benchmark subscribes series for every symbol)."""
 
@@ -148,6 +165,15 @@ class Session:
                 record_path=options.record_path,
             )
         self._alerts_version = -1
+        self.portfolio_path = portfolio_path(options.config_path) if options.config_path else None
+        self.portfolio = options.portfolio or PortfolioFile()
+        self._portfolio_dirty = True
+        self._saved_transient: Watchlist | None = None
+        if options.portfolio is None and self.portfolio_path is not None:
+            try:
+                self.portfolio = load_portfolio(self.portfolio_path)
+            except PortfolioError as exc:
+                self._notices.append(Notice("error", f"Positions not loaded: {exc}", time.time()))
         if self.engine is not None and not self.shared:
             self.engine.alerts.persist = self._save_alerts
         self._refocus()
@@ -185,6 +211,7 @@ class Session:
             paused=self.paused,
             demo=self.options.demo and self.options.replay is None,
             replay=self.options.replay is not None,
+            positions=self.transient is not None and self.transient.name == POSITIONS_WATCHLIST,
         )
 
     def _refocus(self) -> None:
@@ -290,6 +317,87 @@ class Session:
         self.config.active_watchlist = lists[command.number - 1].name
         self._edited()
         self.notice("information", f"Watchlist: {lists[command.number - 1].name}")
+
+    def _on_ShowPositions(self, command: ShowPositions) -> None:
+        if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
+            self.transient = self._saved_transient
+            self._saved_transient = None
+            self._edited()
+            self.notice("information", f"Watchlist: {self.watchlist().name}")
+            return
+        held = self._held_symbols()
+        if not held:
+            self.notice(
+                "information",
+                "No positions yet: + on a grid row adds a lot, or run "
+                "marketpane portfolio import FILE.csv",
+            )
+            return
+        self._saved_transient = self.transient
+        self.transient = Watchlist(
+            name=POSITIONS_WATCHLIST, symbols=[WatchSymbol(code=c) for c in held]
+        )
+        self._edited()
+        self.notice("information", f"Positions: {len(held)} symbols held")
+
+    def _held_symbols(self) -> list[str]:
+        return list(dict.fromkeys(c for p in self.portfolio.portfolios for c in p.symbols()))
+
+    def _on_AddLot(self, command: AddLot) -> None:
+        portfolios = [
+            msgspec.structs.replace(p, lots=list(p.lots)) for p in self.portfolio.portfolios
+        ]
+        target = next((p for p in portfolios if p.name == command.portfolio), None)
+        if target is None:
+            target = Portfolio(name=command.portfolio)
+            portfolios.append(target)
+        target.lots.append(command.lot)
+        lot = command.lot
+        self._set_portfolio(
+            portfolios,
+            f"Lot added to {command.portfolio}: {lot.quantity} {lot.symbol} at {lot.price}",
+        )
+
+    def _on_ReplaceLot(self, command: ReplaceLot) -> None:
+        self._edit_lot(command.portfolio, command.index, command.lot)
+
+    def _on_RemoveLot(self, command: RemoveLot) -> None:
+        self._edit_lot(command.portfolio, command.index, None)
+
+    def _edit_lot(self, name: str, index: int, lot: Lot | None) -> None:
+        portfolios = [
+            msgspec.structs.replace(p, lots=list(p.lots)) for p in self.portfolio.portfolios
+        ]
+        target = next((p for p in portfolios if p.name == name), None)
+        if target is None or not 0 <= index < len(target.lots):
+            self.notice("error", f"There is no lot {index + 1} in portfolio {name!r}")
+            return
+        if lot is None:
+            gone = target.lots.pop(index)
+            words = f"Lot removed from {name}: {gone.quantity} {gone.symbol}"
+        else:
+            target.lots[index] = lot
+            words = f"Lot changed in {name}: {lot.quantity} {lot.symbol} at {lot.price}"
+        self._set_portfolio([p for p in portfolios if p.lots or p.name != name], words)
+
+    def _set_portfolio(self, portfolios: list[Portfolio], words: str) -> None:
+        """Adopt and save the portfolios (atomically); the view gets them in the next batch."""
+        book = msgspec.structs.replace(self.portfolio, portfolios=portfolios)
+        path = self.portfolio_path
+        if self.options.persist and path is not None:
+            try:
+                save_portfolio(book, path)
+            except (OSError, PortfolioError) as exc:
+                self.notice("error", f"Positions not saved: {exc}")
+                return
+        self.portfolio = book
+        self._portfolio_dirty = True
+        if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
+            held = self._held_symbols()
+            self.transient.symbols = [WatchSymbol(code=c) for c in held]
+            self._edited()
+        self.notice("information", words)
+        self._changed()
 
     def _on_FocusSymbol(self, command: FocusSymbol) -> None:
         if command.code == self.focused_code or self.entry(command.code) is None:
@@ -533,6 +641,8 @@ class Session:
         notices = [*self._notices, *batch.notices]
         self._notices = []
         forget, self._forget = self._forget, []
+        portfolio = self.portfolio if self._portfolio_dirty else None
+        self._portfolio_dirty = False
         alerts = None
         if engine is not None and engine.alerts.version != self._alerts_version:
             self._alerts_version = engine.alerts.version
@@ -553,6 +663,7 @@ class Session:
                 marks=self._own(engine.capacity.marks) if engine else {},
                 series_marks=self._own(engine.capacity.series_marks) if engine else {},
                 alerts=alerts,
+                portfolio=portfolio,
                 sent_at=batch.sent_at or time.time(),
             )
         )

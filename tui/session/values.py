@@ -15,6 +15,7 @@ from tui.alerts.model import AlertRule, AlertView
 from tui.engine.capacity import PlanUse
 from tui.engine.status import FeedStatus, Notice
 from tui.engine.store import NewsItem
+from tui.portfolio.model import Lot, PortfolioFile
 from tui.protocol.live import Bar
 
 # ---- commands: what a view asks of its session ----------------------------------------------
@@ -117,6 +118,32 @@ class TestAlert(msgspec.Struct, tag=True):
     id: str
 
 
+class ShowPositions(msgspec.Struct, tag=True):
+    """Show every symbol held in a portfolio as the grid (again: back to the watchlist)."""
+
+
+class AddLot(msgspec.Struct, tag=True):
+    """Add a lot to a portfolio (made if it does not exist)."""
+
+    portfolio: str
+    lot: Lot
+
+
+class ReplaceLot(msgspec.Struct, tag=True):
+    """Replace lot ``index`` of a portfolio."""
+
+    portfolio: str
+    index: int
+    lot: Lot
+
+
+class RemoveLot(msgspec.Struct, tag=True):
+    """Remove lot ``index`` of a portfolio."""
+
+    portfolio: str
+    index: int
+
+
 Command = (
     AddSymbol
     | RemoveSymbol
@@ -136,6 +163,10 @@ Command = (
     | RemoveAlert
     | PauseAlert
     | TestAlert
+    | ShowPositions
+    | AddLot
+    | ReplaceLot
+    | RemoveLot
 )
 """Everything a view may send."""
 
@@ -187,6 +218,8 @@ class ViewState(msgspec.Struct):
     paused: bool = False
     demo: bool = False
     replay: bool = False
+    positions: bool = False
+    """The grid shows the symbols held (``P``), not a watchlist."""
 
 
 class SessionBatch(msgspec.Struct):
@@ -214,4 +247,6 @@ class SessionBatch(msgspec.Struct):
     """Charts not subscribed, and why."""
     alerts: list[AlertView] | None = None
     """Every alert and its state; present when something about them changed."""
+    portfolio: PortfolioFile | None = None
+    """Every portfolio and its lots; present when they changed (and in the first batch)."""
     sent_at: float = 0.0
