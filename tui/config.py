@@ -139,6 +139,13 @@ GRID_COLUMNS = (
     "volume",
     "bid",
     "ask",
+    "qty",
+    "avg",
+    "value",
+    "dpnl",
+    "pnl",
+    "pnlpct",
+    "weight",
 )
 """Grid columns, in their default order (``display.columns`` picks and orders them)."""
 
@@ -149,7 +156,9 @@ class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     theme: str = "marketpane-dark"
     columns: list[str] | None = None
     """Grid columns in the order shown (default: every column); the narrowest panes drop the
-    least important first. Names: symbol last pct spark chg age status delay volume bid ask."""
+    least important first. Names: symbol last pct spark chg age status delay volume bid ask,
+    and for positions qty avg value dpnl pnl pnlpct weight (shown by default only when
+    something is held)."""
     layout: LayoutName = "auto"
     up_color: str | None = None
     down_color: str | None = None

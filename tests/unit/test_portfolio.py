@@ -125,8 +125,12 @@ def test_totals_are_the_sum_of_the_rows(lots: list[Lot], usd: float, jpy: float)
     rows, totals = portfolio_figures(Portfolio(name="p", lots=lots), quotes.get, TODAY)
     for ccy, sums in totals.by_currency.items():
         mine = [r for r in rows if r.currency == ccy]
-        assert sums["market_value"] == sum((r.market_value for r in mine if r.market_value is not None), D(0))
-        assert sums["total_pnl"] == sum((r.total_pnl for r in mine if r.total_pnl is not None), D(0))
+        assert sums["market_value"] == sum(
+            (r.market_value for r in mine if r.market_value is not None), D(0)
+        )
+        assert sums["total_pnl"] == sum(
+            (r.total_pnl for r in mine if r.total_pnl is not None), D(0)
+        )
         assert sums["day_pnl"] == sum((r.day_pnl for r in mine if r.day_pnl is not None), D(0))
         weights = [r.weight for r in mine if r.weight is not None]
         if weights:

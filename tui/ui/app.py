@@ -9,6 +9,7 @@ from; the next batch is asked for only once this one is on screen.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 import time
 from collections import deque
@@ -25,15 +26,19 @@ from tui.engine.capacity import PlanUse
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.store import NewsItem
+from tui.portfolio.model import Portfolio, PortfolioFile
+from tui.portfolio.pnl import portfolio_figures
 from tui.secrets import mask_secrets
 from tui.session.mirror import StoreMirror
 from tui.session.values import SessionBatch, SetTheme, ViewState
 from tui.ui.alerts import AlertListScreen, osc_notification
 from tui.ui.commands import MarketpaneCommands
 from tui.ui.grid import QuoteGrid, natural_width
+from tui.ui.holdings import SymbolDetailScreen
 from tui.ui.keys import KeyedApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
+from tui.ui.positions import totals_lines
 from tui.ui.screens import NoticeHistoryScreen
 
 __all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
@@ -77,6 +82,8 @@ class MarketpaneApp(KeyedApp):
         self.chart_forced = False
         self.news_forced = False
         self.notice_log: deque[Notice] = deque(maxlen=NOTICES_KEPT)
+        self.portfolio = PortfolioFile()
+        """Every portfolio and its lots, as the session last sent them."""
         self.alert_views: list[AlertView] = []
         """Every alert and its state, as the last batch that carried them said."""
         """Every notice shown, for the history screen (``N``)."""
@@ -187,7 +194,10 @@ class MarketpaneApp(KeyedApp):
         grid_width = width
         if name == "wide":  # the grid gets what its columns need, the chart above the news
             # the rest (at least WIDE_SIDE_MIN): wider never shows fewer columns (issue 13)
-            grid_width = min(natural_width(grid.column_keys) + 2, width - WIDE_SIDE_MIN)
+            grid_width = min(
+                natural_width(grid.column_keys, positions=bool(grid.figures)) + 2,
+                width - WIDE_SIDE_MIN,
+            )
             main.styles.grid_columns = f"{grid_width} 1fr"
             main.styles.grid_rows = f"{max(8, (height - 1) * 3 // 5)} 1fr"
         grid.set_layout(grid_width, compact=name == "compact")
@@ -208,16 +218,24 @@ class MarketpaneApp(KeyedApp):
             for notice in batch.notices:
                 self._show_notice(notice)
                 self.notice_log.append(notice)
+            if batch.portfolio is not None:
+                self.portfolio = batch.portfolio
             if batch.alerts is not None:
                 self.alert_views = batch.alerts
                 if isinstance(self.screen, AlertListScreen):
                     self.screen.show(batch.alerts)
+            if isinstance(self.screen, SymbolDetailScreen) and (
+                batch.quotes or batch.series or batch.news or batch.portfolio is not None
+            ):
+                self.screen.refresh_content()
             self.store.apply_batch(batch)
             self.statuses, self.budget_text = batch.statuses, batch.budget
             self.pending = batch.pending
             self.warning = batch.warning
             self.plan = batch.plan
             self._apply_marks(batch)
+            if batch.portfolio is not None or self._holds(batch):
+                self.update_positions()
             if batch.state is not None:
                 self._show_state(batch.state)
             elif not self.paused:
@@ -266,6 +284,8 @@ class MarketpaneApp(KeyedApp):
             grid.title = state.watchlist_name or "Symbol"
             grid.refresh()
         grid.set_symbols(state.codes, self.store)
+        if self.portfolio.portfolios:
+            self.update_positions()  # the positions view has totals, a watchlist none
         if not state.paused:
             grid.feed_live = self._live_ok()
             grid.refresh_rows(grid.codes, self.store, self.now())
@@ -288,6 +308,42 @@ class MarketpaneApp(KeyedApp):
                 self._refresh_news()
             if time.monotonic() - self._last_tick >= STATUS_TICK_SECONDS - 0.1:
                 self._tick_status()  # in the batch's frame rather than a frame of its own
+
+    def _holds(self, batch: SessionBatch) -> bool:
+        """Whether ``batch`` brings a quote a position is valued at (or an FX rate)."""
+        figures = self.query_one(QuoteGrid).figures
+        return bool(figures) and any(
+            q.code in figures or q.code.startswith("FX:") for q in batch.quotes
+        )
+
+    def update_positions(self) -> None:
+        """Value every position at the mirror's quotes; totals per portfolio in the
+        positions view (``P``). New columns appear when the first lot does."""
+        grid = self.query_one(QuoteGrid)
+        book = self.portfolio
+        had = bool(grid.figures)
+        quotes = self.store.quotes
+
+        def values(code: str) -> dict[str, object] | None:
+            row = quotes.get(code)
+            return row.values if row is not None else None
+
+        today = dt.date.today()
+        held = Portfolio(name="all", lots=[lot for p in book.portfolios for lot in p.lots])
+        rows, _ = portfolio_figures(held, values, today)
+        grid.figures = {r.position.symbol: r for r in rows}
+        footer: list[tuple[str, dict[str, str]]] = []
+        if self.state is not None and self.state.positions:
+            for portfolio in book.portfolios:
+                _, totals = portfolio_figures(
+                    portfolio, values, today, base_currency=book.base_currency
+                )
+                footer += totals_lines(totals, private=grid.private)
+        grid.set_footer(footer)
+        if bool(grid.figures) != had:
+            self._apply_layout(self.size.width, self.size.height)
+        else:
+            grid.refresh_rows(list(grid.figures), self.store, self.now())
 
     def _live_ok(self) -> bool:
         live = [s for s in self.statuses if s.name == "live"]

@@ -19,6 +19,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.engine.store import SPARK_POINTS, SPARK_SECONDS, MarketStore, QuoteRow, trend_points
+from tui.portfolio.pnl import Figures
+from tui.ui.positions import POSITION_KEYS, cell_text, direction
 from tui.ui.render import (
     Palette,
     arrow,
@@ -47,7 +49,7 @@ class Column:
     key: str
     label: str
     width: int
-    priority: int
+    priority: float
     right: bool = True
 
 
@@ -63,6 +65,13 @@ COLUMNS = (
     Column("volume", "Volume", 7, 8),
     Column("bid", "Bid", 10, 9),
     Column("ask", "Ask", 10, 9),
+    Column("qty", "Qty", 8, 8.5),
+    Column("avg", "Avg cost", 10, 9.5),
+    Column("value", "Value", 12, 4.5),
+    Column("dpnl", "Day P&L", 11, 3.5),
+    Column("pnl", "P&L", 11, 2.5),
+    Column("pnlpct", "P&L%", 8, 5.5),
+    Column("weight", "Wt", 4, 10),
 )
 """Every column in its default order; priority decides what a narrow pane keeps."""
 PAIRED = {"bid": "ask", "ask": "bid"}
@@ -79,12 +88,22 @@ COMPACT_WIDTHS = {"symbol": 8, "last": 10, "pct": 8}
 """Narrower fixed widths in compact mode; the sparkline takes what is left (4 to 12)."""
 
 
-def natural_width(keys: list[str] | None = None) -> int:
+def _wanted(column: Column, keys: list[str] | None, positions: bool) -> bool:
+    """``keys`` (the config's choice) decides; by default the position columns show only
+    when something is held."""
+    if keys is not None:
+        return column.key in keys
+    return positions or column.key not in POSITION_KEYS
+
+
+def natural_width(keys: list[str] | None = None, *, positions: bool = False) -> int:
     """Cells the grid needs to show every one of ``keys`` (default: every column)."""
-    return sum(c.width + 1 for c in COLUMNS if keys is None or c.key in keys)
+    return sum(c.width + 1 for c in COLUMNS if _wanted(c, keys, positions))
 
 
-def columns_for_width(width: int, *, compact: bool, keys: list[str] | None = None) -> list[Column]:
+def columns_for_width(
+    width: int, *, compact: bool, keys: list[str] | None = None, positions: bool = False
+) -> list[Column]:
     """The columns that fit ``width`` cells: the most important kept (bid and ask together),
     in the order of ``keys`` (the config's ``display.columns``) or the default order."""
     if compact:
@@ -100,7 +119,7 @@ def columns_for_width(width: int, *, compact: bool, keys: list[str] | None = Non
                 Column("spark", f"{TREND_MINUTES}m", min(12, left), 3, right=False),
             )
         return fixed
-    pool = {c.key: c for c in COLUMNS if keys is None or c.key in keys}
+    pool = {c.key: c for c in COLUMNS if _wanted(c, keys, positions)}
     chosen: dict[str, Column] = {}
     used = 0
     for column in sorted(pool.values(), key=lambda c: c.priority):
@@ -173,13 +192,21 @@ class QuoteGrid(ScrollView, can_focus=True):
         """Rows not subscribed, and why: drawn across the row in place of its values."""
         self.flashing: dict[str, float] = {}
         """Rows drawn with a price flash, and when it ends."""
+        self.figures: dict[str, Figures] = {}
+        """Positions valued at the last quotes, by symbol (the app recomputes them)."""
+        self.private = False
+        """Privacy mode (``*``): amounts drawn as ``•••``."""
+        self.footer: list[tuple[str, dict[str, str]]] = []
+        """Totals lines (label, cells by column key), drawn at the bottom, always visible."""
         self._base_style: Style | None = None
 
     # ---- structure ------------------------------------------------------------------------
 
     def set_layout(self, width: int, compact: bool) -> None:
         """Choose columns for ``width``; rebuild only when the set changes."""
-        wanted = columns_for_width(max(10, width - 2), compact=compact, keys=self.column_keys)
+        wanted = columns_for_width(
+            max(10, width - 2), compact=compact, keys=self.column_keys, positions=bool(self.figures)
+        )
         self.compact = compact
         if wanted == self.columns_shown:
             return
@@ -226,8 +253,30 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.cells.clear()
         self.strips.clear()
         width = sum(c.width + 1 for c in self.columns_shown)
-        self.virtual_size = Size(width, len(self.codes) + 1)
+        self.virtual_size = Size(width, len(self.codes) + 1 + len(self.footer))
         self.refresh()
+
+    def set_footer(self, lines: list[tuple[str, dict[str, str]]]) -> None:
+        """The totals lines; repaint when they changed."""
+        if lines != self.footer:
+            resize = len(lines) != len(self.footer)
+            self.footer = lines
+            if resize:
+                self._invalidate()
+            else:
+                self.refresh()
+
+    def footer_text(self, label: str, cells: dict[str, str]) -> str:
+        """A totals line: the label from the left (running into columns with no total, never
+        cut), each total right-aligned in its column."""
+        text = label + " "
+        x = 0
+        for column in self.columns_shown:
+            value = cells.get(column.key) if column.key != "symbol" else None
+            if value is not None and x >= cell_len(text):
+                text += " " * (x - cell_len(text)) + fit_number(value, column.width)
+            x += column.width + 1
+        return text
 
     @property
     def highlighted_code(self) -> str | None:
@@ -247,7 +296,7 @@ class QuoteGrid(ScrollView, can_focus=True):
                 self.strips.pop(self.codes[index], None)
                 self._refresh_row(index)
         top = self.scroll_offset.y
-        visible = max(1, self.size.height - 1)
+        visible = max(1, self.size.height - 1 - len(self.footer))
         if self.cursor_row < top:
             self.scroll_to(y=self.cursor_row, animate=False)
         elif self.cursor_row >= top + visible:
@@ -317,6 +366,11 @@ class QuoteGrid(ScrollView, can_focus=True):
         if y == 0:
             style = self.get_component_rich_style("quote-grid--header")
             return Strip([Segment(fit_cells(self.header_text(), width), style)], width)
+        from_bottom = self.size.height - y
+        if 0 < from_bottom <= len(self.footer):  # totals stay in view however far it scrolls
+            label, cells = self.footer[len(self.footer) - from_bottom]
+            style = self.get_component_rich_style("quote-grid--header")
+            return Strip([Segment(fit_cells(self.footer_text(label, cells), width), style)], width)
         index = self.scroll_offset.y + y - 1
         if not 0 <= index < len(self.codes):
             return Strip.blank(width, self.rich_style)
@@ -405,6 +459,12 @@ class QuoteGrid(ScrollView, can_focus=True):
             text = price_text(row.get("ask"))
         elif key == "volume":
             text = compact_number(row.get("volume"))
+        elif key in POSITION_KEYS:
+            figures = self.figures.get(code)
+            text = cell_text(key, figures, private=self.private)
+            move = direction(key, figures)
+            if move is not None:
+                style = palette.direction(float(move))
         elif key == "status":
             text = STATUS_SHORT.get(str(row.get("status")), str(row.get("status") or "—"))
         elif key == "delay":
@@ -445,7 +505,9 @@ NO_STYLE = Style()
 """A cell with the widget's own style."""
 
 
-NUMERIC_COLUMNS = frozenset({"last", "pct", "chg", "bid", "ask", "volume"})
+NUMERIC_COLUMNS = frozenset(
+    {"last", "pct", "chg", "bid", "ask", "volume", "qty", "avg", "value", "dpnl", "pnl", "pnlpct"}
+)
 """Columns whose values are never cut: one that does not fit shows as ``####``."""
 
 

@@ -3,7 +3,10 @@ which becomes a session command (the view keeps only layout and focus)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -13,18 +16,25 @@ from textual.screen import Screen
 from textual.widgets import OptionList
 
 from tui.alerts.model import AlertRule, AlertView
+from tui.atomic import atomic_write_text
 from tui.engine.capacity import add_warning
+from tui.portfolio.model import Lot, PortfolioFile
+from tui.portfolio.pnl import Figures
 from tui.session.mirror import StoreMirror
 from tui.session.values import (
     AddAlert,
+    AddLot,
     AddSymbol,
     Command,
     CycleInterval,
     FocusSymbol,
     MoveSymbol,
     Reconnect,
+    RemoveLot,
     RemoveSymbol,
     ReplaceAlert,
+    ReplaceLot,
+    ShowPositions,
     SwitchWatchlist,
     ToggleChartMode,
     ToggleGapFill,
@@ -35,7 +45,9 @@ from tui.session.values import (
 from tui.ui.alerts import AlertFormScreen, AlertListScreen
 from tui.ui.exits import ExitingApp
 from tui.ui.grid import TREND_MINUTES, QuoteGrid
+from tui.ui.holdings import ExportScreen, LotFormScreen, SymbolDetailScreen
 from tui.ui.panels import NewsList
+from tui.ui.positions import export_csv
 from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
 
 LEGEND: list[tuple[str, str]] = [
@@ -59,6 +71,7 @@ class KeyedApp(ExitingApp):
 
     store: StoreMirror
     alert_views: list[AlertView]
+    portfolio: PortfolioFile
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_symbol", "Add symbol"),
@@ -69,6 +82,11 @@ class KeyedApp(ExitingApp):
         Binding("s", "cycle_sort", "Sort grid"),
         Binding("A", "add_alert", "Alert on symbol"),
         Binding("L", "alert_list", "Alerts"),
+        Binding("v", "symbol_detail", "Symbol detail"),
+        Binding("P", "toggle_positions", "Positions"),
+        Binding("plus", "add_lot", "Add lot", show=False),
+        Binding("asterisk", "toggle_privacy", "Privacy (hide amounts)", show=False),
+        Binding("E", "export_csv", "Export CSV", show=False),
         Binding("i", "cycle_interval", "Interval"),
         Binding("b", "toggle_chart_mode", "Candles/bars", show=False),
         Binding("c", "toggle_chart", "Chart (compact)", show=False),
@@ -163,6 +181,97 @@ class KeyedApp(ExitingApp):
                 self.send(ReplaceAlert(changed))
 
         self.push_screen(AlertFormScreen(rule.when, rule), edited)
+
+    # ---- positions ------------------------------------------------------------------------
+
+    def action_toggle_positions(self) -> None:
+        self.send(ShowPositions())
+
+    def action_toggle_privacy(self) -> None:
+        grid = self.query_one(QuoteGrid)
+        grid.private = not grid.private
+        grid.cells.clear()
+        grid.strips.clear()
+        self.update_positions()
+        grid.refresh_rows(grid.codes, self.store, time.time())
+        grid.refresh()
+        if isinstance(self.screen, SymbolDetailScreen):
+            self.screen.refresh_content()
+        self.notify("Privacy: amounts hidden (* shows them)" if grid.private else "Amounts shown")
+
+    def update_positions(self) -> None:
+        """Recompute position figures (the app's)."""
+
+    def _last_price_text(self, code: str) -> str:
+        row = self.store.quotes.get(code)
+        last = row.get("last_price") if row is not None else None
+        return repr(last) if isinstance(last, int | float) else ""
+
+    def action_add_lot(self) -> None:
+        code = self.query_one(QuoteGrid).highlighted_code
+        if code is None:
+            self.notify("Add a symbol first: a lot starts from a grid row")
+            return
+        self.edit_lot(code, None, None)
+
+    def edit_lot(self, code: str, lot: Lot | None, index: int | None, name: str = "") -> None:
+        """The lot form: a new lot of ``code``, or lot ``index`` of portfolio ``name``."""
+        portfolios = [p.name for p in self.portfolio.portfolios]
+        original = name or (portfolios[0] if portfolios else "main")
+
+        def done(result: tuple[str, Lot] | None) -> None:
+            if result is None:
+                return
+            target, made = result
+            if lot is None or index is None:
+                self.send(AddLot(target, made))
+            elif target == original:
+                self.send(ReplaceLot(original, index, made))
+            else:  # moved to another portfolio
+                self.send(RemoveLot(original, index))
+                self.send(AddLot(target, made))
+
+        self.push_screen(LotFormScreen(original, lot, code, self._last_price_text(code)), done)
+
+    def action_symbol_detail(self) -> None:
+        grid = self.query_one(QuoteGrid)
+        code = grid.highlighted_code
+        if code is None:
+            return
+        self.send(FocusSymbol(code))  # the main chart (and its series) follow
+
+        def source() -> tuple[StoreMirror, dict[str, Figures], PortfolioFile, bool]:
+            return self.store, grid.figures, self.portfolio, grid.private
+
+        def edit(symbol: str, lot: Lot | None, index: int | None) -> None:
+            name = ""
+            if lot is not None and index is not None:
+                name = next(
+                    (p.name for p in self.portfolio.portfolios
+                     if index < len(p.lots) and p.lots[index] is lot),
+                    "",
+                )  # fmt: skip
+            self.edit_lot(symbol, lot, index, name)
+
+        self.push_screen(SymbolDetailScreen(code, source, self.send, edit))
+
+    def action_export_csv(self) -> None:
+        name = self.query_one(QuoteGrid).title or "grid"
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+        default = Path.cwd() / f"marketpane-{safe}-{dt.date.today().isoformat()}.csv"
+        self.push_screen(ExportScreen(default), self._export_to)
+
+    def _export_to(self, path: Path | None) -> None:
+        if path is None:
+            return
+        grid = self.query_one(QuoteGrid)
+        text = export_csv(grid.codes, self.store, grid.figures)
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            self.notify(f"Not written: {exc.strerror} ({path})", severity="error")
+            return
+        self.notify(f"Wrote {len(grid.codes)} rows to {path} (amounts in full)")
 
     def _added(self, code: str | None) -> None:
         if code:
