@@ -311,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _replay_command(args[1:])
     if args and args[0] == "hub":
         return _hub_command(args[1:])
+    if args and args[0] == "print":
+        from tui.printcli import print_command
+
+        return print_command(args[1:])
     if args and args[0] == "alert":
         from tui.alertcli import alert_command
 

@@ -25,6 +25,7 @@ from tui import __version__
 from tui.alerts.model import AlertRule
 from tui.config import Config, ConfigError, load_config, save_alert_rules
 from tui.engine.engine import Engine, EngineSettings
+from tui.engine.rest import RestError
 from tui.engine.status import Batch
 from tui.engine.store import SeriesChange
 from tui.hub.place import HubPlace, peer_uid
@@ -42,6 +43,9 @@ from tui.hub.wire import (
     Refused,
     SearchReply,
     SearchRequest,
+    SnapshotQuote,
+    SnapshotReply,
+    SnapshotRequest,
     StatusRequest,
     StopRequest,
     Welcome,
@@ -197,6 +201,33 @@ class Hub:
         self.desired[number] = list(subs)
         return self.engine.set_desired(union_of(list(self.desired.values())))
 
+    # ---- snapshots ----------------------------------------------------------------------------
+
+    async def snapshot(self, codes: list[str]) -> SnapshotReply:
+        """The hub's latest quote of each code; codes it has none of come from REST."""
+        store = self.engine.store
+        quotes = [
+            SnapshotQuote(c, dict(store.quotes[c].values), store.quotes[c].updated_at)
+            for c in codes
+            if c in store.quotes
+        ]
+        wanted = [c for c in codes if c not in store.quotes]
+        found: dict[str, dict[str, object]] = {}
+        error = None
+        for start in range(0, len(wanted), 10):  # the API allows ten codes a call
+            try:
+                answer = await self.engine.rest.quotes(wanted[start : start + 10])
+            except RestError as exc:
+                error = str(exc)
+                break
+            for quote in answer.data:
+                found[quote.code] = {
+                    k: v for k, v in msgspec.structs.asdict(quote).items() if v is not None
+                }
+        quotes += [SnapshotQuote(c, found[c]) for c in wanted if c in found]
+        missing = [c for c in wanted if c not in found]
+        return SnapshotReply(quotes, missing, error)
+
     # ---- alerts -------------------------------------------------------------------------------
 
     def _save_alerts(self, rules: list[AlertRule]) -> str | None:
@@ -263,6 +294,10 @@ class Hub:
             return
         if isinstance(first, StatusRequest):
             writer.write(encode_frame(self.status()))
+            await _drain_and_close(writer)
+            return
+        if isinstance(first, SnapshotRequest):
+            writer.write(encode_frame(await self.snapshot(first.codes)))
             await _drain_and_close(writer)
             return
         if isinstance(first, AlertRequest):

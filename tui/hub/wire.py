@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Any
 
 import msgspec
 
@@ -120,6 +121,28 @@ class AlertReply(msgspec.Struct, tag=True):
     error: str | None = None
 
 
+class SnapshotRequest(msgspec.Struct, tag=True):
+    """``marketpane print``: the latest quote of each code (from the hub's store, else REST)."""
+
+    codes: list[str]
+
+
+class SnapshotQuote(msgspec.Struct):
+    """One code's merged quote fields and when they last changed (None: from REST now)."""
+
+    code: str
+    values: dict[str, Any]
+    updated_at: float | None = None
+
+
+class SnapshotReply(msgspec.Struct, tag=True):
+    """The quotes found; ``missing``: codes neither the hub nor REST had."""
+
+    quotes: list[SnapshotQuote] = []
+    missing: list[str] = []
+    error: str | None = None
+
+
 class HubClosing(msgspec.Struct, tag=True):
     """The hub is going away (stopped, or signalled); the pane says so."""
 
@@ -141,6 +164,8 @@ Frame = (
     | HubClosing
     | AlertRequest
     | AlertReply
+    | SnapshotRequest
+    | SnapshotReply
 )
 """Every frame either side may send."""
 
