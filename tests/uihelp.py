@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 from tui.alerts.model import AlertDelivery, AlertRule
@@ -10,6 +12,7 @@ from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
 from tui.launch import build_app, demo_keys, demo_runtime_config
+from tui.portfolio.model import Lot, Portfolio, PortfolioFile
 from tui.secrets import Keys
 from tui.session.session import SessionOptions
 from tui.sim.bars import BarBuilder, BarSpec, generate_history
@@ -101,7 +104,37 @@ def pinned_statuses() -> list[FeedStatus]:
     ]
 
 
-def pinned_app(theme: str | None = None, layout: str | None = None) -> MarketpaneApp:
+def sample_portfolio() -> PortfolioFile:
+    """Two portfolios: stocks (a short among them) and crypto in another currency."""
+
+    def lot(symbol: str, quantity: str, price: str, fees: str = "0") -> Lot:
+        return Lot(
+            symbol=symbol,
+            quantity=Decimal(quantity),
+            price=Decimal(price),
+            date=dt.date(2026, 3, 2),
+            fees=Decimal(fees),
+        )
+
+    return PortfolioFile(
+        base_currency="USD",
+        portfolios=[
+            Portfolio(
+                name="main",
+                lots=[
+                    lot("NASDAQ:AAPL", "50", "201.40", "1.00"),
+                    lot("NASDAQ:NVDA", "120", "118.25"),
+                    lot("NASDAQ:TSLA", "-20", "265.00", "2.50"),
+                ],
+            ),
+            Portfolio(name="crypto", lots=[lot("BINANCE:BTCUSDT", "0.25", "88150.00")]),
+        ],
+    )
+
+
+def pinned_app(
+    theme: str | None = None, layout: str | None = None, portfolio: PortfolioFile | None = None
+) -> MarketpaneApp:
     """The app over a pinned store and clock, with no network (for snapshots)."""
     return build_app(
         SessionOptions(
@@ -111,6 +144,7 @@ def pinned_app(theme: str | None = None, layout: str | None = None) -> Marketpan
             static_store=pinned_store(),
             static_statuses=pinned_statuses(),
             persist=False,
+            portfolio=portfolio,
         ),
         frozen_time=FROZEN_NOW,
         theme=theme,

@@ -311,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _replay_command(args[1:])
     if args and args[0] == "hub":
         return _hub_command(args[1:])
+    if args and args[0] == "portfolio":
+        from tui.portfoliocli import portfolio_command
+
+        return portfolio_command(args[1:])
     if args and args[0] == "print":
         from tui.printcli import print_command
 

@@ -168,3 +168,34 @@ async def test_watch_without_a_hub(isolated_paths: Path, monkeypatch: pytest.Mon
         assert watched.returncode == 0, watched.stderr
         assert len(watched.stdout.splitlines()) >= 2
         assert sim.records_for("live")  # an engine of its own this time
+
+
+async def test_portfolio_import_checks_symbols_with_the_server(
+    isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``marketpane portfolio import``: an unknown symbol (no quote from REST) and a bad
+    row refuse the whole file, naming line and column; a good file is saved."""
+    async with sim_account(isolated_paths, monkeypatch):
+        bad = isolated_paths / "bad.csv"
+        bad.write_text(
+            "symbol,quantity,price,date\nNASDAQ:AMD,10,150,2026-02-01\n"
+            "NASDAQ:NOPE,1,3,2026-02-01\nNASDAQ:AMD,x,1,2026-02-01\n"
+        )
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tui", "portfolio", "import", str(bad)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert "line 4, column 2 (quantity): 'x' is not a number" in done.stderr
+        assert "line 3, column 1 (symbol): NASDAQ:NOPE is not a known symbol" in done.stderr
+        assert not (isolated_paths / "portfolio.toml").exists()
+        good = isolated_paths / "good.csv"
+        good.write_text("symbol,quantity,price,date,fees\nNASDAQ:AMD,10,150,2026-02-01,1\n")
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tui", "portfolio", "import", str(good), "--portfolio", "t"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert 'symbol = "NASDAQ:AMD"' in (isolated_paths / "portfolio.toml").read_text()

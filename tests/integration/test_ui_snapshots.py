@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.uihelp import pinned_app
+from tests.uihelp import pinned_app, sample_portfolio
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +32,16 @@ def test_theme_snapshot(snap_compare, theme: str) -> None:  # type: ignore[no-un
 
 def test_help_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(pinned_app(), press=["question_mark"], terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_positions_snapshot(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: the positions view (P) with its columns and a totals row per portfolio."""
+    app = pinned_app(portfolio=sample_portfolio())
+    assert snap_compare(app, press=["P"], terminal_size=size)
+
+
+def test_symbol_detail_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: the detail view of a held symbol (v)."""
+    app = pinned_app(portfolio=sample_portfolio())
+    assert snap_compare(app, press=["v"], terminal_size=(100, 40))

@@ -6,7 +6,6 @@ P&L (that is :mod:`tui.portfolio.pnl`).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -131,7 +130,7 @@ def quote_table(code: str, values: dict[str, object], updated_at: float, now: fl
     lp_time = number("lp_time")
     rows = [
         ("Last", price_text(number("last_price"))),
-        ("Change", f"{price_text(number('change'))}  {percent_text(number('change_percent'))}"),
+        ("Change", f"{signed_text(number('change'))}  {percent_text(number('change_percent'))}"),
         ("Open", price_text(number("open_price"))),
         ("High", price_text(number("high_price"))),
         ("Low", price_text(number("low_price"))),
@@ -152,6 +151,12 @@ def quote_table(code: str, values: dict[str, object], updated_at: float, now: fl
     for label, value in rows:
         table.add_row(label, value)
     return table
+
+
+def signed_text(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+,.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:+.6f}"
 
 
 def percent_text(value: float | None) -> str:
@@ -189,7 +194,6 @@ def position_table(figures: Figures | None, *, private: bool) -> Table | Text:
         ("Total P&L %", percent(figures.total_percent)),
         ("Realised", amount(money(position.realized, sign=True))),
         ("Fees paid", amount(money(position.fees))),
-        ("Currency", figures.currency or "—"),
     ]
     for label, value in rows:
         table.add_row(label, value)
@@ -233,7 +237,7 @@ class SymbolDetailScreen(ModalScreen[None]):
     def __init__(
         self,
         code: str,
-        source: Callable[[], tuple[MarketStore, dict[str, Figures], PortfolioFile, bool]],
+        source: Callable[[], tuple[MarketStore, dict[str, Figures], PortfolioFile, bool, float]],
         send: Callable[[Command], None],
         edit_lot: Callable[[str, Lot | None, int | None], None],
     ) -> None:
@@ -264,10 +268,9 @@ class SymbolDetailScreen(ModalScreen[None]):
 
     def refresh_content(self) -> None:
         """Redraw from the app's mirror (called on every batch while open)."""
-        store, figures, book, private = self.source()
+        store, figures, book, private, now = self.source()
         row = store.quotes.get(self.code)
         values = row.values if row is not None else {}
-        now = time.time()
         grid = Table.grid(padding=(0, 4))
         grid.add_row(
             quote_table(self.code, values, row.updated_at if row else 0.0, now),
@@ -277,6 +280,8 @@ class SymbolDetailScreen(ModalScreen[None]):
         holder = Table.grid()
         holder.add_row(title)
         holder.add_row(grid)
+        self.drawn_quote = holder
+        """The quote and position tables as last drawn (tests print them)."""
         self.query_one("#quote", Static).update(holder)
         series = store.series.get(self.code)
         trend = Text()

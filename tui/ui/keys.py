@@ -73,6 +73,10 @@ class KeyedApp(ExitingApp):
     alert_views: list[AlertView]
     portfolio: PortfolioFile
 
+    def now(self) -> float:
+        """The clock the view draws with (the app's; pinned in snapshot tests)."""
+        return time.time()
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_symbol", "Add symbol"),
         Binding("d,delete", "remove_symbol", "Remove symbol"),
@@ -193,7 +197,7 @@ class KeyedApp(ExitingApp):
         grid.cells.clear()
         grid.strips.clear()
         self.update_positions()
-        grid.refresh_rows(grid.codes, self.store, time.time())
+        grid.refresh_rows(grid.codes, self.store, self.now())
         grid.refresh()
         if isinstance(self.screen, SymbolDetailScreen):
             self.screen.refresh_content()
@@ -240,8 +244,8 @@ class KeyedApp(ExitingApp):
             return
         self.send(FocusSymbol(code))  # the main chart (and its series) follow
 
-        def source() -> tuple[StoreMirror, dict[str, Figures], PortfolioFile, bool]:
-            return self.store, grid.figures, self.portfolio, grid.private
+        def source() -> tuple[StoreMirror, dict[str, Figures], PortfolioFile, bool, float]:
+            return self.store, grid.figures, self.portfolio, grid.private, self.now()
 
         def edit(symbol: str, lot: Lot | None, index: int | None) -> None:
             name = ""
