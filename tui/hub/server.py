@@ -428,6 +428,7 @@ class Hub:
             budget=engine.budget.describe(),
             demo=self.options.demo,
             alerts=self._alerts_line(),
+            received=sum(s.messages for s in engine.statuses()),
         )
 
     def _alerts_line(self) -> str:

@@ -99,6 +99,8 @@ class HubStatus(msgspec.Struct, tag=True):
     demo: bool
     alerts: str = ""
     """``alerts: 3 (2 live: the hub stays up for them)``, or empty with none."""
+    received: int = 0
+    """Messages the hub's feeds have received (the benchmark reads it)."""
 
 
 class StopRequest(msgspec.Struct, tag=True):
