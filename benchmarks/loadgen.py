@@ -122,7 +122,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     lines = request.decode("latin-1").split("\r\n")
     path = lines[0].split(" ")[1]
     key = next(
-        line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("sec-websocket-key")
+        line.split(":", 1)[1].strip()
+        for line in lines
+        if line.lower().startswith("sec-websocket-key")
     )
     accept = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
     writer.write(
@@ -142,15 +144,21 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     start = time.monotonic()
     sent = 0
     ring = len(frames)
+    lost = False
     while True:
         elapsed = time.monotonic() - start
-        if elapsed >= seconds:
+        if elapsed >= seconds or reading.done():
+            lost = reading.done()
             break
         due = min(int(rate * elapsed) + 1, int(rate * seconds))
         if due > sent:
             writer.write(b"".join(frames[i % ring] for i in range(sent, due)))
             sent = due
-            await writer.drain()  # a client that reads slower than offered holds us here
+            try:
+                await writer.drain()  # a client that reads slower than offered holds us here
+            except (ConnectionError, OSError):
+                lost = True
+                break
         await asyncio.sleep(0.001)
     wall = time.monotonic() - start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -159,12 +167,13 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     print(
         json.dumps({"offered": rate, "seconds": seconds, "sent": sent, "wall": wall,
                     "achieved": sent / wall if wall else 0.0, "cpu_seconds": cpu,
-                    "frame_bytes": frame_bytes, "sparse": sparse, "symbols": symbols}),
+                    "frame_bytes": frame_bytes, "sparse": sparse, "symbols": symbols,
+                    "client_left": lost}),
         flush=True,
     )  # fmt: skip
     try:  # keep the connection open briefly: the client drains what is in flight
         await asyncio.wait_for(reading, 5)
-    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
         pass
     writer.close()
 

@@ -96,7 +96,7 @@ class Step:
 
     @property
     def received_rate(self) -> float:
-        return self.client["received"] / max(self.gen["wall"], 1e-6)
+        return float(self.client["received"]) / max(float(self.gen["wall"]), 1e-6)
 
 
 def measure(gen: LoadGen, kind: str, rate: float, seconds: float, sparse: bool) -> Step:
@@ -108,7 +108,8 @@ def search(gen: LoadGen, kind: str, seconds: float, sparse: bool, bisections: in
     """The step at the highest rate kept up with (ladder, then bisection)."""
     best: Step | None = None
     failed: float | None = None
-    for rate in LADDER:
+    for ladder_rate in LADDER:
+        rate = float(ladder_rate)
         step = measure(gen, kind, rate, seconds, sparse)
         print(f"    {kind:10} {rate:>9,.0f}/s  {'kept up' if step.kept_up else 'behind'}"
               f"{_fps(step)}", flush=True)  # fmt: skip
@@ -116,11 +117,11 @@ def search(gen: LoadGen, kind: str, seconds: float, sparse: bool, bisections: in
             failed = rate
             break
         best = step
-    low = best.offered if best else 0.0
-    high = failed
-    for _ in range(bisections if high is not None else 0):
-        rate = round((low + high) / 2, -2)
-        if rate <= low or rate >= high:
+    low: float = best.offered if best else 0.0
+    for _ in range(bisections if failed is not None else 0):
+        assert failed is not None
+        rate = float(round((low + failed) / 2, -2))
+        if rate <= low or rate >= failed:
             break
         step = measure(gen, kind, rate, seconds, sparse)
         print(f"    {kind:10} {rate:>9,.0f}/s  {'kept up' if step.kept_up else 'behind'}"
@@ -128,7 +129,7 @@ def search(gen: LoadGen, kind: str, seconds: float, sparse: bool, bisections: in
         if step.kept_up:
             best, low = step, rate
         else:
-            high = rate
+            failed = rate
     return best
 
 
@@ -147,7 +148,7 @@ class Sustained:
 
     @property
     def median(self) -> float:
-        return statistics.median(self.rates) if self.rates else 0.0
+        return float(statistics.median(self.rates)) if self.rates else 0.0
 
     def range_text(self) -> str:
         if not self.rates:
@@ -193,47 +194,52 @@ def decode_merge_us(repeats: int = 5, count: int = 20_000) -> float:
                 for quote in event.data:
                     store.apply_quote(quote, event.last_update, 1_795_000_000.0)
         timings.append((time.perf_counter() - start) / count * 1e6)
-    return statistics.median(timings)
+    return float(statistics.median(timings))
 
 
 async def frame_ms(repeats: int = 30) -> float:
-    """Median ms to compose a full 160x48 frame of the dashboard (every line re-rendered,
-    the compositor's output rendered to the terminal's bytes), headless and pinned."""
+    """Median ms to compose a full 160x48 frame of the dashboard: every widget's every line
+    rendered afresh (caches dropped), then written as the terminal's text and escape codes."""
+    from textual.widget import Widget
+
     from tests.uihelp import pinned_app
     from tui.ui.grid import QuoteGrid
-    from tui.ui.panels import ChartView
 
     app = pinned_app()
     timings = []
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(0.5)
-        console = app.console
+        system = app.console._color_system
+        widgets = [w for w in app.screen.query(Widget) if w.size.area]
         for _ in range(repeats):
             app.query_one(QuoteGrid).strips.clear()
-            chart = app.query_one(ChartView)
-            chart._strips.clear()
-            screen = app.screen
             start = time.perf_counter()
-            screen._compositor._full_map = None  # the layout too
-            for widget in screen.walk_children():
-                widget._dirty_regions.clear()
+            out: list[str] = []
+            for widget in widgets:
                 widget.refresh()
-            update = screen._compositor.render_update(full=True)
-            console._render_buffer(update.render_segments(console))
+                for strip in widget.render_lines(widget.size.region):
+                    out.extend(
+                        seg.style.render(seg.text, color_system=system) if seg.style else seg.text
+                        for seg in strip
+                    )
+            "".join(out)
             timings.append((time.perf_counter() - start) * 1000)
         await pilot.press("q")
-    return statistics.median(timings)
+    return float(statistics.median(timings))
 
 
 # ---- terminal figures ------------------------------------------------------------------------
 
 
-def terminal_cost(gen: LoadGen, size: tuple[int, int], symbols: int, seconds: float) -> dict[str, float]:
+def terminal_cost(
+    gen: LoadGen, size: tuple[int, int], symbols: int, seconds: float
+) -> dict[str, float]:
     """The real console script in tmux, ``symbols`` each ticking once a second: bytes a
     second written to the terminal and the process's CPU, over ``seconds`` after warm-up."""
     from tui.config import Config, Endpoints, save_config
 
     home = Path(tempfile.mkdtemp(prefix="mpt"))
+    print("terminal bytes in", home, file=sys.stderr)
     config = Config()
     config.endpoints = Endpoints(
         live_url=gen.url(symbols, 3600, symbols, False), rest_url="http://127.0.0.1:9/"

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ async def read_picows(url: str, seconds: float) -> dict[str, Any]:
     counter = Counter()
     idle = asyncio.Event()
 
-    class Listener(picows.WSListener):  # type: ignore[misc]
+    class Listener(picows.WSListener):
         def on_ws_connected(self, transport: Any) -> None:
             transport.send(picows.WSMsgType.TEXT, SUBSCRIBE)
 
@@ -244,13 +245,13 @@ async def read_hub(url: str, seconds: float, symbols: int) -> dict[str, Any]:
 
 def main() -> int:
     kind, url, seconds, symbols = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    runner = {
+    readers: dict[str, Callable[[], Coroutine[Any, Any, dict[str, Any]]]] = {
         "websockets": lambda: read_websockets(url, seconds),
         "picows": lambda: read_picows(url, seconds),
         "app": lambda: read_app(url, seconds, symbols),
         "hub": lambda: read_hub(url, seconds, symbols),
-    }[kind]
-    print(json.dumps(asyncio.run(runner())), flush=True)
+    }
+    print(json.dumps(asyncio.run(readers[kind]())), flush=True)
     return 0
 
 

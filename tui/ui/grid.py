@@ -356,9 +356,12 @@ class QuoteGrid(ScrollView, can_focus=True):
             else:
                 row = store.quotes.get(code)
                 cells = [self._cell(column, code, row, now) for column in self.columns_shown]
-            if self.cells.get(code) != cells:
+            old = self.cells.get(code)
+            if old != cells:
                 self.cells[code] = cells
                 self.strips.pop(code, None)
+                # the whole line: Textual writes a changed span from its line's start anyway,
+                # so one span a row is the fewest bytes (issue 18, measured in tmux)
                 self._refresh_row(index)
 
     def render_line(self, y: int) -> Strip:
@@ -405,16 +408,13 @@ class QuoteGrid(ScrollView, can_focus=True):
                 combined = combined + Style(  # dim would undo that, so it is dropped
                     bgcolor=cursor.bgcolor, bold=bool(cursor.bold), dim=False
                 )
-            body = chunk.lstrip(" ")
-            if len(body) < len(chunk):  # padding apart, so every renderer keeps its width
-                segments.append(Segment(" " * (len(chunk) - len(body)), combined))
-            segments.append(Segment(body, combined))
+            segments.append(Segment(chunk, combined))
             used += cell_len(chunk)
         if used < width:
             pad = base + Style(bgcolor=cursor.bgcolor) if cursor is not None else base
             segments.append(Segment(" " * (width - used), pad))
-            return Strip(segments, width)
-        return Strip(segments, used).crop(0, width)
+            return Strip(segments, width).simplify()  # one escape sequence per style run
+        return Strip(segments, used).crop(0, width).simplify()
 
     def row_text(self, code: str) -> str:
         """The plain text of a row (for tests)."""
