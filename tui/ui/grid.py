@@ -376,7 +376,10 @@ class QuoteGrid(ScrollView, can_focus=True):
             return Strip([Segment(fit_cells(self.footer_text(label, cells), width), style)], width)
         index = self.scroll_offset.y + y - 1
         if not 0 <= index < len(self.codes):
-            return Strip.blank(width, self.rich_style)
+            base = self._base_style
+            if base is None:  # ``rich_style`` walks the DOM: once per style change, not per line
+                base = self._base_style = self.rich_style
+            return Strip.blank(width, base)
         code = self.codes[index]
         strip = self.strips.get(code)
         if strip is None or strip.cell_length != width:
