@@ -18,12 +18,15 @@ import logging
 import os
 import shutil
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 
 from tui.alerts.model import AlertDelivery, Firing
 from tui.protocol.text import clean_text
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +240,8 @@ class Delivery:
         await self._run(argv, self.settings.command_timeout_seconds, env)
 
     async def _webhook(self, firing: Firing) -> None:
+        import httpx  # on first use: it costs a tenth of a second at start
+
         if self._http is None:
             self._http = httpx.AsyncClient(transport=self._transport)
         timeout = self.settings.webhook_timeout_seconds

@@ -16,8 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from tui.alerts.book import AlertBook
 from tui.alerts.deliver import Delivery, pane_flags
@@ -25,6 +24,9 @@ from tui.alerts.model import AlertDelivery, AlertRule, AlertView, Firing
 from tui.config import Config
 from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.store import MarketStore
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

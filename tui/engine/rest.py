@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 
 from tui.config import Endpoints
@@ -17,6 +17,9 @@ from tui.engine.backoff import Backoff
 from tui.protocol.rest import QuotesResponse, SymbolInfo, SymbolSearchResponse, WebSocketKeyResponse
 from tui.protocol.text import clean_model, clean_text
 from tui.secrets import Secret
+
+if TYPE_CHECKING:
+    import httpx
 
 TIMEOUT_SECONDS = 10.0
 """Per-request timeout."""
@@ -57,13 +60,25 @@ class RestClient:
     ) -> None:
         self.endpoints = endpoints
         self.direct_key, self.rapidapi_key = direct_key, rapidapi_key
-        self.http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._transport, self._timeout = transport, timeout
+        self._http: httpx.AsyncClient | None = None
         self.search_cache: dict[str, tuple[float, list[SymbolInfo]]] = {}
         self.calls = 0
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The connection pool, made on first use (httpx is imported then: it costs a tenth
+        of a second at start, and a session with a direct key may never need REST)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+        return self._http
+
     async def close(self) -> None:
         """Close the connection pool."""
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     def _rapid_headers(self) -> dict[str, str]:
         assert self.rapidapi_key is not None
@@ -94,10 +109,10 @@ class RestClient:
             self.calls += 1
             try:
                 response = await self.http.get(url, headers=headers, params=params)
-            except httpx.TimeoutException:
+            except httpx_errors().TimeoutException:
                 last, status, retry_after = "timed out", None, None
                 continue
-            except httpx.HTTPError as exc:
+            except httpx_errors().HTTPError as exc:
                 last, status, retry_after = f"network error ({type(exc).__name__})", None, None
                 continue
             status = response.status_code
@@ -178,6 +193,13 @@ class RestClient:
             raise RestError(
                 f"unexpected quotes response: {clean_text(str(exc))}", final=False
             ) from None
+
+
+def httpx_errors() -> Any:
+    """The httpx module (imported on first use; see :attr:`RestClient.http`)."""
+    import httpx
+
+    return httpx
 
 
 def _error_text(response: httpx.Response) -> str:
