@@ -342,7 +342,12 @@ def run(args: argparse.Namespace) -> tuple[list[Target], dict[str, Any]]:
     from benchmarks.bench import first_frame_seconds, memory_in_fresh_process
 
     first = statistics.median(first_frame_seconds() for _ in range(3))
-    rss = None if args.quick else memory_in_fresh_process()["peak_rss_mb"]
+    rss = None
+    if not args.quick:
+        try:
+            rss = memory_in_fresh_process()["peak_rss_mb"]
+        except subprocess.CalledProcessError as exc:
+            print(f"memory scenario failed: {exc}", flush=True)
     report["load_after"] = load_text()
     bare = results["websockets"].median or 1.0
     app, hub = results["app"], results["hub"]
