@@ -1,5 +1,5 @@
 # `make check` runs what CI runs (.ci/run), in the current environment.
-.PHONY: check lint test mutations bench bench-hub screenshots
+.PHONY: check lint test mutations bench bench-hub perf screenshots
 
 check: lint mutations test
 
@@ -23,3 +23,6 @@ screenshots:
 
 bench-hub:
 	python -m benchmarks.hub_bench
+
+perf:
+	python -m benchmarks.perf --check
