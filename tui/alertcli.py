@@ -20,7 +20,7 @@ from tui import paths
 from tui.alerts.book import AlertBook
 from tui.alerts.deliver import Delivery
 from tui.alerts.grammar import parse_duration
-from tui.alerts.model import CHANNELS, AlertRule, AlertView
+from tui.alerts.model import CHANNELS, AlertRule, AlertView, value_text
 from tui.config import Config, ConfigError, load_config, save_alert_rules
 from tui.engine.alerting import STATE_FILE
 from tui.protocol.text import clean_text
@@ -198,7 +198,7 @@ def print_alerts(views: list[AlertView]) -> None:
         mode = rule.mode if rule.mode == "once" else f"every {rule.cooldown_seconds:g}s"
         if rule.expires:
             mode += f" until {rule.expires}"
-        last = "" if view.last_value is None else f"{view.last_value:g}"
+        last = "" if view.last_value is None else value_text(view.last_value)
         fired = ""
         if view.last_fired is not None:
             moment = dt.datetime.fromtimestamp(view.last_fired).strftime("%Y-%m-%d %H:%M:%S")

@@ -162,6 +162,13 @@ class Firing(msgspec.Struct, frozen=True):
         }
 
 
+def value_text(value: float) -> str:
+    """An alert's last value for a list: a price at its cents, a small number whole."""
+    if abs(value) >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
+    return f"{value:.6g}"
+
+
 class AlertView(msgspec.Struct):
     """An alert as a list shows it: the rule, and its state in words."""
 

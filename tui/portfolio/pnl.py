@@ -148,14 +148,16 @@ class Totals:
 
     name: str
     by_currency: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    """Currency → ``market_value``, ``day_pnl``, ``total_pnl``, ``cost``."""
+    """Currency → ``market_value``, ``day_pnl``, ``total_pnl``, ``cost``, ``gross_cost``."""
     base: dict[str, Decimal] | None = None
     base_currency: str | None = None
     missing: list[str] = field(default_factory=list)
     """Why a sum is incomplete: a symbol with no quote yet, a pair with no FX quote."""
 
 
-SUMMED = ("market_value", "day_pnl", "total_pnl", "cost")
+SUMMED = ("market_value", "day_pnl", "total_pnl", "cost", "gross_cost")
+"""Per-currency sums; ``gross_cost`` adds longs' and shorts' costs as magnitudes (the base a
+portfolio's P&L % is taken on: a short's proceeds do not shrink it)."""
 
 
 def portfolio_figures(
@@ -187,6 +189,7 @@ def portfolio_figures(
         sums["day_pnl"] += row.day_pnl if row.day_pnl is not None else ZERO
         sums["total_pnl"] += row.total_pnl if row.total_pnl is not None else ZERO
         sums["cost"] += row.position.cost
+        sums["gross_cost"] += abs(row.position.cost)
         gross[row.currency] = gross.get(row.currency, ZERO) + abs(row.market_value)
     weighted = []
     for row in rows:

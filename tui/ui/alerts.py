@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from tui.alerts.grammar import parse_duration
-from tui.alerts.model import DEFAULT_COOLDOWN_SECONDS, AlertRule, AlertView
+from tui.alerts.model import DEFAULT_COOLDOWN_SECONDS, AlertRule, AlertView, value_text
 from tui.protocol.text import clean_text
 from tui.session.values import Command, PauseAlert, RemoveAlert, TestAlert
 
@@ -180,7 +180,7 @@ class AlertListScreen(ModalScreen[None]):
                 Text(clean_text(rule.when)),
                 Text(_mode_text(rule)),
                 Text(clean_text(view.status)),
-                Text("" if view.last_value is None else f"{view.last_value:g}"),
+                Text("" if view.last_value is None else value_text(view.last_value)),
                 Text(fired),
                 key=rule.id,
             )

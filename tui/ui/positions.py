@@ -85,8 +85,8 @@ def totals_lines(totals: Totals, *, private: bool) -> list[tuple[str, dict[str, 
     known, else one line per currency (never added 1:1)."""
 
     def cells(sums: dict[str, Decimal]) -> dict[str, str]:
-        cost = sums["cost"]
-        pct = sums["total_pnl"] / abs(cost) * 100 if cost else None
+        gross = sums["gross_cost"]
+        pct = sums["total_pnl"] / gross * 100 if gross else None
         out = {
             "value": money(sums["market_value"]),
             "dpnl": money(sums["day_pnl"], sign=True),

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
+from tui.alerts.model import AlertDelivery, AlertRule
 from tui.config import Config, default_watchlists
 from tui.engine.engine import EngineSettings
+from tui.portfolio.model import Lot, Portfolio, PortfolioFile
 from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
 from tui.session.session import Session, SessionOptions
 from tui.sim.server import run_simulator
@@ -20,22 +24,65 @@ from tui.ui.app import MarketpaneApp, ViewOptions
 
 PLAN_TRAP = [s.code for s in default_watchlists()[0].symbols] + ["NASDAQ:AMZN", "NASDAQ:GOOGL"]
 """Twelve symbols on the pro plan: ten live rows and two marked "not subscribed"."""
-SHOTS: tuple[tuple[str, tuple[int, int], str], ...] = (
-    ("wide-160x48", (160, 48), "marketpane-dark"),
-    ("plan-full-120x30", (120, 30), "marketpane-dark"),
-    ("pane-40x12", (40, 12), "marketpane-dark"),
-    ("ssh-80x24", (80, 24), "marketpane-dark"),
-    ("pane-48x20", (48, 20), "marketpane-dark"),
-    ("theme-light-80x24", (80, 24), "marketpane-light"),
-    ("theme-colorblind-80x24", (80, 24), "marketpane-colorblind"),
-    ("theme-mono-80x24", (80, 24), "marketpane-mono"),
+SHOTS: tuple[tuple[str, tuple[int, int], str, tuple[str, ...]], ...] = (
+    ("wide-160x48", (160, 48), "marketpane-dark", ()),
+    ("plan-full-120x30", (120, 30), "marketpane-dark", ()),
+    ("pane-40x12", (40, 12), "marketpane-dark", ()),
+    ("ssh-80x24", (80, 24), "marketpane-dark", ()),
+    ("pane-48x20", (48, 20), "marketpane-dark", ()),
+    ("theme-light-80x24", (80, 24), "marketpane-light", ()),
+    ("theme-colorblind-80x24", (80, 24), "marketpane-colorblind", ()),
+    ("theme-mono-80x24", (80, 24), "marketpane-mono", ()),
+    ("positions-120x30", (120, 30), "marketpane-dark", ("P",)),
+    ("detail-100x40", (100, 40), "marketpane-dark", ("v",)),
+    ("alerts-100x24", (100, 24), "marketpane-dark", ("L",)),
 )
-"""(file stem, terminal size, theme) of every screenshot."""
+"""(file stem, terminal size, theme, keys pressed before the shot) of every screenshot."""
 
 
-async def take(out: Path, stem: str, size: tuple[int, int], theme: str, seconds: float) -> Path:
+def _lot(symbol: str, quantity: str, price: str, fees: str = "0") -> Lot:
+    return Lot(
+        symbol=symbol,
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        date=dt.date(2026, 3, 2),
+        fees=Decimal(fees),
+    )
+
+
+DEMO_PORTFOLIO = PortfolioFile(
+    base_currency="USD",
+    portfolios=[
+        Portfolio(
+            name="main",
+            lots=[
+                _lot("NASDAQ:AAPL", "50", "201.40", "1.00"),
+                _lot("NASDAQ:NVDA", "120", "118.25"),
+                _lot("NASDAQ:TSLA", "-20", "265.00", "2.50"),
+            ],
+        ),
+        Portfolio(name="crypto", lots=[_lot("BINANCE:BTCUSDT", "0.25", "88150.00")]),
+    ],
+)
+"""The positions the positions, detail and alert shots show."""
+DEMO_ALERTS = [
+    AlertRule(id="1", when="NASDAQ:AAPL crosses 250 band 0.5", mode="every", note="take profit"),
+    AlertRule(id="2", when="@default change <= -3%"),
+    AlertRule(id="3", when="BINANCE:BTCUSDT move 2% in 5m", mode="every", cooldown_seconds=600),
+    AlertRule(id="4", when="NASDAQ:AAPL news sentiment <= -0.6 confidence 0.7"),
+    AlertRule(id="5", when="feed any down 30s"),
+]
+
+
+async def take(
+    out: Path, stem: str, size: tuple[int, int], theme: str, keys: tuple[str, ...], seconds: float
+) -> Path:
     """One screenshot of the live app on a fresh simulator."""
     config = Config()  # the smallest plan, as a new user has
+    held = stem.startswith(("positions", "detail", "alerts"))
+    if held:
+        config.alerts = list(DEMO_ALERTS)
+        config.alert_delivery = AlertDelivery(tmux=False, bell=False)
     settings = demo_sim_settings(config, seed=7)
     settings.sessions, settings.speed, settings.news_interval_seconds = "always_open", 2.0, 2.0
     async with run_simulator(settings) as sim:
@@ -48,11 +95,15 @@ async def take(out: Path, stem: str, size: tuple[int, int], theme: str, seconds:
                 engine_settings=EngineSettings(),
                 persist=False,
                 symbols=PLAN_TRAP if stem.startswith("plan-full") else None,
+                portfolio=DEMO_PORTFOLIO if held else None,
             )
         )
         app = MarketpaneApp(session, ViewOptions(display=config.display, theme=theme))
         async with app.run_test(size=size) as pilot:
             await pilot.pause(seconds)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause(1.0)
             path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(out)))
             await pilot.press("q")
     return path
@@ -63,11 +114,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="screenshots")
     parser.add_argument("--seconds", type=float, default=4.0, help="data to wait for")
+    parser.add_argument("--only", nargs="*", help="shots whose names start so")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for stem, size, theme in SHOTS:
-        path = asyncio.run(take(out, stem, size, theme, args.seconds))
+    for stem, size, theme, keys in SHOTS:
+        if args.only and not stem.startswith(tuple(args.only)):
+            continue
+        path = asyncio.run(take(out, stem, size, theme, keys, args.seconds))
         print(path)
 
 
