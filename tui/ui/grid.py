@@ -270,6 +270,10 @@ class QuoteGrid(ScrollView, can_focus=True):
         """A totals line: the label from the left (running into columns with no total, never
         cut), each total right-aligned in its column."""
         text = label + " "
+        shown = {column.key for column in self.columns_shown}
+        if not shown & set(cells):  # a narrow pane has no position columns: the P&L in words
+            pnl = cells.get("pnl", "")
+            return f"{label}  P&L {pnl}" if pnl else f"{label}  {cells.get('value', '')}"
         x = 0
         for column in self.columns_shown:
             value = cells.get(column.key) if column.key != "symbol" else None
