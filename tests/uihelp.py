@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from pathlib import Path
+
+import msgspec
 
 from tui.alerts.model import AlertDelivery, AlertRule
 from tui.config import Config, preset_plan
@@ -12,7 +12,7 @@ from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
 from tui.launch import build_app, demo_keys, demo_runtime_config
-from tui.portfolio.model import Lot, Portfolio, PortfolioFile
+from tui.portfolio.model import PortfolioFile
 from tui.secrets import Keys
 from tui.session.session import SessionOptions
 from tui.sim.bars import BarBuilder, BarSpec, generate_history
@@ -21,6 +21,7 @@ from tui.sim.news import NewsGenerator
 from tui.sim.server import Simulator
 from tui.sim.universe import UNIVERSE
 from tui.ui.app import MarketpaneApp
+from tui.ui.screenshots import DEMO_PORTFOLIO
 
 FROZEN_NOW = 1_795_000_000.0
 """The pinned clock of snapshot tests (a weekday afternoon in New York)."""
@@ -105,31 +106,9 @@ def pinned_statuses() -> list[FeedStatus]:
 
 
 def sample_portfolio() -> PortfolioFile:
-    """Two portfolios: stocks (a short among them) and crypto in another currency."""
-
-    def lot(symbol: str, quantity: str, price: str, fees: str = "0") -> Lot:
-        return Lot(
-            symbol=symbol,
-            quantity=Decimal(quantity),
-            price=Decimal(price),
-            date=dt.date(2026, 3, 2),
-            fees=Decimal(fees),
-        )
-
-    return PortfolioFile(
-        base_currency="USD",
-        portfolios=[
-            Portfolio(
-                name="main",
-                lots=[
-                    lot("NASDAQ:AAPL", "50", "201.40", "1.00"),
-                    lot("NASDAQ:NVDA", "120", "118.25"),
-                    lot("NASDAQ:TSLA", "-20", "265.00", "2.50"),
-                ],
-            ),
-            Portfolio(name="crypto", lots=[lot("BINANCE:BTCUSDT", "0.25", "88150.00")]),
-        ],
-    )
+    """Two portfolios: stocks (a short among them) and crypto in another currency (the
+    screenshots' own, so what the snapshots pin is what the README shows)."""
+    return msgspec.structs.replace(DEMO_PORTFOLIO)
 
 
 def pinned_app(

@@ -380,6 +380,17 @@ def save_alert_rules(path: Path, rules: list[AlertRule]) -> None:
     save_config(msgspec.structs.replace(config, alerts=list(rules)), path)
 
 
+def alert_rules_saved(path: Path | None, rules: list[AlertRule]) -> str | None:
+    """:func:`save_alert_rules`, or nothing without a file; the problem in words, or None."""
+    if path is None:
+        return None
+    try:
+        save_alert_rules(path, rules)
+    except (OSError, ConfigError) as exc:
+        return f"could not save {path}: {exc}"
+    return None
+
+
 def save_config(config: Config, path: Path) -> None:
     """Write ``config`` atomically, keeping the previous file as ``<name>.bak``."""
     text = encode_config(config)

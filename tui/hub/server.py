@@ -23,7 +23,7 @@ import msgspec
 
 from tui import __version__
 from tui.alerts.model import AlertRule
-from tui.config import Config, ConfigError, load_config, save_alert_rules
+from tui.config import Config, ConfigError, alert_rules_saved, load_config
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.rest import RestError
 from tui.engine.status import Batch
@@ -231,14 +231,7 @@ class Hub:
     # ---- alerts -------------------------------------------------------------------------------
 
     def _save_alerts(self, rules: list[AlertRule]) -> str | None:
-        path = self.options.config_path
-        if path is None:
-            return None
-        try:
-            save_alert_rules(path, rules)
-        except (OSError, ConfigError) as exc:
-            return f"could not save {path}: {exc}"
-        return None
+        return alert_rules_saved(self.options.config_path, rules)
 
     async def alert_request(self, request: AlertRequest) -> AlertReply:
         """``marketpane alert ...`` against this hub's alerts."""

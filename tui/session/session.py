@@ -23,7 +23,7 @@ from tui.config import (
     ConfigError,
     Watchlist,
     WatchSymbol,
-    save_alert_rules,
+    alert_rules_saved,
     save_config_keeping_alerts,
 )
 from tui.engine.engine import Engine, EngineSettings
@@ -499,14 +499,9 @@ class Session:
 
     def _save_alerts(self, rules: list[AlertRule]) -> str | None:
         """Write the alerts to the config file (a pane's own engine: ``--no-hub``)."""
-        path = self.options.config_path
-        if not self.options.persist or path is None:
+        if not self.options.persist:
             return None
-        try:
-            save_alert_rules(path, rules)
-        except (OSError, ConfigError) as exc:
-            return f"could not save {path}: {exc}"
-        return None
+        return alert_rules_saved(self.options.config_path, rules)
 
     def _edited(self) -> None:
         """The watchlist or a symbol's settings changed: refocus, resubscribe, save."""

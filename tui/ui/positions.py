@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from tui.engine.store import MarketStore
 from tui.portfolio.csvio import write_csv
 from tui.portfolio.pnl import Figures, Totals
+from tui.portfolio.report import POSITION_COLUMNS
 from tui.protocol.text import clean_text
 
 POSITION_KEYS = ("qty", "avg", "value", "dpnl", "pnl", "pnlpct", "weight")
@@ -124,15 +125,8 @@ EXPORT_QUOTE_FIELDS = (
     ("delay_seconds", "delay_seconds"),
 )
 """Quote fields the CSV export writes, with their column names."""
-EXPORT_POSITION_COLUMNS = (
-    "quantity",
-    "average_cost",
-    "market_value",
-    "day_pnl",
-    "total_pnl",
-    "total_pnl_percent",
-    "weight",
-)
+EXPORT_POSITION_COLUMNS = (*POSITION_COLUMNS, "weight")
+"""``marketpane print``'s position columns, and the weight."""
 
 
 def export_rows(
