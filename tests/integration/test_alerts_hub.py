@@ -123,3 +123,36 @@ async def test_cli_alert_fires_in_the_hub_with_no_pane_within_a_second(
         finally:
             with contextlib.suppress(HubError):
                 stop_hub(place)
+
+
+async def test_a_pane_adds_an_alert_through_the_hub_and_every_pane_sees_it(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    """The alert commands cross the hub's wire: one pane adds, pauses and removes an alert;
+    the hub's engine holds it, and the other pane's batches list it."""
+    from tests.integration.test_hub import attach, running_hub
+    from tui.alerts.model import AlertRule
+    from tui.session.values import AddAlert, PauseAlert, RemoveAlert
+
+    async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
+        first = await attach(hub, ["NASDAQ:AAPL"])
+        second = await attach(hub, ["NASDAQ:MSFT"])
+        views: list[list[str]] = []
+        original = second.on_batch
+
+        def watch(batch: object) -> None:
+            alerts = getattr(batch, "alerts", None)
+            if alerts is not None:
+                views.append([f"{v.rule.id}:{v.status}" for v in alerts])
+            original(batch)  # type: ignore[arg-type]
+
+        second.session.on_batch = watch
+        await wait_for(lambda: first.batches and second.batches)
+        first.session.send(AddAlert(AlertRule(id="new", when="NASDAQ:AAPL > 100000")))
+        await wait_for(lambda: [r.id for r in hub.engine.alerts.rules()] == ["1"])
+        await wait_for(lambda: views and views[-1] == ["1:armed"])
+        first.session.send(PauseAlert("1", True))
+        await wait_for(lambda: views[-1] == ["1:paused"])
+        first.session.send(RemoveAlert("1"))
+        await wait_for(lambda: views[-1] == [])
+        assert hub.engine.alerts.rules() == []
