@@ -83,7 +83,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="marketpane",
         description="Live market data and financial news in your terminal. "
-        "Subcommands: config {path,check,set-key}, sim, replay, hub {serve,status,stop}.",
+        "Subcommands: config {path,check,set-key}, sim, replay, hub {serve,status,stop}, "
+        "alert {add,list,rm,test,pause,resume}, portfolio {import,list}, print.",
     )
     parser.add_argument("--version", action="version", version=f"marketpane {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (or $MARKETPANE_CONFIG)")
