@@ -19,7 +19,7 @@ from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub
 from tui.hub.place import account_id, place_for
 from tui.hub.wire import PROTOCOL, Hello
 from tui.secrets import Keys
-from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
+from tui.session.demo import start_demo
 from tui.session.session import Session, SessionOptions
 from tui.session.values import SessionBatch
 from tui.sim.server import SimulatorThread
@@ -82,12 +82,7 @@ def headless_session(
         except HubError:
             if mode == "require":
                 raise
-    simulator = None
-    runtime = config
-    if demo:
-        simulator = SimulatorThread(demo_sim_settings(config))
-        runtime = demo_runtime_config(config, simulator.start())
-        keys = demo_keys()
+    simulator, runtime, keys = start_demo(config, keys, demo=demo)
     session = Session(
         SessionOptions(
             config=config,

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from tui import __version__, paths
 from tui.engine.engine import EngineSettings
-from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
+from tui.session.demo import demo_keys, demo_runtime_config, start_demo
 from tui.session.session import Session, SessionOptions
-from tui.sim.server import SimulatorThread
 
 if TYPE_CHECKING:
     from tui.cli import RunOptions
@@ -91,16 +90,10 @@ def _run_in_process(
     startup_notice: str | None = None,
 ) -> int:
     """Everything in this process: the session, its engine, and the demo's simulator."""
-    simulator = None
-    runtime = options.config
-    keys = options.keys
     demo = options.demo and replay is None
-    if demo:
-        simulator = SimulatorThread(
-            demo_sim_settings(options.config, seed=options.seed, speed=options.speed)
-        )
-        runtime = demo_runtime_config(options.config, simulator.start())
-        keys = demo_keys()
+    simulator, runtime, keys = start_demo(
+        options.config, options.keys, demo=demo, seed=options.seed, speed=options.speed
+    )
     display = options.config.display
     first_frame = os.environ.get("MARKETPANE_FIRST_FRAME_FILE")
     try:

@@ -70,10 +70,10 @@ def portfolio_command(argv: Sequence[str]) -> int:
         demo = args.demo or not keys.has_insightsentry
 
         def known(codes: list[str]) -> set[str]:
-            from tui.printcli import SnapshotError, _rest_snapshot
+            from tui.printcli import SnapshotError, rest_snapshot
 
             try:
-                quotes = asyncio.run(_rest_snapshot(config, keys, demo, codes))
+                quotes = asyncio.run(rest_snapshot(config, keys, demo, codes))
             except SnapshotError as exc:
                 raise PortfolioImportError([f"symbols could not be checked: {exc}"]) from None
             return {c for c in codes if c not in quotes}

@@ -155,20 +155,15 @@ def _snapshot(
             if reply.error and not reply.quotes:
                 raise SnapshotError(reply.error)
             return {q.code: (q.values, q.updated_at) for q in reply.quotes}, "the running hub"
-    return asyncio.run(_rest_snapshot(config, keys, demo, codes)), "REST (no hub)"
+    return asyncio.run(rest_snapshot(config, keys, demo, codes)), "REST (no hub)"
 
 
-async def _rest_snapshot(config: Config, keys: Keys, demo: bool, codes: list[str]) -> Quotes:
+async def rest_snapshot(config: Config, keys: Keys, demo: bool, codes: list[str]) -> Quotes:
+    """The quotes endpoint, ten codes a call, no WebSocket (the demo: on its simulator)."""
     from tui.engine.rest import RestClient, RestError
+    from tui.session.demo import start_demo
 
-    simulator = None
-    if demo:
-        from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
-        from tui.sim.server import SimulatorThread
-
-        simulator = SimulatorThread(demo_sim_settings(config))
-        config = demo_runtime_config(config, simulator.start())
-        keys = demo_keys()
+    simulator, config, keys = start_demo(config, keys, demo=demo)
     client = RestClient(
         config.endpoints,
         direct_key=keys.insightsentry_api_key,

@@ -12,8 +12,7 @@ from tui.engine.engine import EngineSettings
 from tui.hub.place import account_id, place_for
 from tui.hub.server import Hub, HubOptions
 from tui.secrets import Keys
-from tui.session.demo import demo_keys, demo_runtime_config, demo_sim_settings
-from tui.sim.server import SimulatorThread
+from tui.session.demo import start_demo
 
 log = logging.getLogger("marketpane.hub")
 
@@ -32,12 +31,7 @@ def serve_hub(
     """Serve panes for this account (the demo: with the simulator in this process)."""
     account = account_id(config, keys, demo=demo)
     place = place_for(account)
-    simulator = None
-    runtime = config
-    if demo:
-        simulator = SimulatorThread(demo_sim_settings(config, seed=seed, speed=speed))
-        runtime = demo_runtime_config(config, simulator.start())
-        keys = demo_keys()
+    simulator, runtime, keys = start_demo(config, keys, demo=demo, seed=seed, speed=speed)
     display = config.display
     state = paths.state_dir() / "demo" if demo else paths.state_dir()
     options = HubOptions(

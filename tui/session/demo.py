@@ -8,7 +8,7 @@ import msgspec
 
 from tui.config import Config
 from tui.secrets import Keys, Secret
-from tui.sim.server import SimUrls
+from tui.sim.server import SimulatorThread, SimUrls
 from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN, PlanSpec, SimSettings
 
 DEMO_PLAN = "demo"
@@ -46,3 +46,15 @@ def demo_runtime_config(config: Config, urls: SimUrls | Any) -> Config:
         rapidapi_url=urls.rest,
     )
     return runtime
+
+
+def start_demo(
+    config: Config, keys: Keys, *, demo: bool, seed: int = 7, speed: float = 1.0
+) -> tuple[SimulatorThread | None, Config, Keys]:
+    """With ``demo``, start the embedded simulator on its own thread and return it with the
+    config pointed at it and its keys; otherwise ``(None, config, keys)`` unchanged. The
+    caller stops the simulator."""
+    if not demo:
+        return None, config, keys
+    simulator = SimulatorThread(demo_sim_settings(config, seed=seed, speed=speed))
+    return simulator, demo_runtime_config(config, simulator.start()), demo_keys()
