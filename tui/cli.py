@@ -403,6 +403,8 @@ def _hub_command(argv: Sequence[str]) -> int:
             print(f"{status.plan}; {status.budget}")
             if status.alerts:
                 print(status.alerts)
+            for line in status.fleet:
+                print(line)
             print(f"socket {place.socket}")
             return 0
         stop_hub(place)

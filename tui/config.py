@@ -218,6 +218,31 @@ class HubSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     that fails); ``require``: refuse to run without one; ``off``: everything in-process."""
     linger_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
     """How long a hub stays after its last pane leaves (0: until ``marketpane hub stop``)."""
+    broker: str | None = None
+    """A NATS server (``nats://host:4222``, ``tls://host:4222``) through which the hubs of
+    many hosts share one upstream per account (the fleet); None: this hub alone. The token and
+    nkey seed are secrets (``MARKETPANE_NATS_TOKEN``, ``MARKETPANE_NATS_NKEY_SEED`` or the
+    secrets file), never written here."""
+    broker_creds: str | None = None
+    """A NATS ``.creds`` file (user JWT and nkey seed), read when connecting."""
+    broker_tls_ca: str | None = None
+    """A CA bundle to verify the broker's certificate (``tls://``)."""
+    broker_tls_cert: str | None = None
+    """A client certificate for the broker (with :attr:`broker_tls_key`)."""
+    broker_tls_key: str | None = None
+    lease_seconds: Annotated[float, msgspec.Meta(ge=4, le=120)] = 10.0
+    """The fleet leader's lease: a leader that cannot renew it closes its upstream well before
+    this, and a follower takes over once it has expired."""
+    host_name: str | None = None
+    """How this hub is named in the fleet (``via leader on NAME``); the host name if unset."""
+
+    def __post_init__(self) -> None:
+        if self.broker is not None and not self.broker.startswith(
+            ("nats://", "tls://", "ws://", "wss://")
+        ):
+            raise ValueError("hub.broker: expected a NATS URL such as nats://host:4222")
+        if self.broker_tls_key and not self.broker_tls_cert:
+            raise ValueError("hub.broker_tls_key: needs hub.broker_tls_cert")
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

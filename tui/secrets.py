@@ -27,6 +27,8 @@ ENV_NAMES = {
     "insightsentry_api_key": "INSIGHTSENTRY_API_KEY",
     "insightsentry_rapidapi_key": "INSIGHTSENTRY_RAPIDAPI_KEY",
     "stocknews_token": "STOCKNEWS_TOKEN",
+    "nats_token": "MARKETPANE_NATS_TOKEN",
+    "nats_nkey_seed": "MARKETPANE_NATS_NKEY_SEED",
 }
 """Secrets-file key name to environment variable name."""
 
@@ -90,6 +92,10 @@ class Keys:
     insightsentry_api_key: Secret | None = None
     insightsentry_rapidapi_key: Secret | None = None
     stocknews_token: Secret | None = None
+    nats_token: Secret | None = None
+    """The fleet broker's token (``[hub] broker``), if it asks for one."""
+    nats_nkey_seed: Secret | None = None
+    """The fleet broker's nkey seed (``SU...``), if it authenticates by nkey."""
     sources: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -27,10 +27,11 @@ from tests.simhelp import fast_settings
 from tui import __version__
 from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
+from tui.engine.union import union_of
 from tui.hub import server as hub_server
 from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_alive, stop_hub
 from tui.hub.place import HubPlace, account_id, place_for
-from tui.hub.server import Hub, HubOptions, union_of
+from tui.hub.server import Hub, HubOptions
 from tui.hub.wire import PROTOCOL, Hello, encode_frame
 from tui.launch import demo_keys, demo_runtime_config
 from tui.protocol.live import Subscription
@@ -52,6 +53,7 @@ class PaneView:
         self.batches = 0
         self.marks: dict[str, str] = {}
         self.budget = ""
+        self.via: str | None = None
         session.on_batch = self.on_batch
 
     def on_batch(self, batch: SessionBatch) -> None:
@@ -60,6 +62,7 @@ class PaneView:
         self.notices.extend(n.text for n in batch.notices)
         self.marks = batch.marks
         self.budget = batch.budget or self.budget
+        self.via = batch.via
         if batch.state is not None:
             self.state = batch.state
         if self.acks:

@@ -36,6 +36,9 @@ class SubscriptionBudget:
     ) -> None:
         self.path, self.limit, self.window, self.clock = path, limit, window_seconds, clock
         self.on_problem = on_problem
+        self.on_record: Callable[[], None] | None = None
+        """Called after each message is counted (a fleet leader saves the window in the
+        broker, so the next leader starts from it)."""
         self.sent: deque[float] = deque()
         self.load_error: str | None = None
         self.save_error: str | None = None
@@ -69,10 +72,31 @@ class SubscriptionBudget:
         """Whether a message may go out now: essential ones always, others below the reserve."""
         return essential or self.used() < self.limit - RESERVE
 
+    def stamps(self) -> list[float]:
+        """When each message in the window went out (oldest first)."""
+        self._prune()
+        return list(self.sent)
+
+    def adopt(self, stamps: list[float]) -> int:
+        """Take in the window another process kept (the last fleet leader's), without counting
+        a message twice; returns how many were new here."""
+        mine = set(self.sent)
+        new = [t for t in stamps if t not in mine]
+        if new:
+            self.sent = deque(sorted([*self.sent, *new]))
+            self._prune()
+            self._save()
+        return len(new)
+
     def record(self) -> None:
         """Count one message sent now and persist the window."""
         self.sent.append(self.clock())
         self._prune()
+        self._save()
+        if self.on_record is not None:
+            self.on_record()
+
+    def _save(self) -> None:
         if self.path is not None:
             payload = json.dumps({"sent": list(self.sent)})
             try:

@@ -25,6 +25,7 @@ from tui.engine.feeds import LiveFeed, NewsfeedFeed, StockNewsFeed
 from tui.engine.intent import SubscriptionIntent
 from tui.engine.keys import KeyProvider
 from tui.engine.recorder import Recorder
+from tui.engine.remote import RemoteUpstream
 from tui.engine.rest import RestClient
 from tui.engine.status import Batch, FeedStatus, Notice
 from tui.engine.store import MarketStore
@@ -58,8 +59,10 @@ class Engine:
         on_batch: Callable[[Batch], None] | None = None,
         record_path: Path | None = None,
         clock: Callable[[], float] = time.time,
+        upstream: bool = True,
     ) -> None:
         self.config = config
+        self._keys = keys
         self.settings = settings or EngineSettings()
         self.store = MarketStore()
         plan = config.plan
@@ -107,14 +110,13 @@ class Engine:
         self._last_bytes: dict[str, int] = {}
         self._stop = asyncio.Event()
         self._feed_tasks: list[asyncio.Task[None]] = []
-        self.feeds: list[Supervisor] = []
-        s = self.settings
-        if s.live and keys.has_insightsentry:
-            self.feeds.append(LiveFeed(self))
-        if s.newsfeed and keys.has_insightsentry:
-            self.feeds.append(NewsfeedFeed(self))
-        if s.stocknews and keys.stocknews_token is not None:
-            self.feeds.append(StockNewsFeed(self))
+        self.feeds: list[Supervisor] = self._make_feeds() if upstream else []
+        self.remote: RemoteUpstream | None = None
+        """Set while this engine is a fleet follower: the leader holds the upstream, and its
+        statuses, plan use, marks and budget stand in for this engine's own."""
+        self.on_wanted: Callable[[], None] | None = None
+        """Called when :meth:`wanted` may have changed (a fleet hub publishes it)."""
+        self._running = False
         for problem in (self.budget.load_error, self.keys.load_error):
             if problem:
                 self.notice("warning", problem)
@@ -134,6 +136,18 @@ class Engine:
         if self.alerts.symbols():
             self._refit()
 
+    def _make_feeds(self) -> list[Supervisor]:
+        """A fresh supervisor for every feed the keys and settings allow."""
+        keys, s = self._keys, self.settings
+        feeds: list[Supervisor] = []
+        if s.live and keys.has_insightsentry:
+            feeds.append(LiveFeed(self))
+        if s.newsfeed and keys.has_insightsentry:
+            feeds.append(NewsfeedFeed(self))
+        if s.stocknews and keys.stocknews_token is not None:
+            feeds.append(StockNewsFeed(self))
+        return feeds
+
     # ---- what the UI calls ----------------------------------------------------------------
 
     @property
@@ -144,7 +158,31 @@ class Engine:
     @property
     def pending(self) -> str | None:
         """Why a subscription change has not gone out yet, or None."""
+        if self.remote is not None:
+            return self.remote.pending
         return self.intent.pending
+
+    @property
+    def via(self) -> str | None:
+        """Where the data comes from when not from this engine's sockets, else None."""
+        return self.remote.via if self.remote is not None else None
+
+    def wanted(self) -> list[Subscription]:
+        """Everything this engine's views and alerts want, before fitting to the plan (what
+        a fleet follower asks the leader for)."""
+        return self.requested + self.alert_subscriptions()
+
+    def marks(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Row marks and chart marks: why a symbol's quote or series is not subscribed."""
+        if self.remote is not None:
+            return self.remote.marks, self.remote.series_marks
+        return self.capacity.marks, self.capacity.series_marks
+
+    def budget_text(self) -> str:
+        """``budget 37/120 in the last 3 h``: the leader's when a follower."""
+        if self.remote is not None:
+            return self.remote.budget
+        return self.budget.describe()
 
     def set_desired(self, subs: list[Subscription]) -> str | None:
         """Validate ``subs`` and adopt the best subset the plan allows (the rest is marked, see
@@ -168,12 +206,14 @@ class Engine:
     def _refit(self) -> None:
         """Fit the requested set (and the quotes the alerts need, last) to the plan and adopt
         it; an empty one closes ``/live`` (guide section 2: to stop all data, disconnect)."""
-        kept = self.capacity.fit(self.requested + self._alert_subscriptions())
+        kept = self.capacity.fit(self.requested + self.alert_subscriptions())
         changed = self.intent.adopt(kept)
         if changed or self.capacity.marks or self.capacity.series_marks:
             self.status_changed()
+        if self.on_wanted is not None:
+            self.on_wanted()
 
-    def _alert_subscriptions(self) -> list[Subscription]:
+    def alert_subscriptions(self) -> list[Subscription]:
         """Quotes for alert symbols no view asked for (they count against the plan)."""
         if not hasattr(self, "alerts"):
             return []
@@ -189,7 +229,7 @@ class Engine:
         removed = self.intent.drop(code, series_only=series_only)
         if code is not None:
             self.capacity.reject(code, removed, what)
-        self.capacity.fit(self.requested + self._alert_subscriptions())  # marks only
+        self.capacity.fit(self.requested + self.alert_subscriptions())  # marks only
         self.status_changed()
 
     def learn_plan_limit(self, allowed: int) -> bool:
@@ -208,6 +248,8 @@ class Engine:
 
     def plan_use(self) -> PlanUse:
         """The plan's name and use, for the status bar."""
+        if self.remote is not None and self.remote.plan is not None:
+            return self.remote.plan
         return self.capacity.use()
 
     def reconnect(self) -> None:
@@ -269,24 +311,61 @@ class Engine:
         self._status_dirty = True
 
     def statuses(self) -> list[FeedStatus]:
-        """Every feed's status."""
+        """Every feed's status (a fleet follower's: the leader's)."""
+        if self.remote is not None:
+            return self.remote.statuses
         return [feed.status for feed in self.feeds]
+
+    def start_upstream(self) -> None:
+        """Open the upstream sockets (a fleet hub that just won the lease); :meth:`run` must
+        be running. Fresh supervisors: nothing of an earlier connection is reused."""
+        if not self._running or self._stop.is_set() or self._feed_tasks:
+            return
+        self.remote = None
+        self.feeds = self._make_feeds()
+        self._start_feeds()
+        self.status_changed()
+
+    async def stop_upstream(self, timeout: float = 1.0) -> None:
+        """Close every upstream socket with 1000 (aborting any still open after ``timeout``)
+        and keep running without them: a fleet leader that lost, or may lose, its lease."""
+        for feed in self.feeds:
+            feed.stop()
+        pending = [task for task in self._feed_tasks if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        for feed in self.feeds:
+            if feed.ws is not None and feed.ws.transport is not None:
+                feed.ws.transport.abort()
+        self._feed_tasks = []
+        self.feeds = []
+        self.intent.sent_version = -1
+        self.status_changed()
+
+    def _start_feeds(self) -> None:
+        for feed in self.feeds:
+            self._last_counts[feed.name] = feed.status.messages
+            self._last_bytes[feed.name] = feed.status.bytes
+        self._feed_tasks = [
+            asyncio.create_task(feed.run(), name=f"feed-{feed.name}") for feed in self.feeds
+        ]
 
     # ---- running --------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run every feed and the publisher until :meth:`stop`."""
-        tasks = [asyncio.create_task(feed.run(), name=f"feed-{feed.name}") for feed in self.feeds]
-        self._feed_tasks = tasks
+        self._running = True
+        self._start_feeds()
         publisher = asyncio.create_task(self._publish(), name="publisher")
         monitor = asyncio.create_task(self._watch_loop(), name="loop-monitor")
         alerts = asyncio.create_task(self.alerts.run(), name="alerts")
         try:
             await self._stop.wait()
         finally:
+            self._running = False
             for feed in self.feeds:
                 feed.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._feed_tasks, return_exceptions=True)
             publisher.cancel()
             monitor.cancel()
             alerts.cancel()
@@ -322,8 +401,8 @@ class Engine:
         interval = 1.0 / self.settings.ui_hz
         self._last_rates = next_tick = time.monotonic()
         self._last_batch = -math.inf  # the first batch is never held
-        self._last_counts = {f.name: 0 for f in self.feeds}
-        self._last_bytes = {f.name: 0 for f in self.feeds}
+        self._last_counts = {f.name: f.status.messages for f in self.feeds}
+        self._last_bytes = {f.name: f.status.bytes for f in self.feeds}
         while True:
             now = time.monotonic()
             if next_tick > now:
@@ -350,8 +429,8 @@ class Engine:
             span = now - self._last_rates
             for feed in self.feeds:
                 status = feed.status
-                status.rate = (status.messages - self._last_counts[feed.name]) / span
-                status.byte_rate = (status.bytes - self._last_bytes[feed.name]) / span
+                status.rate = (status.messages - self._last_counts.get(feed.name, 0)) / span
+                status.byte_rate = (status.bytes - self._last_bytes.get(feed.name, 0)) / span
                 self._last_counts[feed.name] = status.messages
                 self._last_bytes[feed.name] = status.bytes
             self._last_rates = now
@@ -387,7 +466,7 @@ class Engine:
         settings, store = self.settings, self.store
         if store.urgent or self.notices or self._urgent_state:
             return 0.0
-        rate = sum(feed.status.rate for feed in self.feeds)
+        rate = sum(status.rate for status in self.statuses())
         if rate < settings.idle_below_rate:
             return 1.0 / settings.idle_hz
         if rate < settings.quiet_below_rate:

@@ -273,6 +273,23 @@ def _derive_change(values: dict[str, Any], changed_at: dict[str, float], now: fl
         values.pop("change_percent", None)
 
 
+@dataclass
+class StoreTap:
+    """What changed since a fleet leader last published (kept apart from the batch's change
+    sets, which the view's pace empties)."""
+
+    quotes: set[str] = field(default_factory=set)
+    series: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    """Code → (history reloaded, bars appended) since the last take."""
+    news: list[NewsItem] = field(default_factory=list)
+
+    def take(self) -> tuple[set[str], dict[str, tuple[bool, int]], list[NewsItem]]:
+        """Everything since the last call, and reset."""
+        out = self.quotes, self.series, self.news
+        self.quotes, self.series, self.news = set(), {}, []
+        return out
+
+
 class MarketStore:
     """Quotes, series and news, plus what changed since the last batch."""
 
@@ -299,6 +316,8 @@ class MarketStore:
         """An alert watches news: new and merged stories are also kept in :attr:`alert_stories`."""
         self.alert_changed: set[str] = set()
         self.alert_stories: list[NewsItem] = []
+        self.tap: StoreTap | None = None
+        """Set on a fleet leader: every change is also kept here for the followers."""
 
     def apply_quote(self, quote: Quote, server_ms: float | None, now: float) -> None:
         """Merge a (possibly sparse) quote: absent fields never blank out known ones."""
@@ -326,6 +345,20 @@ class MarketStore:
         self.changed_quotes.add(quote.code)
         if quote.code in self.alert_watch:
             self.alert_changed.add(quote.code)
+        if self.tap is not None:
+            self.tap.quotes.add(quote.code)
+
+    def merge_row(
+        self, code: str, values: dict[str, Any], updated_at: float, server_ms: float | None
+    ) -> None:
+        """Merge quote fields another process decoded (a fleet leader's), keeping when they
+        were received there: a follower's snapshot must not make an old quote look new."""
+        try:
+            quote = Quote(code=code, **values)
+        except TypeError:  # a field this version does not know: merge what it does know
+            quote = Quote(code=code, **{k: v for k, v in values.items() if k in QUOTE_FIELDS})
+        now = time.time()
+        self.apply_quote(quote, server_ms, min(updated_at, now))
 
     def apply_series(
         self, update: SeriesUpdate, *, first: bool, now: float, ticks: bool = False
@@ -352,6 +385,13 @@ class MarketStore:
                     bars.replace_last(bar)
                 else:
                     buffer.ignored_older += 1
+        if self.tap is not None:
+            reloaded, appended = self.tap.series.get(update.code, (False, 0))
+            if buffer.reloaded and first:
+                reloaded, appended = True, 0
+            else:
+                appended += len(update.series)
+            self.tap.series[update.code] = (reloaded, appended)
         buffer.bar_type = update.bar_type or buffer.bar_type
         buffer.updated_at = now
         if not self.changed_series and self.on_wake is not None:
@@ -380,6 +420,8 @@ class MarketStore:
             self._remember_story(merged)
             changed = merged
         self.new_news.append(changed)
+        if self.tap is not None:
+            self.tap.news.append(changed)
         if self.alert_news and len(self.alert_stories) < MAX_NEWS:
             self.alert_stories.append(changed)
         self._mark_urgent()

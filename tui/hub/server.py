@@ -28,6 +28,8 @@ from tui.engine.engine import Engine, EngineSettings
 from tui.engine.rest import RestError
 from tui.engine.status import Batch
 from tui.engine.store import SeriesChange
+from tui.engine.union import union_of
+from tui.fleet.node import FleetNode
 from tui.hub.place import HubPlace, peer_uid
 from tui.hub.wire import (
     PROTOCOL,
@@ -87,30 +89,6 @@ def merge_batches(first: Batch, second: Batch) -> Batch:
         notices=[*first.notices, *second.notices],
         sent_at=max(first.sent_at, second.sent_at),
     )
-
-
-def union_of(desired: list[list[Subscription]]) -> list[Subscription]:
-    """One subscription set for many panes: every series first, then quotes taken in turn
-    from each pane's watchlist order (so a plan too small for all is shared fairly)."""
-    seen: set[bytes] = set()
-    out: list[Subscription] = []
-
-    def add(sub: Subscription) -> None:
-        key = msgspec.json.encode(sub)
-        if key not in seen:
-            seen.add(key)
-            out.append(sub)
-
-    for subs in desired:
-        for sub in subs:
-            if sub.type != "quote":
-                add(sub)
-    queues = [[s for s in subs if s.type == "quote"] for subs in desired]
-    for index in range(max((len(q) for q in queues), default=0)):
-        for queue in queues:
-            if index < len(queue):
-                add(queue[index])
-    return out
 
 
 @dataclass
@@ -178,8 +156,20 @@ class Hub:
             state_dir=options.state_dir,
             on_batch=self._on_engine_batch,
             record_path=options.record_path,
+            upstream=options.config.hub.broker is None,
         )
         self.engine.alerts.persist = self._save_alerts
+        self.fleet: FleetNode | None = None
+        """With ``[hub] broker``: this hub's part in the fleet (the lease decides whether the
+        engine opens the upstream)."""
+        if options.config.hub.broker is not None:
+            self.fleet = FleetNode(
+                self.engine,
+                options.config.hub,
+                options.keys,
+                options.place.account,
+                panes=lambda: len(self.panes),
+            )
         self.panes: dict[int, Pane] = {}
         self.desired: dict[int, list[Subscription]] = {}
         self._next_pane = 1
@@ -199,7 +189,15 @@ class Hub:
     def set_pane_desired(self, number: int, subs: list[Subscription]) -> str | None:
         """A pane's desired set changed: subscribe the union of every pane's."""
         self.desired[number] = list(subs)
-        return self.engine.set_desired(union_of(list(self.desired.values())))
+        return self._set_desired()
+
+    def _set_desired(self) -> str | None:
+        """Subscribe the panes' union (in a fleet: ask the leader for it, or add it to the
+        fleet's union when this hub leads)."""
+        union = union_of(list(self.desired.values()))
+        if self.fleet is not None:
+            return self.fleet.set_local_desired(union)
+        return self.engine.set_desired(union)
 
     # ---- snapshots ----------------------------------------------------------------------------
 
@@ -400,7 +398,7 @@ class Hub:
         self.panes.pop(pane.number, None)
         self.desired.pop(pane.number, None)
         pane.writer.close()
-        self.engine.set_desired(union_of(list(self.desired.values())))
+        self._set_desired()
         if not self.panes:
             self._idle_since = time.monotonic()
         log.info("pane %d detached (%d panes)", pane.number, len(self.panes))
@@ -418,10 +416,11 @@ class Hub:
             account=self.options.place.account,
             feeds=feeds,
             plan=engine.plan_use().describe(),
-            budget=engine.budget.describe(),
+            budget=engine.budget_text(),
             demo=self.options.demo,
             alerts=self._alerts_line(),
             received=sum(s.messages for s in engine.statuses()),
+            fleet=self.fleet.status_lines() if self.fleet is not None else [],
         )
 
     def _alerts_line(self) -> str:
@@ -450,10 +449,15 @@ class Hub:
                 loop.add_signal_handler(signum, self.stop)
         engine_task = loop.create_task(self.engine.run())
         watcher = loop.create_task(self._watch())
+        fleet_task = loop.create_task(self.fleet.run()) if self.fleet is not None else None
         try:
             await self._stop.wait()
         finally:
             watcher.cancel()
+            if self.fleet is not None and fleet_task is not None:
+                await self.fleet.close()  # a leader closes its upstream and hands over
+                fleet_task.cancel()
+                await asyncio.gather(fleet_task, return_exceptions=True)
             self.server.close()
             for pane in list(self.panes.values()):
                 with contextlib.suppress(OSError):

@@ -101,6 +101,8 @@ class HubStatus(msgspec.Struct, tag=True):
     """``alerts: 3 (2 live: the hub stays up for them)``, or empty with none."""
     received: int = 0
     """Messages the hub's feeds have received (the benchmark reads it)."""
+    fleet: list[str] = []
+    """The fleet's lines (broker, role, leader, lease age, followers); empty without one."""
 
 
 class StopRequest(msgspec.Struct, tag=True):

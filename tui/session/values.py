@@ -249,4 +249,7 @@ class SessionBatch(msgspec.Struct):
     """Every alert and its state; present when something about them changed."""
     portfolio: PortfolioFile | None = None
     """Every portfolio and its lots; present when they changed (and in the first batch)."""
+    via: str | None = None
+    """Where the data comes from when the hub does not hold the upstream itself: ``leader on
+    HOST`` on a fleet follower (or why there is no leader), else None."""
     sent_at: float = 0.0

@@ -73,6 +73,8 @@ class MarketpaneApp(KeyedApp):
         self.state = ViewState("", [], [], None, "", None, None)
         self.statuses: list[FeedStatus] = []
         self.budget_text = ""
+        self.via: str | None = None
+        """``leader on HOST`` when the hub is a fleet follower."""
         self.pending: str | None = None
         self.warning: str | None = None
         self.plan: PlanUse | None = None
@@ -233,6 +235,7 @@ class MarketpaneApp(KeyedApp):
             self.pending = batch.pending
             self.warning = batch.warning
             self.plan = batch.plan
+            self.via = batch.via
             self._apply_marks(batch)
             if batch.portfolio is not None or self._holds(batch):
                 self.update_positions()
@@ -409,7 +412,9 @@ class MarketpaneApp(KeyedApp):
             extra.append(self.pending)
         if self.warning:
             extra.append(self.warning)
-        if getattr(self.session, "hub_pid", None) is not None:
+        if self.via is not None:  # a fleet follower: another host's hub holds the upstream
+            extra.append(f"via {self.via}")
+        elif getattr(self.session, "hub_pid", None) is not None:
             extra.append("via hub")  # one upstream shared with the account's other panes
         if self.budget_text:  # parts that do not fit are dropped from the end, whole
             extra.append(self.budget_text)
