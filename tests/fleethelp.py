@@ -13,7 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import tomli_w
 
@@ -26,6 +28,8 @@ from tui.hub.wire import PROTOCOL, Hello, HubStatus
 from tui.secrets import Keys, Secret
 from tui.sim.server import Simulator
 from tui.sim.settings import DEMO_KEY, PlanSpec, SimSettings
+
+V = TypeVar("V", bound=PaneView)
 
 LEASE_SECONDS = 5.0
 """The tests' lease (the default is 10 s): failovers within seconds."""
@@ -199,10 +203,16 @@ class HostHub:
                 text += path.read_text(errors="replace")[-3000:]
         return text
 
-    def attach(self, symbols: list[str], tasks: set[asyncio.Task[None]]) -> PaneView:
+    def attach(
+        self,
+        symbols: list[str],
+        tasks: set[asyncio.Task[None]],
+        kind: Callable[[RemoteSession], V],
+    ) -> V:
         """A pane on this host (a view that mirrors batches and acknowledges each)."""
-        session = RemoteSession(self.place, Hello(PROTOCOL, __version__, self.place.account, symbols))
-        view = PaneView(session)
+        hello = Hello(PROTOCOL, __version__, self.place.account, symbols)
+        session = RemoteSession(self.place, hello)
+        view = kind(session)
         tasks.add(asyncio.create_task(session.run()))
         return view
 

@@ -183,6 +183,22 @@ MUTATIONS = [
         "tmux_text",
         "tests/integration/test_alert_delivery.py",
     ),
+    (
+        "case21 fencing",
+        "tui/fleet/node.py",
+        "            if self.role == \"leader\" and time.monotonic() - self.renewed_sent > limit:",
+        "            if False:",
+        "cut_off_from_nats",
+        "tests/integration/test_fleet.py",
+    ),
+    (
+        "case21 dial only with the lease",
+        "tui/fleet/node.py",
+        "            except jserrors.KeyWrongLastSequenceError:\n                await self._read_leader()",
+        "            except jserrors.KeyWrongLastSequenceError:\n                await self._read_leader()\n                self.engine.start_upstream()",
+        "one_upstream_for_the_fleet",
+        "tests/integration/test_fleet.py",
+    ),
 ]
 failed_to_fail = []
 for name, path, old, new, selector, *target in MUTATIONS:

@@ -30,6 +30,8 @@ from tests.fleethelp import (
 from tests.integration.test_hub import PaneView
 from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
+from tui.hub.client import RemoteSession
+from tui.session.values import SessionBatch
 from tui.sim.server import Simulator, run_simulator
 
 BINARY = nats_server_binary()
@@ -43,13 +45,34 @@ WATCHLISTS = {
 }
 
 
+class FleetPane(PaneView):
+    """A pane that also keeps every story key and bar time it was sent, in order."""
+
+    def __init__(self, session: RemoteSession) -> None:
+        super().__init__(session)
+        self.news_keys: list[str] = []
+        self.bar_times: dict[str, list[float]] = {}
+
+    def on_batch(self, batch: SessionBatch) -> None:
+        self.news_keys.extend(item.key for item in batch.news)
+        for delta in batch.series:
+            times = self.bar_times.setdefault(delta.code, [])
+            if delta.reloaded:
+                times.clear()
+            for bar in delta.bars:
+                if times and bar.time == times[-1]:
+                    continue  # the last bar replaced (it is still forming)
+                times.append(bar.time)
+        super().on_batch(batch)
+
+
 @dataclass
 class Fleet:
     sim: Simulator
     nats: NatsServer
     hubs: dict[str, HostHub]
     proxies: dict[str, ToxicProxy]
-    panes: dict[str, list[PaneView]] = field(default_factory=dict)
+    panes: dict[str, list[FleetPane]] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def live_spans(self) -> list[tuple[float, float | None]]:
@@ -82,7 +105,7 @@ class Fleet:
 @contextlib.asynccontextmanager
 async def running_fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
     assert BINARY is not None
-    settings = sim_settings(fast_settings(step_seconds=0.1, speed=1.0))
+    settings = sim_settings(fast_settings(step_seconds=0.1, speed=1.0, news_interval_seconds=1.0))
     nats = NatsServer(BINARY, tmp_path)
     nats.start()
     proxies: dict[str, ToxicProxy] = {}
@@ -103,7 +126,8 @@ async def running_fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
                 await hub.ready()
             for host in HOSTS:
                 fleet.panes[host] = [
-                    hubs[host].attach(symbols, fleet.tasks) for symbols in WATCHLISTS[host]
+                    hubs[host].attach(symbols, fleet.tasks, FleetPane)
+                    for symbols in WATCHLISTS[host]
                 ]
             yield fleet
         finally:
@@ -145,3 +169,95 @@ async def test_one_upstream_for_the_fleet_and_every_pane_fresh(tmp_path: Path) -
         assert fleet.panes[leader][0].via is None
         other = next(h for h in HOSTS if h != leader)
         assert fleet.panes[other][0].via == f"leader on {leader}"
+
+
+def budget_used(text: str) -> int:
+    """``budget 3/120 in the last 3 h`` -> 3."""
+    return int(text.split()[1].split("/")[0])
+
+
+async def test_kill_9_of_the_leader_a_follower_leads_within_the_lease(tmp_path: Path) -> None:
+    """``kill -9`` of the leader: a follower leads within the lease TTL plus a few seconds (the
+    gap is printed), panes on the other hosts resume, and the budget carries over."""
+    async with running_fleet(tmp_path) as fleet:
+        leader = await fleet.leader()
+        await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
+        before = await fleet.hubs[leader].status()
+        assert before is not None
+        used_before = budget_used(before.budget)
+        assert used_before >= 1
+        killed_at = time.time()
+        fleet.hubs[leader].kill()
+        rest = tuple(h for h in HOSTS if h != leader)
+        await wait_for(lambda: len(fleet.sim.records_for("live")) == 2, timeout=LEASE_SECONDS + 10)
+        gap = fleet.sim.records_for("live")[1].opened_at - killed_at
+        print(
+            f"\nkill -9 of the leader -> new upstream after {gap:.2f} s (lease {LEASE_SECONDS} s)"
+        )
+        assert gap < LEASE_SECONDS + 4
+        survivors = {h: fleet.hubs[h] for h in rest}
+        fleet.hubs = survivors
+        new_leader = await fleet.leader()
+        await wait_for(lambda: fleet.all_fresh(3.0, rest), timeout=15)
+        after = await survivors[new_leader].status()
+        assert after is not None
+        assert budget_used(after.budget) > used_before  # carried over, plus its own resend
+        assert overlaps(fleet.live_spans(), 0.0) == []
+
+
+async def test_a_leader_cut_off_from_nats_closes_its_upstream_before_its_lease_expires(
+    tmp_path: Path,
+) -> None:
+    """The leader's NATS connection goes silent (the proxy swallows everything): it closes its
+    upstream with 1000 before the lease can expire, and the new leader dials only after."""
+    async with running_fleet(tmp_path) as fleet:
+        leader = await fleet.leader()
+        await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
+        cut_at = time.time()
+        fleet.proxies[leader].toxics.blackhole = True
+        await wait_for(lambda: len(fleet.sim.records_for("live")) == 2, timeout=LEASE_SECONDS + 10)
+        old, new = fleet.sim.records_for("live")
+        assert old.closed_at is not None and old.close_code_received == 1000
+        assert old.closed_at - cut_at < LEASE_SECONDS  # fenced before the lease could expire
+        assert new.opened_at >= old.closed_at, (old.closed_at, new.opened_at)
+        print(
+            f"\nleader cut off: upstream closed {old.closed_at - cut_at:.2f} s after the cut, "
+            f"the next leader dialled {new.opened_at - old.closed_at:.2f} s after that"
+        )
+        rest = tuple(h for h in HOSTS if h != leader)
+        await wait_for(lambda: fleet.all_fresh(3.0, rest), timeout=15)
+        fleet.proxies[leader].toxics.blackhole = False
+        fleet.proxies[leader].cut()  # it reconnects, and follows
+        await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
+        assert await fleet.leader() != leader
+        assert fleet.open_live() == 1
+        assert overlaps(fleet.live_spans(), 0.0) == []
+
+
+async def test_nats_restarted_one_leader_results_and_nothing_is_duplicated(
+    tmp_path: Path,
+) -> None:
+    """The NATS server stops for longer than the fencing time and starts again on the same
+    store: the hubs reconnect, one leader results, prices flow again, and no pane receives a
+    story or a bar twice."""
+    async with running_fleet(tmp_path) as fleet:
+        await fleet.leader()
+        await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
+        await wait_for(lambda: all(v.news_keys for vs in fleet.panes.values() for v in vs), 30)
+        await asyncio.sleep(3)  # stories and bars flowing through the broker for a while
+        fleet.nats.stop()
+        await asyncio.sleep(LEASE_SECONDS + 1)
+        assert fleet.open_live() == 0  # the leader fenced itself: no broker, no lease
+        fleet.nats.start()
+        leader = await fleet.leader(timeout=30)
+        await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
+        await asyncio.sleep(3)
+        assert fleet.open_live() == 1
+        assert list((await fleet.roles()).values()).count("leader") == 1
+        assert overlaps(fleet.live_spans(), 0.0) == []
+        for host in HOSTS:
+            for view in fleet.panes[host]:
+                assert len(view.news_keys) == len(set(view.news_keys)), (host, view.news_keys)
+                for code, times in view.bar_times.items():
+                    assert times == sorted(set(times)), (host, code)
+        print(f"\nafter the NATS restart {leader} leads")

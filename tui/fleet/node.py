@@ -145,6 +145,7 @@ class FleetNode:
         self.events_in = 0
         self.events_out = 0
         self.bytes_out = 0
+        self.bytes_in = 0
         self._nc: Client | None = None
         self._lease: KeyValue | None = None
         self._hubs: KeyValue | None = None
@@ -187,12 +188,14 @@ class FleetNode:
                 "fleet: followers "
                 + (", ".join(f"{e.host} ({e.panes} panes)" for e in followers) or "none")
             )
+            lines.append(f"fleet: published {self.events_out} messages, {self.bytes_out} bytes")
         elif state is not None:
             lines.append(
                 f"fleet: leader {state.host} since {_clock(state.since)}, lease age "
                 f"{max(0.0, now - state.renewed_at):.1f} s (TTL {self.lease_seconds:g} s)"
             )
             lines.append("fleet: hubs " + ", ".join(state.hubs))
+            lines.append(f"fleet: received {self.events_in} messages, {self.bytes_in} bytes")
         elif self.leader is not None:
             lines.append(f"fleet: leader {self.leader.host} since {_clock(self.leader.since)}")
         return lines
@@ -620,6 +623,7 @@ class FleetNode:
             log.warning("an undecodable fleet message was dropped: %s", exc)
             return
         self.events_in += 1
+        self.bytes_in += len(msg.data)
         if events.epoch != self.epoch or events.seq != self.seq + 1:
             self._resync = True  # a new leader, or a message missed: fill in from a snapshot
         self.epoch, self.seq = events.epoch, events.seq
