@@ -34,8 +34,8 @@ class NatsServer:
     """``nats-server -js`` on a loopback port, its store in a temporary directory (so a
     restart keeps the key-value buckets)."""
 
-    def __init__(self, binary: str, root: Path) -> None:
-        self.binary, self.root = binary, root
+    def __init__(self, binary: str, root: Path, token: str | None = None) -> None:
+        self.binary, self.root, self.token = binary, root, token
         self.port = free_port()
         self.store = root / "jetstream"
         self.process: subprocess.Popen[bytes] | None = None
@@ -47,7 +47,8 @@ class NatsServer:
     def start(self) -> None:
         log = open(self.root / "nats.log", "ab")  # noqa: SIM115 (the process keeps it)
         self.process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
+            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)]
+            + (["--auth", self.token] if self.token else []),
             stdout=log,
             stderr=log,
         )

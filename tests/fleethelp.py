@@ -69,8 +69,8 @@ def account_of(config: Config) -> str:
 class HostHub:
     """``marketpane hub serve`` as a host would run it: its own runtime, state and config."""
 
-    def __init__(self, name: str, config: Config, root: Path) -> None:
-        self.name, self.config = name, config
+    def __init__(self, name: str, config: Config, root: Path, token: str | None = None) -> None:
+        self.name, self.config, self.token = name, config, token
         self.home = root / name
         self.home.mkdir(parents=True)
         self.runtime = Path(tempfile.mkdtemp(prefix=f"mp{name[:2]}", dir="/tmp"))
@@ -96,6 +96,8 @@ class HostHub:
             MARKETPANE_SECRETS=str(self.home / "secrets.toml"),
             INSIGHTSENTRY_API_KEY=DEMO_KEY,
         )
+        if self.token:
+            env["MARKETPANE_NATS_TOKEN"] = self.token
         return env
 
     def start(self) -> None:

@@ -102,10 +102,10 @@ class Fleet:
 
 
 @contextlib.asynccontextmanager
-async def running_fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
+async def running_fleet(tmp_path: Path, token: str | None = None) -> AsyncIterator[Fleet]:
     assert BINARY is not None
     settings = sim_settings(fast_settings(step_seconds=0.1, speed=1.0, news_interval_seconds=1.0))
-    nats = NatsServer(BINARY, tmp_path)
+    nats = NatsServer(BINARY, tmp_path, token)
     nats.start()
     proxies: dict[str, ToxicProxy] = {}
     hubs: dict[str, HostHub] = {}
@@ -115,9 +115,8 @@ async def running_fleet(tmp_path: Path) -> AsyncIterator[Fleet]:
                 proxy = ToxicProxy("127.0.0.1", nats.port)
                 port = await proxy.start()
                 proxies[host] = proxy
-                hubs[host] = HostHub(
-                    host, fleet_config(sim, f"nats://127.0.0.1:{port}", host), tmp_path
-                )
+                config = fleet_config(sim, f"nats://127.0.0.1:{port}", host)
+                hubs[host] = HostHub(host, config, tmp_path, token)
             fleet = Fleet(sim, nats, hubs, proxies)
             for hub in hubs.values():
                 hub.start()
@@ -146,8 +145,10 @@ def report(fleet: Fleet) -> str:
 
 async def test_one_upstream_for_the_fleet_and_every_pane_fresh(tmp_path: Path) -> None:
     """Three hosts, two panes each, one ``/live`` connection for the account at any moment;
-    every pane on every hub shows fresh prices, and says which host leads."""
-    async with running_fleet(tmp_path) as fleet:
+    every pane on every hub shows fresh prices, and says which host leads. The broker asks
+    for a token: it never shows in a status, a log or a pane."""
+    token = "fleet-s3cret-token-7781"
+    async with running_fleet(tmp_path, token) as fleet:
         leader = await fleet.leader()
         await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
         started = time.monotonic()
@@ -168,6 +169,11 @@ async def test_one_upstream_for_the_fleet_and_every_pane_fresh(tmp_path: Path) -
         assert fleet.panes[leader][0].via is None
         other = next(h for h in HOSTS if h != leader)
         assert fleet.panes[other][0].via == f"leader on {leader}"
+        shown = [line for hub in fleet.hubs.values() for line in hub.errors().splitlines()]
+        assert follower is not None
+        shown += [*status.fleet, *follower.fleet]
+        shown += [n for views in fleet.panes.values() for v in views for n in v.notices]
+        assert shown and not [line for line in shown if token in line]
 
 
 def budget_used(text: str) -> int:

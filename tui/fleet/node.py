@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from nats.js.kv import KeyValue
 
 log = logging.getLogger("marketpane.fleet")
+_MISSING = object()
 
 PUBLISH_SECONDS = 0.02
 """The leader publishes what changed at most this often (coalesced, like a pane's batches)."""
@@ -158,6 +159,8 @@ class FleetNode:
         self._wanted_dirty = asyncio.Event()
         self._budget_dirty = asyncio.Event()
         self._stopping = False
+        self._sent: dict[str, dict[str, Any]] = {}
+        """What the leader last published of each row (the next message carries changes)."""
         engine.on_wanted = self._wanted_changed
         self._show_waiting("connecting to the fleet broker")
 
@@ -364,6 +367,7 @@ class FleetNode:
             self.renewed_sent, self.renewed_at = sent, time.time()
             self.since = time.time()
             self.seq = 0
+            self._sent = {}
             self.leader = LeaseValue(self.hub_id, self.host, os.getpid(), self.since)
             log.info("this hub (%s) leads the fleet (epoch %d)", self.host, revision)
             await self._load_budget()
@@ -542,7 +546,7 @@ class FleetNode:
                 self.epoch,
                 self.seq,
                 time.time(),
-                rows=[_row(store, code) for code in quotes if code in store.quotes],
+                rows=[self._changed_row(code) for code in quotes if code in store.quotes],
                 series=[
                     rows
                     for code, (reloaded, appended) in series.items()
@@ -558,6 +562,18 @@ class FleetNode:
                 continue
             self.events_out += 1
             self.bytes_out += len(payload)
+
+    def _changed_row(self, code: str) -> Row:
+        """The fields of ``code`` that changed since the last message (a follower that missed
+        one sees the gap in ``seq`` and asks for whole rows)."""
+        row = self.engine.store.quotes[code]
+        sent = self._sent.setdefault(code, {})
+        values = row.values
+        changed = {k: v for k, v in values.items() if sent.get(k, _MISSING) != v}
+        if "last_price" in changed:
+            changed.update((k, values[k]) for k in TIED_FIELDS if k in values)
+        sent.update(changed)
+        return Row(code, changed, row.updated_at, row.server_ms)
 
     async def _state_loop(self) -> None:
         assert self._nc is not None
@@ -717,18 +733,24 @@ class FleetNode:
             sorted({s.code for s in wanted if s.is_quote}),
             sorted({s.code for s in wanted if s.type != "quote"}),
         )
+        self._resync = False  # a gap from now on asks again
         try:
             reply = await self._nc.request(self.names.snapshot, encode(ask), REQUEST_SECONDS)
             snapshot = msgspec.msgpack.decode(reply.data, type=Snapshot)
         except Exception as exc:
             log.debug("no snapshot yet: %s", _why(exc))
+            self._resync = True
             return
         if snapshot.epoch < self.epoch:
+            self._resync = True
             return
-        self._resync = False
         if snapshot.epoch != self.epoch:
             self.epoch, self.seq = snapshot.epoch, snapshot.seq
         self._apply(snapshot.rows, snapshot.series, snapshot.news)
+
+
+TIED_FIELDS = ("change", "change_percent")
+"""Sent with every new last price, so a follower never derives them differently."""
 
 
 def _row(store: Any, code: str) -> Row:
