@@ -1,5 +1,5 @@
 # `make check` runs what CI runs (.ci/run), in the current environment.
-.PHONY: check lint test mutations bench bench-hub perf screenshots
+.PHONY: check lint test mutations bench bench-hub bench-fleet perf screenshots
 
 check: lint mutations test
 
@@ -26,3 +26,6 @@ bench-hub:
 
 perf:
 	python -m benchmarks.perf --check
+
+bench-fleet:
+	python -m benchmarks.fleet

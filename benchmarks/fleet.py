@@ -238,6 +238,47 @@ async def run_case(
         shutil.rmtree(root, ignore_errors=True)
 
 
+def per_row_costs(rounds: int = 2_000, symbols: int = 50) -> dict[str, float]:
+    """The fan-out's own costs, in this process: the leader's changed fields and encoding,
+    a follower's decoding and merge, and the bytes, per quote row (full quotes from the load
+    generator, every symbol changing every round)."""
+    import msgspec
+
+    from benchmarks.loadgen import full_quote
+    from tui.config import Config, HubSettings
+    from tui.engine.engine import Engine
+    from tui.fleet.node import FleetNode
+    from tui.fleet.wire import Events, encode
+    from tui.protocol.live import Quote
+    from tui.secrets import Keys
+
+    leader = Engine(Config(), Keys(), upstream=False)
+    node = FleetNode(leader, HubSettings(broker="nats://x:1"), Keys(), "a", panes=lambda: 0)
+    follower = Engine(Config(), Keys(), upstream=False)
+    names = codes(symbols)
+    lead_s = follow_s = 0.0
+    size = 0
+    for step in range(1, rounds + 1):
+        for code in names:
+            quote = msgspec.convert(full_quote(code, step), Quote)
+            leader.store.apply_quote(quote, None, time.time())
+        t0 = time.perf_counter()
+        rows = [node._changed_row(code) for code in names]
+        payload = encode(Events("h", 1, step, time.time(), rows=rows))
+        t1 = time.perf_counter()
+        for row in msgspec.msgpack.decode(payload, type=Events).rows:
+            follower.store.merge_row(row.code, row.values, row.updated_at, row.server_ms)
+        follow_s += time.perf_counter() - t1
+        lead_s += t1 - t0
+        size += len(payload)
+    count = rounds * symbols
+    return {
+        "leader_us_per_row": round(lead_s / count * 1e6, 2),
+        "follower_us_per_row": round(follow_s / count * 1e6, 2),
+        "bytes_per_row": round(size / count, 1),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     binary = nats_server_binary()
     if binary is None:
@@ -263,14 +304,24 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+async def _costs() -> dict[str, float]:
+    return per_row_costs()  # the engines want a running loop
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet")
     parser.add_argument("--quick", action="store_true", help="two rates, 6 s each")
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--json", metavar="FILE", help="write the results here too")
     args = parser.parse_args()
+    costs = asyncio.run(_costs())
+    print(json.dumps(costs), flush=True)
     results = asyncio.run(main_async(args))
     print()
+    print(
+        f"per row: leader {costs['leader_us_per_row']} us, follower "
+        f"{costs['follower_us_per_row']} us, {costs['bytes_per_row']} bytes"
+    )
     print(
         f"{'mode':7} {'offered':>8} {'recv/s':>8} {'pane q/s':>9} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'lead cpu':>8} {'foll cpu':>8} {'bus msg/s':>9} {'bus KB/s':>8}"
@@ -284,7 +335,8 @@ def main() -> int:
             f"{r['broker_bytes_per_s'] / 1024:>8.1f}"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+        report = {"per_row": costs, "runs": results}
+        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
 
 
