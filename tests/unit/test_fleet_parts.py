@@ -185,3 +185,15 @@ async def test_a_follower_merges_sparse_rows_and_asks_again_after_a_gap() -> Non
     node.role = "leader"
     await node._on_events(events(5, {"volume": 9.0}))  # type: ignore[arg-type]
     assert node.engine.store.quotes["X:A"].values["volume"] == 5.0  # its own: ignored
+
+
+def test_a_late_follower_takes_the_leaders_trend_but_never_a_shorter_one() -> None:
+    store = MarketStore()
+    now = time.time()
+    store.apply_quote(Quote(code="X:A", last_price=5.0), None, now)
+    minute = int(now // 60)
+    store.adopt_trend("X:A", [1.0, 2.0, 3.0, 5.0], minute)
+    assert list(store.quotes["X:A"].spark) == [1.0, 2.0, 3.0, 5.0]
+    store.adopt_trend("X:A", [4.0, 5.0], minute)  # shorter: kept what it has
+    store.adopt_trend("X:A", [9.0] * 10, minute - 1)  # older: kept
+    assert list(store.quotes["X:A"].spark) == [1.0, 2.0, 3.0, 5.0]

@@ -360,6 +360,16 @@ class MarketStore:
         now = time.time()
         self.apply_quote(quote, server_ms, min(updated_at, now))
 
+    def adopt_trend(self, code: str, points: list[float], minute: int) -> None:
+        """Take another process's Trend window for ``code`` when it reaches at least as far
+        back and as far forward as this one (a fleet follower joining late)."""
+        row = self.quotes.get(code)
+        if row is None or minute < row.spark_minute or len(points) < len(row.spark):
+            return
+        row.spark = deque(points, maxlen=SPARK_POINTS)
+        row.spark_minute = minute
+        self.changed_quotes.add(code)
+
     def apply_series(
         self, update: SeriesUpdate, *, first: bool, now: float, ticks: bool = False
     ) -> None:

@@ -651,6 +651,8 @@ class FleetNode:
         store = self.engine.store
         for row in rows:
             store.merge_row(row.code, row.values, row.updated_at, row.server_ms)
+            if row.trend is not None:
+                store.adopt_trend(row.code, row.trend, row.trend_minute)
         now = time.time()
         for part in series:
             update = SeriesUpdate(part.code, part.bar_type, None, None, part.bars)
@@ -754,8 +756,10 @@ TIED_FIELDS = ("change", "change_percent")
 
 
 def _row(store: Any, code: str) -> Row:
+    """A whole row for a snapshot, with its Trend window."""
     row = store.quotes[code]
-    return Row(code, dict(row.values), row.updated_at, row.server_ms)
+    points = list(row.spark)
+    return Row(code, dict(row.values), row.updated_at, row.server_ms, points, row.spark_minute)
 
 
 def _series(store: Any, code: str, reloaded: bool, appended: int) -> SeriesRows | None:

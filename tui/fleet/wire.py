@@ -85,6 +85,9 @@ class Row(msgspec.Struct, array_like=True, frozen=True):
     values: dict[str, Any]
     updated_at: float
     server_ms: float | None
+    trend: list[float] | None = None
+    """The Trend column's points (snapshots only: a late joiner draws the same 30 minutes)."""
+    trend_minute: int = -1
 
 
 class SeriesRows(msgspec.Struct, array_like=True, frozen=True):
