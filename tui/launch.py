@@ -96,6 +96,13 @@ def _run_in_process(
     )
     display = options.config.display
     first_frame = os.environ.get("MARKETPANE_FIRST_FRAME_FILE")
+    if options.config.hub.broker is not None and not demo and replay is None:
+        fleet = (
+            "hub.broker is set but this pane runs in-process with its own upstream connection: "
+            "on a one-connection plan it and the fleet's leader evict each other (run "
+            "without --no-hub to join the fleet)"
+        )
+        startup_notice = f"{startup_notice}. {fleet}" if startup_notice else fleet
     try:
         app = build_app(
             SessionOptions(
