@@ -23,7 +23,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -238,10 +238,13 @@ class FleetNode:
         await nc.subscribe(self.names.state, cb=self._on_state)
         await nc.subscribe(self.names.desired, cb=self._on_desired)
         tasks = [
-            asyncio.create_task(self._lease_loop(), name="fleet-lease"),
-            asyncio.create_task(self._fence_watch(), name="fleet-fence"),
-            asyncio.create_task(self._wanted_loop(), name="fleet-wanted"),
-            asyncio.create_task(self._follower_watch(), name="fleet-watch"),
+            asyncio.create_task(self._guarded(loop), name=f"fleet{loop.__name__}")
+            for loop in (
+                self._lease_loop,
+                self._fence_watch,
+                self._wanted_loop,
+                self._follower_watch,
+            )
         ]
         try:
             await asyncio.gather(*tasks)
@@ -249,6 +252,18 @@ class FleetNode:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _guarded(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run one of the fleet's loops for good: a bug in it is logged and the loop started
+        again a second later, never left dead while the hub serves on."""
+        while not self._stopping:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fleet %s failed; restarting it", loop.__name__.strip("_"))
+                await asyncio.sleep(1.0)
 
     async def close(self) -> None:
         """Leave the fleet: a leader closes its upstream with 1000 and releases the lease so
@@ -315,6 +330,7 @@ class FleetNode:
                         renew_every(self.lease_seconds),
                     )
                     self.renewed_sent, self.renewed_at = sent, time.time()
+                    self._dial_if_fresh()
                 except jserrors.KeyWrongLastSequenceError:
                     await self._demote("another hub holds the lease")
                 except Exception as exc:
@@ -378,15 +394,24 @@ class FleetNode:
             self._snapshot_sub = await self._nc.subscribe(
                 self.names.snapshot, cb=self._on_snapshot_request
             )
-            await self._load_peers()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._load_peers(), REQUEST_SECONDS)
             self._refit()
             engine.remote = None
-            engine.start_upstream()
+            self._dial_if_fresh()
             self._leader_tasks = [
                 asyncio.create_task(self._publish_loop(), name="fleet-publish"),
                 asyncio.create_task(self._state_loop(), name="fleet-state"),
                 asyncio.create_task(self._budget_loop(), name="fleet-budget"),
             ]
+
+    def _dial_if_fresh(self) -> None:
+        """Open the upstream only while the lease is surely held: a promotion that took long
+        (a slow broker) waits for the next renewal rather than dial near the fence."""
+        if self.role == "leader" and (
+            time.monotonic() - self.renewed_sent < fence_after(self.lease_seconds) / 2
+        ):
+            self.engine.start_upstream()  # (nothing if the sockets are already open)
 
     async def _demote(self, reason: str, *, release: bool = False) -> None:
         async with self._role_lock:
