@@ -549,6 +549,7 @@ class FleetNode:
 
     def _refit(self) -> str | None:
         """The leader subscribes the union: its own panes first, then every other hub's."""
+        self._prune_peers()  # a hub not heard from lately wants nothing any more
         sets = [self.local, *(p.entry.desired for p in self.peers.values())]
         return self.engine.set_desired(union_of(sets))
 
@@ -604,7 +605,7 @@ class FleetNode:
         assert self._nc is not None
         while True:
             if self._prune_peers():
-                self._refit()
+                self._refit()  # (a dead hub's symbols leave the union)
             engine = self.engine
             marks, series_marks = engine.marks()
             hubs = [f"{self.host} ({self.panes()} panes, leader)"] + [
