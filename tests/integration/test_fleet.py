@@ -29,6 +29,8 @@ from tests.fleethelp import (
 from tests.integration.test_hub import PaneView
 from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
+from tui.engine.status import FeedState
+from tui.engine.store import NewsItem
 from tui.hub.client import RemoteSession
 from tui.session.values import SessionBatch
 from tui.sim.server import Simulator, run_simulator
@@ -50,10 +52,12 @@ class FleetPane(PaneView):
     def __init__(self, session: RemoteSession) -> None:
         super().__init__(session)
         self.news_keys: list[str] = []
+        self.news_items: list[NewsItem] = []
         self.bar_times: dict[str, list[float]] = {}
 
     def on_batch(self, batch: SessionBatch) -> None:
         self.news_keys.extend(item.key for item in batch.news)
+        self.news_items.extend(batch.news)
         for delta in batch.series:
             times = self.bar_times.setdefault(delta.code, [])
             if delta.reloaded:
@@ -158,6 +162,9 @@ async def test_one_upstream_for_the_fleet_and_every_pane_fresh(tmp_path: Path) -
             await asyncio.sleep(0.5)
         assert len(fleet.sim.records_for("live")) == 1
         assert overlaps(fleet.live_spans(), 0.0) == []
+        for host in HOSTS:  # each pane's chart (its first symbol's bars) came too
+            for view, symbols in zip(fleet.panes[host], WATCHLISTS[host], strict=True):
+                assert len(view.bar_times.get(symbols[0], [])) > 10, (host, view.bar_times)
         status = await fleet.hubs[leader].status()
         assert status is not None and any("followers" in line for line in status.fleet)
         for host in HOSTS:
@@ -251,8 +258,19 @@ async def test_nats_restarted_one_leader_results_and_nothing_is_duplicated(
         await wait_for(lambda: all(v.news_keys for vs in fleet.panes.values() for v in vs), 30)
         await asyncio.sleep(3)  # stories and bars flowing through the broker for a while
         fleet.nats.stop()
+
+        def honest() -> bool:  # every pane says its feed is not live: never quietly stale
+            return all(
+                v.statuses and all(s.state != FeedState.LIVE for s in v.statuses)
+                for views in fleet.panes.values()
+                for v in views
+            )
+
+        await wait_for(honest, timeout=LEASE_SECONDS + 1)
         await asyncio.sleep(LEASE_SECONDS + 1)
         assert fleet.open_live() == 0  # the leader fenced itself: no broker, no lease
+        words = {s.detail for vs in fleet.panes.values() for v in vs for s in v.statuses}
+        assert any("leader" in w or "broker" in w for w in words), words
         fleet.nats.start()
         leader = await fleet.leader(timeout=30)
         await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
@@ -262,7 +280,11 @@ async def test_nats_restarted_one_leader_results_and_nothing_is_duplicated(
         assert overlaps(fleet.live_spans(), 0.0) == []
         for host in HOSTS:
             for view in fleet.panes[host]:
-                assert len(view.news_keys) == len(set(view.news_keys)), (host, view.news_keys)
+                # a story is sent again only changed (a merge: another report of it added a
+                # ticker); the same story twice would be a second line on screen
+                twice = [i for n, i in enumerate(view.news_items) if i in view.news_items[:n]]
+                assert not twice, (host, twice)
+                assert len(view.mirror.news) == len({i.key for i in view.mirror.news})
                 for code, times in view.bar_times.items():
                     assert times == sorted(set(times)), (host, code)
         print(f"\nafter the NATS restart {leader} leads")

@@ -27,6 +27,7 @@ from tests.simhelp import fast_settings
 from tui import __version__
 from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
+from tui.engine.status import FeedStatus
 from tui.engine.union import union_of
 from tui.hub import server as hub_server
 from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_alive, stop_hub
@@ -54,6 +55,7 @@ class PaneView:
         self.marks: dict[str, str] = {}
         self.budget = ""
         self.via: str | None = None
+        self.statuses: list[FeedStatus] = []
         session.on_batch = self.on_batch
 
     def on_batch(self, batch: SessionBatch) -> None:
@@ -63,6 +65,7 @@ class PaneView:
         self.marks = batch.marks
         self.budget = batch.budget or self.budget
         self.via = batch.via
+        self.statuses = batch.statuses
         if batch.state is not None:
             self.state = batch.state
         if self.acks:
