@@ -288,7 +288,10 @@ class FleetNode:
         self._state = await _bucket(js, self.names.state_bucket, ttl=None)
 
     async def _on_error(self, exc: Exception) -> None:
-        log.debug("broker: %s", mask_secrets(_why(exc)))
+        if self.role == "connecting":  # the client retries by itself: say why meanwhile
+            self._set_problem(f"cannot reach the fleet broker at {self.broker}: {_why(exc)}")
+        else:
+            log.debug("broker: %s", _why(exc))
 
     async def _on_disconnected(self) -> None:
         if self._stopping:
@@ -722,8 +725,12 @@ class FleetNode:
         statuses = [
             FeedStatus(name, FeedState.RECONNECTING, detail=why, last_error=why) for name in names
         ]
+        budget = self.leader_state.budget if self.leader_state is not None else ""
         self.engine.remote = RemoteUpstream(
-            via="fleet: no leader", statuses=statuses, pending=None, budget=""
+            via="fleet: no leader",
+            statuses=statuses,
+            pending=None,
+            budget=budget or "budget: kept by the fleet's leader",
         )
         self.engine.status_changed()
 
