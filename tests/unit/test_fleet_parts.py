@@ -98,6 +98,8 @@ def test_fleet_values_round_trip_as_messagepack() -> None:
 def test_the_broker_url_is_shown_without_credentials() -> None:
     assert shown_url("nats://user:pa55word@broker.example:4222") == "nats://broker.example:4222"
     assert shown_url("tls://tok3n@10.0.0.1") == "tls://10.0.0.1"
+    connect_options(HubSettings(broker="nats://fleetuser:pa55word-9@b:4222"), Keys(), "hub")
+    assert mask_secrets("auth pa55word-9 for fleetuser") == f"auth {MASK} for {MASK}"
 
 
 def test_connect_options_take_the_secrets_and_check_files(tmp_path: Path) -> None:

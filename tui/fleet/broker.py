@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tui.config import HubSettings
-from tui.secrets import Keys
+from tui.secrets import Keys, register_secret
 
 
 class BrokerSetupError(Exception):
@@ -24,10 +24,20 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
+def register_url_credentials(url: str) -> None:
+    """A ``user:password@`` or ``token@`` in the broker URL is a secret like any key: masked
+    in every log line and message from now on."""
+    parts = urlsplit(url)
+    for value in (parts.username, parts.password):
+        if value:
+            register_secret(value)
+
+
 def connect_options(settings: HubSettings, keys: Keys, name: str) -> dict[str, Any]:
     """Keyword arguments for ``nats.connect``: reconnect for ever, quickly, quietly."""
     if settings.broker is None:
         raise BrokerSetupError("hub.broker is not set")
+    register_url_credentials(settings.broker)
     options: dict[str, Any] = {
         "servers": [settings.broker],
         "name": name,
