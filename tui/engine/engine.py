@@ -254,6 +254,12 @@ class Engine:
 
     def reconnect(self) -> None:
         """Force every feed to reconnect (and restart stopped ones)."""
+        if self.remote is not None:  # a fleet follower holds no socket to reconnect
+            self.notice(
+                "information",
+                f"The upstream is held by the fleet's {self.remote.via}: reconnect there "
+                "(r in one of its panes, or marketpane hub stop to hand the lease over).",
+            )
         for feed in self.feeds:
             feed.reconnect_now()
 
