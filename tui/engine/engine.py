@@ -255,10 +255,14 @@ class Engine:
     def reconnect(self) -> None:
         """Force every feed to reconnect (and restart stopped ones)."""
         if self.remote is not None:  # a fleet follower holds no socket to reconnect
+            via = self.remote.via
             self.notice(
                 "information",
-                f"The upstream is held by the fleet's {self.remote.via}: reconnect there "
-                "(r in one of its panes, or marketpane hub stop to hand the lease over).",
+                f"The upstream is held by the fleet's {via}: reconnect there (r in one of its "
+                "panes, or marketpane hub stop to hand the lease over)."
+                if via.startswith("leader")
+                else "No fleet leader holds the upstream yet; this hub takes the lease when it "
+                "can and connects then.",
             )
         for feed in self.feeds:
             feed.reconnect_now()
