@@ -168,8 +168,9 @@ async def test_symbols_list_is_one_code_path_and_never_saved(isolated_paths: Pat
 
 def test_the_core_imports_no_textual() -> None:
     """The layering rule, checked in a fresh interpreter: protocol, engine, session, simulator,
-    config, secrets and the launcher bring in no Textual, and no Rich beyond what httpx itself
-    loads (its command-line helper imports Rich when it is installed)."""
+    config, secrets, the launcher, the hub and the fleet bring in no Textual, and no Rich beyond
+    what httpx itself loads (its command-line helper imports Rich when it is installed); and
+    nats-py is loaded only by a hub with a broker."""
     code = (
         "import sys\n"
         "import httpx\n"
@@ -177,9 +178,11 @@ def test_the_core_imports_no_textual() -> None:
         "import tui.protocol.live, tui.protocol.newsfeed, tui.protocol.stocknews\n"
         "import tui.engine.engine, tui.engine.replay, tui.session.session\n"
         "import tui.session.mirror, tui.sim.server, tui.config, tui.secrets, tui.launch\n"
+        "import tui.hub.server, tui.fleet.node\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')\n"
         "             and m not in before)\n"
-        "print(','.join(bad))\n"
+        "nats = [m for m in sys.modules if m.split('.')[0] == 'nats']\n"
+        "print(','.join(bad) + ('; nats loaded without a broker' if nats else ''))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
