@@ -12,7 +12,7 @@ import pytest
 from tui.config import Config, ConfigError, HubSettings, load_config
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.engine import Engine
-from tui.engine.status import FeedState, FeedStatus
+from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.store import MarketStore, NewsItem, StoreTap
 from tui.fleet.broker import BrokerSetupError, connect_options, shown_url
 from tui.fleet.node import CLOSE_SECONDS, FleetNode, fence_after, renew_every
@@ -199,3 +199,38 @@ def test_a_late_follower_takes_the_leaders_trend_but_never_a_shorter_one() -> No
     store.adopt_trend("X:A", [4.0, 5.0], minute)  # shorter: kept what it has
     store.adopt_trend("X:A", [9.0] * 10, minute - 1)  # older: kept
     assert list(store.quotes["X:A"].spark) == [1.0, 2.0, 3.0, 5.0]
+
+
+async def test_a_follower_shows_the_leaders_upstream_notices_once() -> None:
+    node = _node()
+    node.role = "follower"
+    notice = Notice("warning", "The server says your plan allows 1 symbol subscription", 5.0)
+
+    def state(seq: float) -> _Msg:
+        return _Msg(
+            encode(
+                LeaderState(
+                    "lead",
+                    "alpha",
+                    1.0,
+                    3,
+                    2.0,
+                    [],
+                    None,
+                    {},
+                    {},
+                    "b",
+                    None,
+                    [],
+                    [],
+                    seq,
+                    notices=[notice],
+                )
+            )
+        )
+
+    await node._on_state(state(1.0))  # type: ignore[arg-type]
+    await node._on_state(state(2.0))  # type: ignore[arg-type]
+    texts = [n.text for n in node.engine.notice_log]
+    assert texts.count(notice.text) == 1
+    assert node.engine.via == "leader on alpha"

@@ -80,6 +80,9 @@ SNAPSHOT_NEWS = 200
 """Stories a snapshot carries."""
 CLOSE_SECONDS = 1.0
 """How long a fenced leader waits for the closing handshakes before aborting."""
+NOTICE_SECONDS = 60.0
+"""How long the leader keeps repeating an upstream notice in its state (a follower that joins
+or was cut off meanwhile still shows it once)."""
 REQUEST_SECONDS = 2.0
 """How long a follower waits for a snapshot."""
 
@@ -159,6 +162,8 @@ class FleetNode:
         self._wanted_dirty = asyncio.Event()
         self._budget_dirty = asyncio.Event()
         self._stopping = False
+        self._notices_seen: dict[tuple[float, str], None] = {}
+        """The leader's notices already shown here (in order, bounded)."""
         self._sent: dict[str, dict[str, Any]] = {}
         """What the leader last published of each row (the next message carries changes)."""
         engine.on_wanted = self._wanted_changed
@@ -629,7 +634,14 @@ class FleetNode:
                 live=sorted({s.code for s in engine.desired}),
                 hubs=hubs,
                 sent_at=time.time(),
+                notices=[
+                    n
+                    for n in engine.notice_log
+                    if not n.alert and n.at >= time.time() - NOTICE_SECONDS
+                ],
             )
+            for notice in state.notices:  # (if this hub follows later, not shown again)
+                self._notices_seen[(notice.at, notice.text)] = None
             with contextlib.suppress(Exception):
                 await self._nc.publish(self.names.state, encode(state))
             await asyncio.sleep(STATE_SECONDS)
@@ -699,6 +711,13 @@ class FleetNode:
         self.leader_state = state
         self.state_heard = time.monotonic()
         self.problem = None
+        for notice in state.notices:  # the upstream's words, once each, on every pane here
+            key = (notice.at, notice.text)
+            if key not in self._notices_seen:
+                self._notices_seen[key] = None
+                self.engine.add_notice(notice)
+        while len(self._notices_seen) > 500:
+            del self._notices_seen[next(iter(self._notices_seen))]
         self._show_state(state)
 
     def _show_state(self, state: LeaderState) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from tui.engine.capacity import PlanUse
-from tui.engine.status import FeedStatus
+from tui.engine.status import FeedStatus, Notice
 from tui.engine.store import NewsItem
 from tui.protocol.live import Bar, Subscription
 
@@ -134,6 +134,9 @@ class LeaderState(msgspec.Struct, frozen=True):
     hubs: list[str]
     """``host (panes)`` of every hub the leader hears from, itself first."""
     sent_at: float
+    notices: list[Notice] = []
+    """The upstream's notices of the last minute (the server's errors and limits in words;
+    never an alert's, which belong to each hub): a follower shows each once."""
 
 
 class SnapshotAsk(msgspec.Struct, frozen=True):
