@@ -159,12 +159,21 @@ async def test_the_leader_sends_what_changed_and_a_new_price_with_its_change() -
     }
     store.apply_quote(Quote(code="X:A", volume=6.0), None, now)
     assert node._changed_row("X:A").values == {"volume": 6.0}
+    store.apply_quote(Quote(code="X:A", last_price=10.7), None, now)
     store.apply_quote(Quote(code="X:A", last_price=10.5, change=1.0), None, now)
-    assert node._changed_row("X:A").values == {
+    row = node._changed_row("X:A")
+    assert row.direction == -1  # it fell last, though the message's net move is up
+    follower = _node()
+    follower.engine.store.merge_row("X:A", {"last_price": 10.0, "change_percent": 11.1}, now, None)
+    assert row.values == {
         "last_price": 10.5,
-        "change": 1.0,  # unchanged, but tied to the price
-        "change_percent": 11.1,
+        "change": 1.0,  # unchanged since the last message, but tied to the price
     }
+    assert row.removed == ["change_percent"]  # a price with no close dropped it: so must a
+    follower._apply([row], [], [])  # follower, never show the old one against the new price
+    shown = follower.engine.store.quotes["X:A"]
+    assert shown.direction == -1  # as the leader shows it (the message's net move is up)
+    assert "change_percent" not in shown.values and shown.values["last_price"] == 10.5
 
 
 async def test_a_follower_merges_sparse_rows_and_asks_again_after_a_gap() -> None:

@@ -349,16 +349,27 @@ class MarketStore:
             self.tap.quotes.add(quote.code)
 
     def merge_row(
-        self, code: str, values: dict[str, Any], updated_at: float, server_ms: float | None
+        self,
+        code: str,
+        values: dict[str, Any],
+        updated_at: float,
+        server_ms: float | None,
+        removed: list[str] | None = None,
     ) -> None:
         """Merge quote fields another process decoded (a fleet leader's), keeping when they
-        were received there: a follower's snapshot must not make an old quote look new."""
+        were received there: a follower's snapshot must not make an old quote look new.
+        ``removed`` fields are forgotten (the leader cleared them)."""
         try:
             quote = Quote(code=code, **values)
         except TypeError:  # a field this version does not know: merge what it does know
             quote = Quote(code=code, **{k: v for k, v in values.items() if k in QUOTE_FIELDS})
         now = time.time()
         self.apply_quote(quote, server_ms, min(updated_at, now))
+        if removed:
+            row = self.quotes[code]
+            for name in removed:
+                if row.values.pop(name, None) is not None:
+                    row.changed_at[name] = now
 
     def adopt_trend(self, code: str, points: list[float], minute: int) -> None:
         """Take another process's Trend window for ``code`` when it reaches at least as far

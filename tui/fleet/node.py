@@ -606,8 +606,11 @@ class FleetNode:
         changed = {k: v for k, v in values.items() if sent.get(k, _MISSING) != v}
         if "last_price" in changed:
             changed.update((k, values[k]) for k in TIED_FIELDS if k in values)
+        removed = [k for k in sent if k not in values]
+        for name in removed:
+            del sent[name]
         sent.update(changed)
-        return Row(code, changed, row.updated_at, row.server_ms)
+        return Row(code, changed, row.updated_at, row.server_ms, removed, row.direction)
 
     async def _state_loop(self) -> None:
         assert self._nc is not None
@@ -691,7 +694,9 @@ class FleetNode:
     def _apply(self, rows: list[Row], series: list[SeriesRows], news: list[Any]) -> None:
         store = self.engine.store
         for row in rows:
-            store.merge_row(row.code, row.values, row.updated_at, row.server_ms)
+            store.merge_row(row.code, row.values, row.updated_at, row.server_ms, row.removed)
+            if row.direction:
+                store.quotes[row.code].direction = row.direction
             if row.trend is not None:
                 store.adopt_trend(row.code, row.trend, row.trend_minute)
         now = time.time()
@@ -811,7 +816,16 @@ def _row(store: Any, code: str) -> Row:
     """A whole row for a snapshot, with its Trend window."""
     row = store.quotes[code]
     points = list(row.spark)
-    return Row(code, dict(row.values), row.updated_at, row.server_ms, points, row.spark_minute)
+    return Row(
+        code,
+        dict(row.values),
+        row.updated_at,
+        row.server_ms,
+        [name for name in TIED_FIELDS if name not in row.values],
+        row.direction,
+        points,
+        row.spark_minute,
+    )
 
 
 def _series(store: Any, code: str, reloaded: bool, appended: int) -> SeriesRows | None:

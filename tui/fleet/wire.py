@@ -85,6 +85,11 @@ class Row(msgspec.Struct, array_like=True, frozen=True):
     values: dict[str, Any]
     updated_at: float
     server_ms: float | None
+    removed: list[str] = []
+    """Fields the leader no longer holds (a change cleared with no close to derive it from)."""
+    direction: int = 0
+    """+1 or -1: which way the last price last moved at the leader (a move and its reversal
+    within one 20 ms message would otherwise read as the net move)."""
     trend: list[float] | None = None
     """The Trend column's points (snapshots only: a late joiner draws the same 30 minutes)."""
     trend_minute: int = -1
