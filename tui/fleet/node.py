@@ -606,7 +606,8 @@ class FleetNode:
         changed = {k: v for k, v in values.items() if sent.get(k, _MISSING) != v}
         if "last_price" in changed:
             changed.update((k, values[k]) for k in TIED_FIELDS if k in values)
-        removed = [k for k in sent if k not in values]
+        removed = [k for k in TIED_FIELDS if k in sent and k not in values]  # (only these
+        # are ever dropped: MarketStore clears a change it cannot derive for a new price)
         for name in removed:
             del sent[name]
         sent.update(changed)
