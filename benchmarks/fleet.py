@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.natsserver import NatsServer, nats_server_binary
+from benchmarks.natsserver import NatsServer, nats_server_binary, stop_process
 from benchmarks.perf import LoadGen
 from benchmarks.readers import proc_cpu_seconds
 
@@ -102,12 +102,7 @@ class Host:
         return hub_status(self.place)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 @dataclass

@@ -18,13 +18,15 @@ from typing import TypeVar
 
 import tomli_w
 
+from benchmarks.natsserver import stop_process
 from tests.integration.test_hub import PaneView
 from tui import __version__
-from tui.config import Config, Endpoints, HubSettings, Plan
+from tui.config import Config, HubSettings, Plan
 from tui.hub.client import HubError, RemoteSession, hub_alive, hub_status
 from tui.hub.place import HubPlace, account_id
 from tui.hub.wire import PROTOCOL, Hello, HubStatus
 from tui.secrets import Keys, Secret
+from tui.session.demo import demo_runtime_config
 from tui.sim.server import Simulator
 from tui.sim.settings import DEMO_KEY, PlanSpec, SimSettings
 
@@ -46,20 +48,13 @@ def sim_settings(base: SimSettings) -> SimSettings:
 def fleet_config(sim: Simulator, broker: str, host: str) -> Config:
     """A host's config: the simulator's endpoints, a one-connection plan, the broker."""
     assert sim.urls is not None
-    urls = sim.urls
-    return Config(
-        endpoints=Endpoints(
-            live_url=urls.live,
-            newsfeed_url=urls.newsfeed,
-            stocknews_url=urls.stocknews,
-            rest_url=urls.rest,
-            rapidapi_url=urls.rest,
-        ),
+    config = Config(
         plan=Plan(name="one-conn", subscriptions=12, max_dp=1000, connections=1),
         hub=HubSettings(
             broker=broker, host_name=host, lease_seconds=LEASE_SECONDS, linger_seconds=0
         ),
     )
+    return demo_runtime_config(config, sim.urls)
 
 
 def account_of(config: Config) -> str:
@@ -135,13 +130,7 @@ class HostHub:
             self.process.wait(5)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         shutil.rmtree(self.runtime, ignore_errors=True)
 
     def errors(self) -> str:

@@ -19,7 +19,7 @@ from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub
 from tui.hub.place import account_id, place_for
 from tui.hub.wire import PROTOCOL, Hello
 from tui.secrets import Keys
-from tui.session.demo import start_demo
+from tui.session.demo import start_demo, state_dir_for
 from tui.session.session import Session, SessionOptions
 from tui.session.values import SessionBatch
 from tui.sim.server import SimulatorThread
@@ -92,7 +92,7 @@ def headless_session(
             persist=False,
             demo=demo,
             engine_settings=EngineSettings(newsfeed=False, stocknews=False),
-            state_dir=paths.state_dir() / "demo" if demo else paths.state_dir(),
+            state_dir=state_dir_for(demo),
         )
     )
     return HeadlessSession(session, simulator)

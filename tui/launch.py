@@ -10,9 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui import __version__, paths
-from tui.engine.engine import EngineSettings
-from tui.session.demo import demo_keys, demo_runtime_config, start_demo
+from tui import __version__
+from tui.session.demo import (
+    demo_keys,
+    demo_runtime_config,
+    paced_settings,
+    start_demo,
+    state_dir_for,
+)
 from tui.session.session import Session, SessionOptions
 
 if TYPE_CHECKING:
@@ -94,7 +99,6 @@ def _run_in_process(
     simulator, runtime, keys = start_demo(
         options.config, options.keys, demo=demo, seed=options.seed, speed=options.speed
     )
-    display = options.config.display
     first_frame = os.environ.get("MARKETPANE_FIRST_FRAME_FILE")
     if options.config.hub.broker is not None and not demo and replay is None:
         fleet = (
@@ -112,10 +116,8 @@ def _run_in_process(
                 runtime_config=runtime,
                 demo=demo,
                 symbols=options.symbols,
-                engine_settings=EngineSettings(
-                    ui_hz=display.ui_hz, quiet_hz=display.quiet_hz, idle_hz=display.idle_hz
-                ),
-                state_dir=paths.state_dir() if not options.demo else paths.state_dir() / "demo",
+                engine_settings=paced_settings(options.config.display),
+                state_dir=state_dir_for(options.demo),
                 record_path=options.record,
                 replay=replay,
             ),

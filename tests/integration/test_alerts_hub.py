@@ -22,10 +22,11 @@ from tests.enginehelp import wait_for
 from tests.integration.test_hub import short_runtime_dir
 from tests.simhelp import fast_settings
 from tui.alerts.model import AlertDelivery
-from tui.config import Config, Endpoints, save_config
+from tui.config import Config, save_config
 from tui.hub.client import HubError, ensure_hub, hub_status, stop_hub
 from tui.hub.place import account_id, place_for
 from tui.secrets import Keys, Secret
+from tui.session.demo import demo_runtime_config
 from tui.sim.server import run_simulator
 from tui.sim.settings import DEMO_KEY
 
@@ -67,13 +68,7 @@ async def test_cli_alert_fires_in_the_hub_with_no_pane_within_a_second(
     record = tmp_path / "fired.jsonl"
     async with run_simulator(fast_settings(market_paused=True)) as sim:
         assert sim.urls is not None
-        config = Config()
-        config.endpoints = Endpoints(
-            live_url=sim.urls.live,
-            newsfeed_url=sim.urls.newsfeed,
-            stocknews_url=sim.urls.stocknews,
-            rest_url=sim.urls.rest,
-        )
+        config = demo_runtime_config(Config(), sim.urls)
         config.alert_delivery = AlertDelivery(
             tmux=False, command=[sys.executable, str(hook), str(record)]
         )

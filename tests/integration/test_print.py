@@ -19,11 +19,12 @@ import pytest
 
 from tests.integration.test_hub import short_runtime_dir
 from tests.simhelp import fast_settings
-from tui.config import Config, Endpoints, save_config
+from tui.config import Config, save_config
 from tui.hub.client import HubError, ensure_hub, stop_hub
 from tui.hub.place import account_id, place_for
 from tui.portfolio.model import Portfolio, PortfolioFile, save_portfolio
 from tui.secrets import Keys, Secret
+from tui.session.demo import demo_runtime_config
 from tui.sim.server import Simulator, run_simulator
 from tui.sim.settings import DEMO_KEY
 
@@ -50,13 +51,7 @@ async def sim_account(
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_runtime_dir()))
     async with run_simulator(fast_settings(**settings)) as sim:
         assert sim.urls is not None
-        config = Config()
-        config.endpoints = Endpoints(
-            live_url=sim.urls.live,
-            newsfeed_url=sim.urls.newsfeed,
-            stocknews_url=sim.urls.stocknews,
-            rest_url=sim.urls.rest,
-        )
+        config = demo_runtime_config(Config(), sim.urls)
         save_config(config, home / "config.toml")
         yield sim, config
 

@@ -278,14 +278,19 @@ class Engine:
         any still open after that is aborted. Safe to call more than once, and after the task
         running :meth:`run` was cancelled (the feeds run in tasks of their own)."""
         self.stop()
+        await self._close_feeds(timeout)
+        if self.recorder is not None:
+            self.recorder.close()
+
+    async def _close_feeds(self, timeout: float) -> None:
+        """Wait at most ``timeout`` for the stopped feeds' closing handshakes (1000), then
+        abort any socket still open."""
         pending = [task for task in self._feed_tasks if not task.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
         for feed in self.feeds:
             if feed.ws is not None and feed.ws.transport is not None:
                 feed.ws.transport.abort()
-        if self.recorder is not None:
-            self.recorder.close()
 
     def batch_done(self) -> None:
         """The UI finished drawing the last batch; the next may be posted (at once if a tick
@@ -341,12 +346,7 @@ class Engine:
         and keep running without them: a fleet leader that lost, or may lose, its lease."""
         for feed in self.feeds:
             feed.stop()
-        pending = [task for task in self._feed_tasks if not task.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
-        for feed in self.feeds:
-            if feed.ws is not None and feed.ws.transport is not None:
-                feed.ws.transport.abort()
+        await self._close_feeds(timeout)
         self._feed_tasks = []
         self.feeds = []
         self.intent.sent_version = -1

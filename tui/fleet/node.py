@@ -144,8 +144,6 @@ class FleetNode:
         """Monotonic time the last successful renewal was sent (fencing counts from it)."""
         self.renewed_at = 0.0
         self.since = 0.0
-        self.takeovers = 0
-        self.fenced = 0
         self.events_in = 0
         self.events_out = 0
         self.bytes_out = 0
@@ -375,7 +373,6 @@ class FleetNode:
         while not self._stopping:
             await asyncio.sleep(0.1)
             if self.role == "leader" and time.monotonic() - self.renewed_sent > limit:
-                self.fenced += 1
                 await self._demote(
                     f"could not renew the fleet lease for {limit:.0f} s: upstream closed so "
                     "that another hub can take over"
@@ -386,7 +383,6 @@ class FleetNode:
             if self.role == "leader" or self._stopping:
                 return
             self.role = "leader"
-            self.takeovers += 1
             self.lease_rev = self.epoch = revision
             self.renewed_sent, self.renewed_at = sent, time.time()
             self.since = time.time()

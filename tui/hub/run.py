@@ -6,13 +6,11 @@ import asyncio
 import logging
 from pathlib import Path
 
-from tui import paths
 from tui.config import Config
-from tui.engine.engine import EngineSettings
 from tui.hub.place import account_id, place_for
 from tui.hub.server import Hub, HubOptions
 from tui.secrets import Keys
-from tui.session.demo import start_demo
+from tui.session.demo import paced_settings, start_demo, state_dir_for
 
 log = logging.getLogger("marketpane.hub")
 
@@ -32,8 +30,6 @@ def serve_hub(
     account = account_id(config, keys, demo=demo)
     place = place_for(account)
     simulator, runtime, keys = start_demo(config, keys, demo=demo, seed=seed, speed=speed)
-    display = config.display
-    state = paths.state_dir() / "demo" if demo else paths.state_dir()
     options = HubOptions(
         config=config,
         config_path=config_path,
@@ -42,11 +38,9 @@ def serve_hub(
         runtime_config=runtime,
         demo=demo,
         linger_seconds=linger_seconds,
-        state_dir=state,
+        state_dir=state_dir_for(demo),
         record_path=record_path,
-        engine_settings=EngineSettings(
-            ui_hz=display.ui_hz, quiet_hz=display.quiet_hz, idle_hz=display.idle_hz
-        ),
+        engine_settings=paced_settings(config.display),
     )
     log.info("hub for account %s on %s", account, place.socket)
     try:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from tui.config import Config
+from tui import paths
+from tui.config import Config, Display
+from tui.engine.context import EngineSettings
 from tui.secrets import Keys, Secret
 from tui.sim.server import SimulatorThread, SimUrls
 from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN, PlanSpec, SimSettings
 
 DEMO_PLAN = "demo"
 """The simulator's name for the plan the demo key is on (the user's configured plan)."""
+
+
+def state_dir_for(demo: bool) -> Path:
+    """Where the budget and stored keys live: the demo keeps its own apart from the user's."""
+    return paths.state_dir() / "demo" if demo else paths.state_dir()
+
+
+def paced_settings(display: Display) -> EngineSettings:
+    """Engine settings with the frame rates the config's ``[display]`` asks for."""
+    return EngineSettings(ui_hz=display.ui_hz, quiet_hz=display.quiet_hz, idle_hz=display.idle_hz)
 
 
 def demo_keys() -> Keys:
