@@ -1,7 +1,13 @@
 # `make check` runs what CI runs (.ci/run), in the current environment.
-.PHONY: check lint test mutations bench bench-hub bench-fleet perf screenshots
+.PHONY: check tools upgrade-tools lint test mutations bench bench-hub bench-fleet perf screenshots
 
-check: lint mutations test
+check: tools lint mutations test
+
+tools:
+	python -m tests.check_tools
+
+upgrade-tools:
+	python -m tests.check_tools --upgrade
 
 lint:
 	ruff check tui tests benchmarks

@@ -131,7 +131,7 @@ class SubscribeMessage(msgspec.Struct, frozen=True, tag="subscribe", tag_field="
 ClientMessage = PingMessage | SubscribeMessage
 """Every message a StockNews client may send."""
 
-_CLIENT_DECODER = msgspec.json.Decoder(ClientMessage)
+_CLIENT_DECODER: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
 """Decoder the simulator uses for client messages."""
 
 
@@ -142,7 +142,7 @@ def encode_client_message(message: ClientMessage) -> str:
 
 def decode_client_message(frame: str | bytes) -> ClientMessage:
     """Decode a client message strictly; raises ``msgspec`` errors on bad input."""
-    return cast(ClientMessage, _CLIENT_DECODER.decode(frame))
+    return _CLIENT_DECODER.decode(frame)
 
 
 def encode_server_message(message: Connected | News) -> str:
