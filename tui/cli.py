@@ -378,9 +378,13 @@ def _hub_command(argv: Sequence[str]) -> int:
         _fail(str(exc))
     demo = args.demo or not keys.has_insightsentry
     from tui.hub.client import HubError, hub_status, stop_hub
+    from tui.hub.owner import unwritable
     from tui.hub.place import account_id, place_for
 
-    place = place_for(account_id(config, keys, demo=demo))
+    try:
+        place = place_for(account_id(config, keys, demo=demo))
+    except OSError as exc:
+        _fail(f"hub: cannot use the hub folder: {unwritable(exc, paths.state_dir())}")
     if args.action == "serve":
         from tui.hub.run import serve_hub
 

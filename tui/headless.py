@@ -15,8 +15,8 @@ from typing import Any
 from tui import __version__, paths
 from tui.config import Config
 from tui.engine.engine import EngineSettings
-from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub
-from tui.hub.place import account_id, place_for
+from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_place
+from tui.hub.place import account_id
 from tui.hub.wire import PROTOCOL, Hello
 from tui.secrets import Keys
 from tui.session.demo import start_demo, state_dir_for
@@ -68,11 +68,11 @@ def headless_session(
     mode = config.hub.mode
     if not no_hub and mode != "off":
         account = account_id(config, keys, demo=demo)
-        place = place_for(account)
         serve = ["--config", str(config_path or paths.config_path(None))]
         if demo:
             serve.append("--demo")
         try:
+            place = hub_place(account)
             ensure_hub(place, serve)
             hello = Hello(PROTOCOL, __version__, account, codes)
             check_hello(place, hello)

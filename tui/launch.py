@@ -42,20 +42,21 @@ def build_app(session_options: SessionOptions, **view: Any) -> MarketpaneApp:
 def hub_session(options: RunOptions) -> RemoteSession:
     """Attach to this account's hub, starting it if none answers; :class:`HubError` says why
     that failed (the caller falls back to in-process, or refuses in ``require`` mode)."""
-    from tui.hub.client import RemoteSession, check_hello, ensure_hub
-    from tui.hub.place import account_id, place_for
+    from tui.hub.client import RemoteSession, check_hello, ensure_hub, hub_place
+    from tui.hub.place import account_id
     from tui.hub.wire import PROTOCOL, Hello
 
     demo = options.demo
     account = account_id(options.config, options.keys, demo=demo)
-    place = place_for(account)
+    place = hub_place(account)
     serve = ["--config", str(options.config_path), *options.endpoint_flags]
     if demo:
         serve += ["--demo", "--seed", str(options.seed)]
     if options.plan:
         serve += ["--plan", options.plan]
     ensure_hub(place, serve)
-    hello = Hello(PROTOCOL, __version__, account, options.symbols)
+    record = str(options.record.resolve()) if options.record is not None else None
+    hello = Hello(PROTOCOL, __version__, account, options.symbols, record=record)
     check_hello(place, hello)
     return RemoteSession(place, hello, restart=lambda: ensure_hub(place, serve))
 
@@ -64,7 +65,11 @@ def run_app(
     options: RunOptions, replay: tuple[list[tuple[float, str, str]], float] | None = None
 ) -> int:
     """Run the dashboard for parsed CLI options; returns the exit status."""
-    if options.hub_mode != "off" and replay is None and options.record is None:
+    off = options.hub_mode == "off"
+    if off and replay is None and not options.demo and (taken := _served_elsewhere(options)):
+        sys.stderr.write(f"marketpane: error: {taken}; leave out --no-hub to share it\n")
+        return 2
+    if options.hub_mode != "off" and replay is None:
         from tui.hub.client import HubError
 
         try:
@@ -72,6 +77,9 @@ def run_app(
         except HubError as exc:
             if options.hub_mode == "require":
                 sys.stderr.write(f"marketpane: error: {exc} (hub.mode = require)\n")
+                return 2
+            if not options.demo and (taken := _served_elsewhere(options)):
+                sys.stderr.write(f"marketpane: error: {exc}; {taken}\n")
                 return 2
             return _run_in_process(options, replay, startup_notice=f"{exc}; running in-process")
         from tui.ui.app import MarketpaneApp, ViewOptions
@@ -87,6 +95,24 @@ def run_app(
         )
         return run_until_closed(app)
     return _run_in_process(options, replay)
+
+
+def _served_elsewhere(options: RunOptions) -> str | None:
+    """Why this pane must not open its own upstream connection: a hub answers for the account
+    (asked only where the pane would otherwise run in-process)."""
+    from tui.hub.client import HubError, hub_alive, hub_place
+    from tui.hub.owner import running_pid
+    from tui.hub.place import account_id
+
+    try:
+        place = hub_place(account_id(options.config, options.keys, demo=False))
+    except HubError:
+        return None
+    if not hub_alive(place.socket):
+        return None
+    pid = running_pid(place)
+    who = f"pid {pid}" if pid is not None else str(place.socket)
+    return f"a hub ({who}) holds this account's connection, and a second would evict it"
 
 
 def _run_in_process(

@@ -15,13 +15,16 @@ import itertools
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from tui import paths
 from tui.engine.status import FeedState, FeedStatus, Notice
-from tui.hub.place import HubPlace
+from tui.hub.owner import TAKEN_EXIT, unwritable
+from tui.hub.owner import hub_alive as hub_alive  # the panes' and the CLI's probe
+from tui.hub.place import HubPlace, place_for
 from tui.hub.wire import (
     Ack,
     AlertReply,
@@ -45,7 +48,7 @@ from tui.hub.wire import (
 )
 from tui.protocol.rest import SymbolInfo
 from tui.session.session import SearchError
-from tui.session.values import Command, SessionBatch
+from tui.session.values import Command, Reconnect, SessionBatch
 
 START_SECONDS = 8.0
 """How long a pane waits for a hub it started to listen."""
@@ -53,41 +56,44 @@ RETRY_SECONDS = 0.5
 """Pause between reattach attempts after the hub was lost."""
 SEARCH_SECONDS = 15.0
 """A search the hub has not answered by then fails."""
+PARKED_POLL_SECONDS = 1.0
+"""After ``hub stop``: how often a waiting pane looks for a hub another pane started."""
 
 
 class HubError(Exception):
     """The hub refused, could not be reached, or could not be started: the text says why."""
 
 
-def hub_alive(path: Path) -> bool:
-    """Whether something accepts connections on the hub socket."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(0.5)
+def hub_place(account: str) -> HubPlace:
+    """The account's hub files, or :class:`HubError` saying which folder cannot be written."""
     try:
-        probe.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
+        return place_for(account)
+    except OSError as exc:
+        raise HubError(f"cannot start a hub: {unwritable(exc, paths.state_dir())}") from None
 
 
 def ensure_hub(place: HubPlace, serve_args: Sequence[str], timeout: float = START_SECONDS) -> bool:
     """Start a hub for ``place`` unless one answers; True if this call started it. A file lock
-    makes two panes starting at once start one hub; a socket no one answers (a crashed hub)
-    is replaced."""
+    makes two panes starting at once start one hub, and the hub's own lock (``owner``) keeps
+    it one whoever else starts one; a socket no one answers (a crashed hub) is replaced by the
+    new hub. Unwritable state is a :class:`HubError` that says which folder."""
     if hub_alive(place.socket):
         return False
+    try:
+        return _start_hub(place, serve_args, timeout)
+    except OSError as exc:
+        raise HubError(f"cannot start a hub: {unwritable(exc, place.directory)}") from None
+
+
+def _start_hub(place: HubPlace, serve_args: Sequence[str], timeout: float) -> bool:
     place.lock.touch(mode=0o600, exist_ok=True)
     with place.lock.open("r+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if hub_alive(place.socket):
             return False
-        with contextlib.suppress(FileNotFoundError):
-            place.socket.unlink()  # stale: its hub is gone
         place.log.parent.mkdir(parents=True, exist_ok=True)
         with place.log.open("ab") as log:
-            subprocess.Popen(
+            child = subprocess.Popen(
                 [sys.executable, "-m", "tui", "hub", "serve", *serve_args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -95,10 +101,15 @@ def ensure_hub(place: HubPlace, serve_args: Sequence[str], timeout: float = STAR
                 start_new_session=True,  # a dropped SSH session does not take the hub down
                 close_fds=True,
             )
+        # Reap it when it ends (no zombie per hub restart); the pane never waits for it.
+        threading.Thread(target=child.wait, name="hub-reaper", daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if hub_alive(place.socket):
                 return True
+            code = child.poll()
+            if code not in (None, 0, TAKEN_EXIT):
+                raise HubError(f"the hub exited with status {code}; its log: {place.log}")
             time.sleep(0.05)
     raise HubError(f"the hub did not start within {timeout:.0f} s; its log: {place.log}")
 
@@ -175,10 +186,17 @@ class RemoteSession:
         self._ids = itertools.count(1)
         self._searches: dict[int, asyncio.Future[SearchReply]] = {}
         self._feeds: list[str] = []
+        self._final = False
+        """The hub said it was stopped by the user: do not start another by ourselves."""
+        self._parked: asyncio.Event | None = None
+        """Set by ``r`` while parked after a user's ``hub stop``."""
 
     # ---- what the view calls ------------------------------------------------------------------
 
     def send(self, command: Command) -> None:
+        if isinstance(command, Reconnect) and self._parked is not None:
+            self._parked.set()  # r after `hub stop`: start the hub again and reattach
+            return
         self._write(CommandFrame(command))
 
     def batch_done(self) -> None:
@@ -199,6 +217,8 @@ class RemoteSession:
 
     def stop(self) -> None:
         self._stopped = True
+        if self._parked is not None:
+            self._parked.set()
         if self.writer is not None:
             self.writer.close()
 
@@ -218,6 +238,9 @@ class RemoteSession:
             reason = await self._attach_once()
             if self._stopped:
                 return
+            if self._final:
+                await self._park(reason)
+                continue
             self._lost(reason)
             await asyncio.sleep(RETRY_SECONDS)
             if self.restart is not None and not await asyncio.to_thread(
@@ -225,6 +248,31 @@ class RemoteSession:
             ):
                 with contextlib.suppress(HubError, OSError):
                     await asyncio.to_thread(self.restart)
+
+    async def _park(self, reason: str) -> None:
+        """The user stopped the hub: say so, show every feed stopped, and wait for ``r``."""
+        self._final = False
+        statuses = [
+            FeedStatus(name, FeedState.STOPPED, detail="hub stopped")
+            for name in (self._feeds or ["live", "newsfeed", "stocknews"])
+        ]
+        self._notify("warning", f"{reason}; press r to start it again", statuses)
+        self._parked = parked = asyncio.Event()
+        try:
+            while not parked.is_set():  # r here, or a hub another pane started
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(parked.wait(), PARKED_POLL_SECONDS)
+                if await asyncio.to_thread(hub_alive, self.place.socket):
+                    return
+        finally:
+            self._parked = None
+        if self._stopped:
+            return
+        if self.restart is not None and not await asyncio.to_thread(hub_alive, self.place.socket):
+            try:
+                await asyncio.to_thread(self.restart)
+            except HubError as exc:
+                self._notify("error", str(exc))
 
     async def _attach_once(self) -> str:
         """One attachment; returns why it ended."""
@@ -266,6 +314,9 @@ class RemoteSession:
             self._notify("error", f"the hub refused this pane: {frame.reason}")
             return frame.reason
         elif isinstance(frame, HubClosing):
+            if frame.final:
+                self._final = True
+                return frame.reason
             return f"hub closed ({frame.reason}), reconnecting"
         return None
 

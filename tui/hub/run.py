@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 from tui.config import Config
+from tui.hub.owner import TAKEN_EXIT, HubTaken, unwritable
 from tui.hub.place import account_id, place_for
 from tui.hub.server import Hub, HubOptions
 from tui.secrets import Keys
@@ -45,6 +47,12 @@ def serve_hub(
     log.info("hub for account %s on %s", account, place.socket)
     try:
         asyncio.run(_serve(options))
+    except HubTaken as exc:
+        sys.stderr.write(f"marketpane hub: {exc}\n")
+        return TAKEN_EXIT
+    except OSError as exc:
+        sys.stderr.write(f"marketpane hub: cannot serve: {unwritable(exc, place.directory)}\n")
+        return TAKEN_EXIT
     finally:
         if simulator is not None:
             simulator.stop()

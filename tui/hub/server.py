@@ -25,18 +25,20 @@ from tui import __version__
 from tui.alerts.model import AlertRule
 from tui.config import Config, ConfigError, alert_rules_saved, load_config
 from tui.engine.engine import Engine, EngineSettings
+from tui.engine.recorder import Recorder
 from tui.engine.rest import RestError
 from tui.engine.status import Batch
 from tui.engine.store import SeriesChange
 from tui.engine.union import union_of
 from tui.fleet.node import FleetNode
+from tui.hub.owner import claim
+from tui.hub.pane import FIRST_FRAME_MAX, PANE_FRAME_MAX, Pane, hello_problem
 from tui.hub.place import HubPlace, peer_uid
 from tui.hub.wire import (
     PROTOCOL,
     Ack,
     AlertReply,
     AlertRequest,
-    BatchFrame,
     CommandFrame,
     Frame,
     Hello,
@@ -58,7 +60,6 @@ from tui.hub.wire import (
 from tui.protocol.live import Subscription
 from tui.secrets import Keys
 from tui.session.session import SearchError, Session, SessionOptions
-from tui.session.values import SessionBatch
 
 log = logging.getLogger("marketpane.hub")
 
@@ -70,62 +71,6 @@ CLOSE_SECONDS = 1.0
 TEST_DRAIN_SECONDS = 10.0
 """How long ``marketpane alert test`` waits for the channels to deliver."""
 """How long a stopping hub waits for the upstream closing handshakes."""
-
-
-def merge_batches(first: Batch, second: Batch) -> Batch:
-    """Two engine batches as one (a pane that was busy gets them together)."""
-    series = dict(first.series)
-    for code, change in second.series.items():
-        old = series.get(code)
-        series[code] = (
-            change
-            if old is None
-            else SeriesChange(old.reloaded or change.reloaded, old.appended + change.appended)
-        )
-    return Batch(
-        quotes=first.quotes | second.quotes,
-        series=series,
-        news=[*first.news, *second.news],
-        notices=[*first.notices, *second.notices],
-        sent_at=max(first.sent_at, second.sent_at),
-    )
-
-
-@dataclass
-class Pane:
-    """One attached pane: its session, its socket, and its pacing."""
-
-    number: int
-    session: Session
-    writer: asyncio.StreamWriter
-    pending: Batch = field(default_factory=Batch)
-    owed: bool = True
-    """A batch is due (the first one is the snapshot)."""
-    waiting_since: float | None = None
-    """When the unacknowledged batch went out, or None."""
-
-    def offer(self, batch: Batch) -> None:
-        """Take an engine batch in; send now if the pane is ready."""
-        self.pending = merge_batches(self.pending, batch)
-        self.owed = True
-        self.flush()
-
-    def flush(self) -> None:
-        """Send what is pending unless the last batch is still unacknowledged."""
-        if self.waiting_since is not None or not self.owed:
-            return
-        batch, self.pending, self.owed = self.pending, Batch(), False
-        self.waiting_since = time.monotonic()
-        self.session.deliver(batch)
-
-    def send(self, batch: SessionBatch) -> None:
-        """The session's batch, onto the socket."""
-        if not self.writer.is_closing():
-            self.writer.write(encode_frame(BatchFrame(batch)))
-
-    def ack(self) -> None:
-        self.waiting_since = None
-        self.flush()
 
 
 @dataclass
@@ -174,6 +119,7 @@ class Hub:
         self.desired: dict[int, list[Subscription]] = {}
         self._next_pane = 1
         self._stop = asyncio.Event()
+        self._closing = HubClosing("the hub stopped")
         self._idle_since: float | None = time.monotonic()
         self.started = time.time()
         self.server: asyncio.Server | None = None
@@ -279,8 +225,11 @@ class Hub:
             await self._refuse(writer, "this hub serves its own user only")
             return
         try:
-            first = await asyncio.wait_for(read_frame(reader), HELLO_SECONDS)
-        except (TimeoutError, WireError, OSError):
+            first = await asyncio.wait_for(read_frame(reader, FIRST_FRAME_MAX), HELLO_SECONDS)
+        except WireError as exc:
+            await self._refuse(writer, str(exc))
+            return
+        except (TimeoutError, OSError):
             writer.close()
             return
         if isinstance(first, StatusRequest):
@@ -298,7 +247,7 @@ class Hub:
         if isinstance(first, StopRequest):
             writer.write(encode_frame(HubClosing("stopping: marketpane hub stop")))
             await _drain_and_close(writer)
-            self.stop()
+            self.stop("hub stopped by `marketpane hub stop`", final=True)
             return
         if not isinstance(first, Hello):
             await self._refuse(writer, "a pane must say hello first")
@@ -314,7 +263,19 @@ class Hub:
         if first.account != self.options.place.account:
             await self._refuse(writer, "this hub serves another account")
             return
+        problem = hello_problem(first)
+        if problem is not None:
+            await self._refuse(writer, problem)
+            return
+        try:
+            recorder = Recorder(Path(first.record)) if first.record else None
+        except OSError as exc:
+            await self._refuse(writer, f"cannot record to {first.record}: {exc.strerror or exc}")
+            return
         pane = self._attach(first, writer)
+        if recorder is not None:
+            pane.recorder = recorder
+            self.engine.frame_observers.append(recorder.write)
         try:
             await self._serve_pane(pane, reader)
         finally:
@@ -363,9 +324,11 @@ class Hub:
         return pane
 
     async def _serve_pane(self, pane: Pane, reader: asyncio.StreamReader) -> None:
+        """Read one pane's frames; its requests are paced by its own budget, so a flood only
+        slows that pane's socket."""
         while True:
             try:
-                frame = await read_frame(reader)
+                frame = await read_frame(reader, PANE_FRAME_MAX)
             except WireError as exc:  # that pane only
                 log.warning("pane %d dropped: %s", pane.number, exc)
                 return
@@ -373,7 +336,14 @@ class Hub:
                 return
             if frame is None:
                 return
-            self._on_frame(pane, frame)
+            if isinstance(frame, CommandFrame | SearchRequest):
+                wait = pane.pacer.delay()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                self._on_frame(pane, frame)
+            except Exception:  # one pane's bad request never costs the hub
+                log.exception("pane %d: a %s failed", pane.number, type(frame).__name__)
 
     def _on_frame(self, pane: Pane, frame: Frame) -> None:
         if isinstance(frame, Ack):
@@ -381,8 +351,11 @@ class Hub:
         elif isinstance(frame, CommandFrame):
             pane.session.send(frame.command)
         elif isinstance(frame, SearchRequest):
+            if pane.search is not None:
+                pane.search.cancel()  # the newest search replaces the older
             task = asyncio.get_running_loop().create_task(self._search(pane, frame))
-            task.add_done_callback(lambda t: t.exception())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            pane.search = task
         else:
             log.warning("pane %d sent an unexpected %s", pane.number, type(frame).__name__)
 
@@ -391,10 +364,17 @@ class Hub:
             reply = SearchReply(request.id, await pane.session.search(request.query))
         except SearchError as exc:
             reply = SearchReply(request.id, error=str(exc))
-        if not pane.writer.is_closing():
-            pane.writer.write(encode_frame(reply))
+        except asyncio.CancelledError:
+            pane.write(SearchReply(request.id, error="replaced by a newer search"))
+            raise
+        pane.write(reply)
 
     def _detach(self, pane: Pane) -> None:
+        if pane.search is not None:
+            pane.search.cancel()
+        if pane.recorder is not None:
+            self.engine.frame_observers.remove(pane.recorder.write)
+            pane.recorder.close()
         self.panes.pop(pane.number, None)
         self.desired.pop(pane.number, None)
         pane.writer.close()
@@ -432,15 +412,19 @@ class Hub:
             ": the hub stays up for them)" if live else ")"
         )
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "the hub stopped", *, final: bool = False) -> None:
+        """Stop serving; ``final``: the user stopped it, so panes wait instead of restarting."""
+        if not self._stop.is_set():
+            self._closing = HubClosing(reason, final=final)
         self._stop.set()
 
     async def serve(self) -> None:
         """Listen, run the engine, and stop on :meth:`stop`, a signal, or when idle past the
         linger time; upstream sockets close with 1000 and every pane is told."""
         path = self.options.place.socket
+        owner = claim(self.options.place)  # HubTaken if another hub serves the account
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            path.unlink()  # stale: nothing answers on it and no hub holds the lock
         self.server = await asyncio.start_unix_server(self._client, path=str(path))
         os.chmod(path, 0o600)
         loop = asyncio.get_running_loop()
@@ -460,14 +444,21 @@ class Hub:
                 await asyncio.gather(fleet_task, return_exceptions=True)
             self.server.close()
             for pane in list(self.panes.values()):
-                with contextlib.suppress(OSError):
-                    pane.writer.write(encode_frame(HubClosing("the hub stopped")))
-                    await pane.writer.drain()
-                pane.writer.close()
+                pane.write(self._closing)
+            with contextlib.suppress(TimeoutError):  # a pane that does not read is not waited
+                await asyncio.wait_for(self._drain_panes(), CLOSE_SECONDS)
+            for pane in list(self.panes.values()):
+                pane.writer.transport.abort()
             await self.engine.close(CLOSE_SECONDS)
             engine_task.cancel()
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            owner.close()  # the lock goes last: no second hub while this one closes
+
+    async def _drain_panes(self) -> None:
+        for pane in list(self.panes.values()):
+            with contextlib.suppress(OSError, ConnectionError):
+                await pane.writer.drain()
 
     async def _watch(self) -> None:
         """Drop panes that stopped acknowledging; stop after lingering with none."""
@@ -480,8 +471,7 @@ class Hub:
                     pane.waiting_since is not None
                     and now - pane.waiting_since > ACK_TIMEOUT_SECONDS
                 ):
-                    log.warning("pane %d stopped acknowledging; dropped", pane.number)
-                    pane.writer.close()
+                    pane.drop(f"no acknowledgement for {ACK_TIMEOUT_SECONDS:.0f} s")
             if self.engine.alerts.active() and self._idle_since is not None:
                 self._idle_since = now  # alerts fire with no pane open: the linger waits
             if linger > 0 and self._idle_since is not None and now - self._idle_since > linger:

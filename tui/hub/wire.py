@@ -19,7 +19,7 @@ from tui.alerts.model import AlertRule, AlertView
 from tui.protocol.rest import SymbolInfo
 from tui.session.values import Command, SessionBatch
 
-PROTOCOL = 2
+PROTOCOL = 3
 """The wire protocol's version: a pane and a hub that differ refuse each other clearly."""
 MAX_FRAME = 32 * 1024 * 1024
 """Largest frame accepted (a 30,000-bar history is about 2 MB)."""
@@ -34,6 +34,9 @@ class Hello(msgspec.Struct, tag=True):
     account: str
     symbols: list[str] | None = None
     """The pane's ``--symbols`` list (an unsaved watchlist of its own)."""
+    record: str | None = None
+    """The pane's ``--record FILE`` (absolute): the hub records what it receives there while
+    the pane is attached, so the pane opens no connection of its own."""
 
 
 class Welcome(msgspec.Struct, tag=True):
@@ -151,6 +154,9 @@ class HubClosing(msgspec.Struct, tag=True):
     """The hub is going away (stopped, or signalled); the pane says so."""
 
     reason: str
+    final: bool = False
+    """The user stopped it (``marketpane hub stop``): panes wait for ``r`` instead of
+    starting a new hub."""
 
 
 Frame = (
@@ -196,8 +202,9 @@ def decode_frame(body: bytes) -> Frame:
     return frame
 
 
-async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
-    """The next frame, or None at a clean end of stream; :class:`WireError` otherwise."""
+async def read_frame(reader: asyncio.StreamReader, limit: int = MAX_FRAME) -> Frame | None:
+    """The next frame (at most ``limit`` bytes), or None at a clean end of stream;
+    :class:`WireError` otherwise."""
     try:
         head = await reader.readexactly(_LENGTH.size)
     except asyncio.IncompleteReadError as exc:
@@ -205,8 +212,8 @@ async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
             return None
         raise WireError("the stream ended inside a frame header") from None
     (length,) = _LENGTH.unpack(head)
-    if length > MAX_FRAME:
-        raise WireError(f"frame of {length:,} bytes is over the {MAX_FRAME:,}-byte limit")
+    if length > limit:
+        raise WireError(f"frame of {length:,} bytes is over the {limit:,}-byte limit")
     try:
         body = await reader.readexactly(length)
     except asyncio.IncompleteReadError:
