@@ -19,7 +19,7 @@ from typing import TypeVar
 import tomli_w
 
 from benchmarks.natsserver import stop_process
-from tests.integration.test_hub import PaneView
+from tests.hubhelp import PaneView
 from tui import __version__
 from tui.config import Config, HubSettings, Plan
 from tui.hub.client import HubError, RemoteSession, hub_alive, hub_status

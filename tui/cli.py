@@ -240,9 +240,12 @@ def parse_run_options(argv: Sequence[str]) -> RunOptions:
 def configure_logging(path: Path | None, *, debug: bool) -> None:
     """Log to ``path`` (default: ``marketpane.log`` in the state directory), keys masked."""
     target = path or paths.state_dir() / "marketpane.log"
-    if path is None:  # only marketpane's own state directory is ever created
-        target.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(target, encoding="utf-8")
+    try:
+        if path is None:  # only marketpane's own state directory is ever created
+            target.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(target, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write the log {target}: {exc.strerror or exc} (set --log FILE)")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.enginehelp import wait_for
-from tests.integration.test_hub import short_runtime_dir
+from tests.hubhelp import short_runtime_dir
 from tests.simhelp import fast_settings
 from tui.alerts.model import AlertDelivery
 from tui.config import Config, save_config
@@ -125,7 +125,7 @@ async def test_a_pane_adds_an_alert_through_the_hub_and_every_pane_sees_it(
 ) -> None:
     """The alert commands cross the hub's wire: one pane adds, pauses and removes an alert;
     the hub's engine holds it, and the other pane's batches list it."""
-    from tests.integration.test_hub import attach, running_hub
+    from tests.hubhelp import attach, running_hub
     from tui.alerts.model import AlertRule
     from tui.session.values import AddAlert, PauseAlert, RemoveAlert
 

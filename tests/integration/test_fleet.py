@@ -26,7 +26,7 @@ from tests.fleethelp import (
     overlaps,
     sim_settings,
 )
-from tests.integration.test_hub import PaneView
+from tests.hubhelp import PaneView
 from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
 from tui.engine.status import FeedState

@@ -14,110 +14,28 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.enginehelp import wait_for
+from tests.hubhelp import PaneView, _env, attach, hello, running_hub, short_runtime_dir
 from tests.simhelp import fast_settings
 from tui import __version__
-from tui.config import Config, preset_plan
+from tui.config import Config
 from tui.engine.engine import EngineSettings
-from tui.engine.status import FeedStatus
 from tui.engine.union import union_of
 from tui.hub import server as hub_server
 from tui.hub.client import HubError, RemoteSession, check_hello, ensure_hub, hub_alive, stop_hub
-from tui.hub.place import HubPlace, account_id, place_for
-from tui.hub.server import Hub, HubOptions
+from tui.hub.place import account_id, place_for
 from tui.hub.wire import PROTOCOL, Hello, encode_frame
-from tui.launch import demo_keys, demo_runtime_config
 from tui.protocol.live import Subscription
 from tui.secrets import Keys, Secret
-from tui.session.mirror import StoreMirror
-from tui.session.values import AddSymbol, SessionBatch, ViewState
-from tui.sim.server import Simulator, run_simulator
+from tui.session.values import AddSymbol, SessionBatch
+from tui.sim.server import run_simulator
 from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN, PlanSpec
-
-
-class PaneView:
-    """Keeps a mirror from the batches and acknowledges each (or not, when told)."""
-
-    def __init__(self, session: RemoteSession, *, acks: bool = True) -> None:
-        self.session, self.acks = session, acks
-        self.mirror = StoreMirror()
-        self.state: ViewState | None = None
-        self.notices: list[str] = []
-        self.batches = 0
-        self.marks: dict[str, str] = {}
-        self.budget = ""
-        self.via: str | None = None
-        self.statuses: list[FeedStatus] = []
-        session.on_batch = self.on_batch
-
-    def on_batch(self, batch: SessionBatch) -> None:
-        self.batches += 1
-        self.mirror.apply_batch(batch)
-        self.notices.extend(n.text for n in batch.notices)
-        self.marks = batch.marks
-        self.budget = batch.budget or self.budget
-        self.via = batch.via
-        self.statuses = batch.statuses
-        if batch.state is not None:
-            self.state = batch.state
-        if self.acks:
-            asyncio.get_running_loop().call_soon(self.session.batch_done)
-
-
-TASKS: set[asyncio.Task[None]] = set()
-"""Pane tasks (a reference keeps each alive until its session stops)."""
-
-
-def hello(symbols: list[str] | None = None, protocol: int = PROTOCOL) -> Hello:
-    return Hello(protocol, __version__, "test", symbols)
-
-
-@contextlib.asynccontextmanager
-async def running_hub(
-    sim: Simulator,
-    tmp_path: Path,
-    plan: str = "mega",
-    *,
-    stocknews: bool = False,
-    record_path: Path | None = None,
-) -> AsyncIterator[Hub]:
-    config = Config(plan=preset_plan(plan))
-    assert sim.urls is not None
-    hub = Hub(
-        HubOptions(
-            config=config,
-            config_path=None,
-            keys=demo_keys(),
-            place=HubPlace("test", tmp_path),
-            runtime_config=demo_runtime_config(config, sim.urls),
-            demo=True,
-            linger_seconds=0,
-            engine_settings=EngineSettings(debounce=0.1, stocknews=stocknews),
-            record_path=record_path,
-        )
-    )
-    task = asyncio.create_task(hub.serve())
-    await wait_for(lambda: hub_alive(hub.options.place.socket))
-    try:
-        yield hub
-    finally:
-        hub.stop()
-        await asyncio.wait_for(task, 10)
-
-
-async def attach(hub: Hub, symbols: list[str] | None = None, acks: bool = True) -> PaneView:
-    session = RemoteSession(hub.options.place, hello(symbols))
-    view = PaneView(session, acks=acks)
-    TASKS.add(asyncio.create_task(session.run()))
-    return view
 
 
 def _sub(code: str, kind: str = "quote") -> Subscription:
@@ -231,21 +149,6 @@ async def test_a_pane_that_never_acknowledges_is_dropped(
         await wait_for(lambda: fine.batches > before + 2)  # the other pane never waited
         stuck.session.stop()
         fine.session.stop()
-
-
-def short_runtime_dir() -> Path:
-    """A private runtime directory with a short path (a Unix socket path has ~100 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))
-
-
-def _env(runtime: Path, home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        XDG_RUNTIME_DIR=str(runtime),
-        MARKETPANE_STATE_DIR=str(home / "state"),
-        MARKETPANE_CONFIG=str(home / "config.toml"),
-    )
-    return env
 
 
 def test_two_panes_racing_start_one_hub_and_a_killed_hub_is_replaced(

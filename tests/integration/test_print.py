@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_hub import short_runtime_dir
+from tests.hubhelp import short_runtime_dir
 from tests.simhelp import fast_settings
 from tui.config import Config, save_config
 from tui.hub.client import HubError, ensure_hub, stop_hub

@@ -6,8 +6,8 @@ held to limits of its own so no pane's requests or unread bytes can cost another
 - the first frame before a Hello is at most :data:`FIRST_FRAME_MAX` bytes, later frames
   :data:`PANE_FRAME_MAX`; a Hello names at most :data:`HELLO_SYMBOLS_MAX` symbols, each checked;
 - requests (commands and searches) are paced by a token bucket (:class:`RequestPacer`): over
-  the rate the hub simply reads that pane's socket later, so nothing is lost and no one else
-  waits;
+  the rate the hub reads that pane's socket later, so no one else waits, and a pane over
+  its rate for :data:`BACKLOG_SECONDS` is dropped;
 - one search at a time per pane: a newer one replaces the older;
 - at most :data:`UNSENT_MAX` bytes the pane has not read: over it the pane is dropped (it
   reattaches and gets a fresh snapshot).
@@ -42,6 +42,9 @@ REQUESTS_PER_SECOND = 20.0
 """A pane's sustained request rate (commands and searches); faster ones are read later."""
 REQUEST_BURST = 40.0
 """Requests a pane may send at once before the rate applies (a burst of keys)."""
+BACKLOG_SECONDS = 3.0
+"""A pane over its request rate for this long is dropped: no person types that fast that
+long, and its backlog would keep its socket open long after it left."""
 
 
 def hello_problem(hello: Hello) -> str | None:
@@ -64,6 +67,8 @@ class RequestPacer:
         self.rate, self.burst = rate, burst
         self.tokens = burst
         self.at = time.monotonic()
+        self.paced_since: float | None = None
+        """Since when every request has had to wait (None: the pane is within its rate)."""
 
     def delay(self) -> float:
         """Take one token; the seconds to wait first if there was none (0 when there was)."""
@@ -71,7 +76,17 @@ class RequestPacer:
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+        if self.tokens >= 0:
+            self.paced_since = None
+            return 0.0
+        if self.paced_since is None:
+            self.paced_since = now
+        return -self.tokens / self.rate
+
+    def flooding(self) -> bool:
+        """Whether the pane has been over its rate for longer than :data:`BACKLOG_SECONDS`."""
+        since = self.paced_since
+        return since is not None and time.monotonic() - since > BACKLOG_SECONDS
 
 
 def merge_batches(first: Batch, second: Batch) -> Batch:

@@ -32,7 +32,13 @@ from tui.engine.store import SeriesChange
 from tui.engine.union import union_of
 from tui.fleet.node import FleetNode
 from tui.hub.owner import claim
-from tui.hub.pane import FIRST_FRAME_MAX, PANE_FRAME_MAX, Pane, hello_problem
+from tui.hub.pane import (
+    FIRST_FRAME_MAX,
+    PANE_FRAME_MAX,
+    REQUESTS_PER_SECOND,
+    Pane,
+    hello_problem,
+)
 from tui.hub.place import HubPlace, peer_uid
 from tui.hub.wire import (
     PROTOCOL,
@@ -338,6 +344,9 @@ class Hub:
                 return
             if isinstance(frame, CommandFrame | SearchRequest):
                 wait = pane.pacer.delay()
+                if pane.pacer.flooding():
+                    pane.drop(f"requests faster than {REQUESTS_PER_SECOND:.0f} a second")
+                    return
                 if wait > 0:
                     await asyncio.sleep(wait)
             try:
