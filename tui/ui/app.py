@@ -40,6 +40,7 @@ from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
 from tui.ui.positions import totals_lines
 from tui.ui.screens import NoticeHistoryScreen
+from tui.ui.terminal import chain_exit_watchdog
 
 __all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
@@ -140,6 +141,7 @@ class MarketpaneApp(KeyedApp):
             loop = asyncio.get_running_loop()
             for signum in EXIT_SIGNALS:
                 loop.add_signal_handler(signum, self._on_exit_signal, signum)
+            chain_exit_watchdog(EXIT_SIGNALS)  # armed even while the loop is blocked
         self._tick_status()
         if self.options.startup_notice:
             self.notify(self.options.startup_notice, severity="warning", timeout=10)

@@ -3,12 +3,18 @@ closes with 1000 (the launcher waits for it), and a crash report never shows loc
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual.worker import Worker
 
 from tui.secrets import mask_secrets
 from tui.ui.link import SessionLink, ViewOptions
+from tui.ui.terminal import arm_exit_watchdog, guard_output_thread
 from tui.ui.theming import ThemedApp
+
+CLOSE_SECONDS = 1.0
+"""How long an exit signal waits for the sockets' closing handshakes."""
 
 
 class ExitingApp(ThemedApp):
@@ -18,6 +24,8 @@ class ExitingApp(ThemedApp):
         super().__init__(session, options)
         self.session_worker: Worker[None] | None = None
         self.exit_signal: int | None = None
+        if options.handle_signals:  # a real terminal: it may go away under us
+            guard_output_thread()
 
     def crash_report(self) -> Text:
         """The exception being handled as plain text: no local variables, keys masked."""
@@ -49,12 +57,22 @@ class ExitingApp(ThemedApp):
         self._close_messages_no_wait()
 
     def _on_exit_signal(self, signum: int) -> None:
-        """SIGHUP (a dropped SSH session), SIGTERM or SIGINT: stop the feeds at once (their
-        sockets close with 1000, bounded by the launcher), restore the terminal and exit with
-        128 + the signal's number."""
+        """SIGHUP (a dropped SSH session), SIGTERM or SIGINT: close every socket with 1000
+        first (at most a second), then restore the terminal and exit with 128 + the signal's
+        number. The watchdog (``terminal.py``) ends the process if that exit then hangs."""
+        arm_exit_watchdog(128 + signum)
+        if self.exit_signal is not None:
+            return
         self.exit_signal = signum
         self.session.stop()
-        self.exit(return_code=128 + signum)
+        asyncio.get_running_loop().create_task(self._close_then_exit(128 + signum))
+
+    async def _close_then_exit(self, code: int) -> None:
+        try:
+            await asyncio.wait_for(self.session.close(CLOSE_SECONDS), CLOSE_SECONDS + 0.5)
+        except Exception:  # the exit goes on whatever the sockets did
+            pass
+        self.exit(return_code=code)
 
     async def action_quit(self) -> None:
         """Close every socket with 1000, then exit."""
