@@ -1,14 +1,15 @@
 """The TOML config file: typed structs, clear errors, atomic write-back.
 
 Decoded with ``msgspec.toml`` into Structs with ``forbid_unknown_fields``; any error is a
-:class:`ConfigError` rendered as ``file:line: key: what is wrong``. Writes go through
-:func:`tui.atomic.atomic_write_text`, and the previous file is kept as ``<name>.bak``.
+:class:`ConfigError` rendered as ``file:line: key: what is wrong``. Writes change only
+what changed in the user's own text, atomically, keeping the previous file as ``<name>.bak``
+(:mod:`tui.configfile`).
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,7 +17,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tui.alerts.model import AlertDelivery, AlertRule
-from tui.atomic import atomic_write_text
+from tui.configfile import merge_toml, write_keeping
 from tui.protocol.live import BarType, Subscription
 from tui.protocol.rules import SubscriptionRuleError, normalise_subscription, validate_symbol_code
 from tui.protocol.text import clean_value
@@ -417,9 +418,20 @@ def alert_rules_saved(path: Path | None, rules: list[AlertRule]) -> str | None:
 
 
 def save_config(config: Config, path: Path) -> None:
-    """Write ``config`` atomically, keeping the previous file as ``<name>.bak``."""
+    """Write ``config`` atomically into the user's own text (only what changed; comments and
+    layout kept), keeping the previous file as ``<name>.bak`` (see :mod:`tui.configfile`)."""
     text = encode_config(config)
     parse_config(text, path)  # never write a file we could not read back
-    if path.exists():
-        shutil.copy2(path, path.with_name(path.name + ".bak"))
-    atomic_write_text(path, text)
+    try:
+        old_text = Path(os.path.realpath(path)).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old_text = None
+    if old_text is not None:
+        try:
+            before = tomllib.loads(encode_config(parse_config(old_text, path)))
+            merged = merge_toml(old_text, before, tomllib.loads(text))
+            if parse_config(merged, path) == config:
+                text = merged
+        except (ConfigError, ValueError, KeyError, TypeError):
+            pass  # the whole file from the values: correct, if not the user's layout
+    write_keeping(path, text)

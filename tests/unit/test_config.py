@@ -101,5 +101,6 @@ def test_interrupted_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(OSError, match="No space"):
         save_config(changed, path)
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.glob("c.toml*")) == ["c.toml", "c.toml.bak"]
+    # the backup is written atomically first: it fails whole, never a 0-byte .bak
+    assert sorted(p.name for p in tmp_path.glob("c.toml*")) == ["c.toml"]
     assert not list(tmp_path.glob(".c.toml.*"))
