@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.enginehelp import wait_for
 from tui import __version__
+from tui.alerts.model import AlertView
 from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedStatus
@@ -20,6 +21,7 @@ from tui.hub.place import HubPlace
 from tui.hub.server import Hub, HubOptions
 from tui.hub.wire import PROTOCOL, Hello
 from tui.launch import demo_keys, demo_runtime_config
+from tui.portfolio.model import PortfolioFile
 from tui.session.mirror import StoreMirror
 from tui.session.values import SessionBatch, ViewState
 from tui.sim.server import Simulator
@@ -38,6 +40,8 @@ class PaneView:
         self.budget = ""
         self.via: str | None = None
         self.statuses: list[FeedStatus] = []
+        self.portfolio: PortfolioFile | None = None
+        self.alerts: list[AlertView] | None = None
         session.on_batch = self.on_batch
 
     def on_batch(self, batch: SessionBatch) -> None:
@@ -50,6 +54,8 @@ class PaneView:
         self.statuses = batch.statuses
         if batch.state is not None:
             self.state = batch.state
+        self.portfolio = batch.portfolio if batch.portfolio is not None else self.portfolio
+        self.alerts = batch.alerts if batch.alerts is not None else self.alerts
         if self.acks:
             asyncio.get_running_loop().call_soon(self.session.batch_done)
 

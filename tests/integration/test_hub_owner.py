@@ -17,7 +17,7 @@ from tests.enginehelp import wait_for
 from tests.hubhelp import TASKS, PaneView, _env, attach, hello, running_hub, short_runtime_dir
 from tests.simhelp import fast_settings
 from tui import __version__
-from tui.config import Config
+from tui.config import Config, save_config
 from tui.engine.replay import read_recording
 from tui.hub import pane as hub_pane
 from tui.hub.client import HubError, RemoteSession, ensure_hub, hub_status, request, stop_hub
@@ -34,6 +34,7 @@ from tui.hub.wire import (
     encode_frame,
     read_frame,
 )
+from tui.launch import demo_runtime_config
 from tui.secrets import Keys, Secret
 from tui.session.values import Reconnect
 from tui.sim.server import Simulator, run_simulator
@@ -301,3 +302,60 @@ def test_unwritable_state_is_one_line_never_a_traceback(
 
 def place_for_unwritable(blocker: Path) -> HubPlace:
     return HubPlace("demo-pro-2", blocker / "hub")
+
+
+async def test_portfolio_import_and_alert_add_reach_an_open_pane(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI beside an open pane on a hub process: ``portfolio import`` and ``alert add``
+    show in the pane within 2 s."""
+    runtime = short_runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("INSIGHTSENTRY_API_KEY", DEMO_KEY)
+    env = _env(runtime, isolated_paths) | {"INSIGHTSENTRY_API_KEY": DEMO_KEY}
+    async with run_simulator(fast_settings()) as sim:
+        assert sim.urls is not None
+        config = demo_runtime_config(Config(), sim.urls)
+        save_config(config, isolated_paths / "config.toml")
+        place = place_for(_account(sim))
+        await asyncio.to_thread(ensure_hub, place, ["--linger", "0"])
+        try:
+            pane = await attach_to(place, ["BINANCE:BTCUSDT"])
+            await wait_for(lambda: pane.portfolio is not None and pane.alerts is not None, 15)
+            csv = tmp_path / "lots.csv"
+            csv.write_text(
+                "symbol,quantity,price,date\nNASDAQ:AAPL,10,190,2026-01-05\n"
+                "NASDAQ:MSFT,5,410,2026-02-03\nBINANCE:BTCUSDT,0.5,60000,2026-03-01\n"
+            )
+            done = await asyncio.to_thread(
+                _cli, "portfolio", "import", str(csv), "--no-check", env=env
+            )
+            assert done.returncode == 0 and "imported 3 lots" in done.stdout, done.stderr
+            imported = time.monotonic()
+            await wait_for(lambda: _lots(pane) == 3, 5)
+            assert time.monotonic() - imported < 2.0
+            done = await asyncio.to_thread(_cli, "alert", "add", "BINANCE:BTCUSDT > 1", env=env)
+            assert done.returncode == 0 and "by the running hub" in done.stdout, done.stderr
+            added = time.monotonic()
+            await wait_for(lambda: bool(pane.alerts), 5)
+            assert time.monotonic() - added < 2.0
+            pane.session.stop()
+        finally:
+            with contextlib.suppress(HubError):
+                await asyncio.to_thread(stop_hub, place)
+
+
+def _lots(pane: PaneView) -> int:
+    book = pane.portfolio
+    return 0 if book is None else sum(len(p.lots) for p in book.portfolios)
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )

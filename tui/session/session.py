@@ -44,6 +44,7 @@ from tui.protocol.live import Subscription
 from tui.protocol.rest import SymbolInfo
 from tui.protocol.rules import SubscriptionRuleError, is_continuous_future, validate_symbol_code
 from tui.secrets import Keys, mask_secrets
+from tui.session.filewatch import FileWatch
 from tui.session.mirror import quote_state
 from tui.session.values import (
     AddAlert,
@@ -169,7 +170,11 @@ class Session:
         self.portfolio = options.portfolio or PortfolioFile()
         self._portfolio_dirty = True
         self._saved_transient: Watchlist | None = None
+        self._portfolio_watch: FileWatch | None = None
+        """The portfolio file, reloaded when another process (the CLI, another pane) changes
+        it."""
         if options.portfolio is None and self.portfolio_path is not None:
+            self._portfolio_watch = FileWatch(self.portfolio_path)
             try:
                 self.portfolio = load_portfolio(self.portfolio_path)
             except PortfolioError as exc:
@@ -390,6 +395,8 @@ class Session:
             except (OSError, PortfolioError) as exc:
                 self.notice("error", f"Positions not saved: {exc}")
                 return
+            if self._portfolio_watch is not None:
+                self._portfolio_watch.seen()
         self.portfolio = book
         self._portfolio_dirty = True
         if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
@@ -598,6 +605,23 @@ class Session:
         """A batch of state and notices only (no engine)."""
         self._forward(Batch(), self.options.static_store or MarketStore())
 
+    def _reload_portfolio(self, path: Path) -> None:
+        """Another process changed the portfolio file: show what it holds now."""
+        try:
+            book = load_portfolio(path)
+        except PortfolioError as exc:
+            self._notices.append(Notice("error", f"Positions not reloaded: {exc}", time.time()))
+            return
+        if book == self.portfolio:
+            return
+        self.portfolio = book
+        self._portfolio_dirty = True
+        if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
+            self.transient.symbols = [WatchSymbol(code=c) for c in self._held_symbols()]
+            self._edited()
+        lots = sum(len(p.lots) for p in book.portfolios)
+        self._notices.append(Notice("information", f"Positions reloaded: {lots} lots", time.time()))
+
     def deliver(self, batch: Batch) -> None:
         """Turn an engine batch into a session batch for the view (the hub calls this with
         the batches it paced for this pane)."""
@@ -636,6 +660,9 @@ class Session:
         notices = [*self._notices, *batch.notices]
         self._notices = []
         forget, self._forget = self._forget, []
+        watch = self._portfolio_watch
+        if watch is not None and watch.changed():
+            self._reload_portfolio(watch.path)
         portfolio = self.portfolio if self._portfolio_dirty else None
         self._portfolio_dirty = False
         alerts = None
