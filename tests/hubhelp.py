@@ -37,6 +37,7 @@ class PaneView:
         self.notices: list[str] = []
         self.batches = 0
         self.marks: dict[str, str] = {}
+        self.series_marks: dict[str, str] = {}
         self.budget = ""
         self.via: str | None = None
         self.statuses: list[FeedStatus] = []
@@ -49,6 +50,7 @@ class PaneView:
         self.mirror.apply_batch(batch)
         self.notices.extend(n.text for n in batch.notices)
         self.marks = batch.marks
+        self.series_marks = batch.series_marks
         self.budget = batch.budget or self.budget
         self.via = batch.via
         self.statuses = batch.statuses

@@ -146,7 +146,7 @@ MUTATIONS = [
     (
         "case19 the set fits the plan",
         "tui/engine/capacity.py",
-        "        kept, left = fit_to_plan(usable, self.units)",
+        "        kept, left = fit_to_plan(usable, self.units, in_order=self.in_order)",
         "        kept, left = usable, []",
         "ten_live_and_two_marked",
         "tests/integration/test_plan_trap.py",

@@ -44,12 +44,13 @@ def _sub(code: str, kind: str = "quote") -> Subscription:
     return Subscription(code=code, bar_type="minute", bar_interval=1)
 
 
-def test_union_puts_every_chart_first_then_quotes_in_turn() -> None:
+def test_union_puts_the_first_chart_then_every_row_in_turn_then_other_charts() -> None:
     one = [_sub("A:A"), _sub("A:B"), _sub("A:C"), _sub("A:A", "series")]
     two = [_sub("B:X"), _sub("A:B"), _sub("B:Y"), _sub("B:X", "series")]
     union = union_of([one, two])
-    assert [s.code for s in union[:2]] == ["A:A", "B:X"]  # both charts
-    assert [s.code for s in union[2:]] == ["A:A", "B:X", "A:B", "A:C", "B:Y"]  # fair turns
+    assert union[0] == _sub("A:A", "series")  # the oldest pane's chart
+    assert [s.code for s in union[1:6]] == ["A:A", "B:X", "A:B", "A:C", "B:Y"]  # fair turns
+    assert union[6:] == [_sub("B:X", "series")]  # a second chart gives way to rows
 
 
 async def test_two_panes_share_one_upstream_and_spend_budget_per_union(
@@ -81,24 +82,33 @@ async def test_two_panes_share_one_upstream_and_spend_budget_per_union(
 async def test_a_full_plan_is_shared_fairly_and_each_pane_sees_its_marks(
     isolated_paths: Path, tmp_path: Path
 ) -> None:
-    """Ultra: 5 units. Two charts take 2; 3 units of quotes (30) are shared between two
-    panes of 20 symbols each: 15 each, the rest marked on that pane's rows only."""
-    settings = fast_settings(synthetic_symbols=40)
+    """Ultra: 5 units. The first pane's chart takes 1 and four units of quotes cover both
+    panes' 40 rows; the second chart gives way and says whose use fills the plan. A third
+    pane of 10: rows are taken in turn (15, 15, 10), each pane's last rows marked on that
+    pane only."""
+    settings = fast_settings(synthetic_symbols=50)
     async with run_simulator(settings) as sim, running_hub(sim, tmp_path, "ultra") as hub:
-        codes = [f"SIM:T{i:04d}" for i in range(1, 41)]
+        codes = [f"SIM:T{i:04d}" for i in range(1, 51)]
         first = await attach(hub, codes[:20])
-        second = await attach(hub, codes[20:])
-        await wait_for(lambda: hub.engine.plan_use().left_out == 10)
+        await wait_for(lambda: first.state is not None)
+        second = await attach(hub, codes[20:40])
+        await wait_for(lambda: second.state is not None and hub.engine.plan_use().used == 5)
+        await wait_for(lambda: codes[20] in second.series_marks)
+        assert not first.marks and not second.marks  # every row streams
+        assert "in use by pane 1 (chart SIM:T0001, 20 rows)" in second.series_marks[codes[20]]
+        third = await attach(hub, codes[40:])
         await wait_for(lambda: len(first.marks) == 5 and len(second.marks) == 5)
         assert set(first.marks) == set(codes[15:20])  # each pane's last five
         assert set(second.marks) == set(codes[35:40])
+        assert not third.marks
         assert all("plan allows 5" in why for why in first.marks.values())
+        assert "pane 3 (10 rows)" in first.marks[codes[19]]
         assert hub.engine.plan_use().used == 5
         await wait_for(
             lambda: codes[0] in first.mirror.quotes and codes[20] in second.mirror.quotes
         )
-        first.session.stop()
-        second.session.stop()
+        for pane in (first, second, third):
+            pane.session.stop()
 
 
 async def test_refusals_other_uid_and_other_version(

@@ -63,6 +63,11 @@ class Capacity:
         """Chart marks: symbol → why its series is not subscribed."""
         self.used = 0
         self.left_out = 0
+        self.in_order = False
+        """Fit in the order given (a hub's union, already in its fair order) rather than
+        series first."""
+        self.kept: list[Subscription] = []
+        """What the last fit kept."""
         self.quote_room = plan.subscriptions * QUOTES_PER_UNIT
 
     @property
@@ -84,7 +89,8 @@ class Capacity:
                 self.marks[sub.code] = why
             else:
                 self.series_marks[sub.code] = why
-        kept, left = fit_to_plan(usable, self.units)
+        kept, left = fit_to_plan(usable, self.units, in_order=self.in_order)
+        self.kept = kept
         room = f"not subscribed: plan allows {_plural(self.units)}"
         for sub in left:
             if sub.type in ("quote", "both"):

@@ -29,7 +29,7 @@ from tui.engine.recorder import Recorder
 from tui.engine.rest import RestError
 from tui.engine.status import Batch
 from tui.engine.store import SeriesChange
-from tui.engine.union import union_of
+from tui.engine.union import describe_use, union_of
 from tui.fleet.node import FleetNode
 from tui.hub.owner import claim
 from tui.hub.pane import (
@@ -110,6 +110,7 @@ class Hub:
             upstream=options.config.hub.broker is None,
         )
         self.engine.alerts.persist = self._save_alerts
+        self.engine.capacity.in_order = True  # the union is in its fair order (union_of)
         self.fleet: FleetNode | None = None
         """With ``[hub] broker``: this hub's part in the fleet (the lease decides whether the
         engine opens the upstream)."""
@@ -150,6 +151,13 @@ class Hub:
         if self.fleet is not None:
             return self.fleet.set_local_desired(union)
         return self.engine.set_desired(union)
+
+    def use_note(self, number: int) -> str:
+        """Who uses a full plan, for pane ``number``'s marks: ``in use by pane 1 (chart
+        NASDAQ:AAPL, 10 rows) and this pane (4 rows)``; empty with one pane."""
+        if len(self.desired) < 2:
+            return ""
+        return describe_use(self.desired, self.engine.capacity.kept, number)
 
     # ---- snapshots ----------------------------------------------------------------------------
 
@@ -312,6 +320,7 @@ class Hub:
             engine=self.engine,
             desired_sink=lambda subs: self.set_pane_desired(number, subs),
         )
+        session.mark_note = lambda: self.use_note(number)
         pane = Pane(number, session, writer)
         session.on_batch = pane.send
         self.panes[number] = pane

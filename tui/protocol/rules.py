@@ -169,16 +169,17 @@ def validate_subscriptions(
 
 
 def fit_to_plan(
-    subs: list[Subscription], plan_units: int
+    subs: list[Subscription], plan_units: int, *, in_order: bool = False
 ) -> tuple[list[Subscription], list[Subscription]]:
     """Split ``subs`` into the best subset that fits ``plan_units`` and the rest.
 
     Series come first (in the order given: the charted one, then any others), then quotes in
     the order given (the watchlist's), ten to a unit: the whole set is never refused for one
-    symbol too many (issue 13, the plan trap). Returns ``(kept, left_out)``, each in the order
-    given.
+    symbol too many (issue 13, the plan trap). ``in_order``: keep in the order given instead
+    (a hub's union is already in its fair order). Returns ``(kept, left_out)``, each in the
+    order given.
     """
-    series_first = sorted(subs, key=lambda s: s.type == "quote")
+    series_first = list(subs) if in_order else sorted(subs, key=lambda s: s.type == "quote")
     kept_ids: set[int] = set()
     series = quotes = 0
     for sub in series_first:

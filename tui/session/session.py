@@ -140,6 +140,9 @@ class Session:
         self.options = options
         self.shared = engine is not None
         self.desired_sink = desired_sink
+        self.mark_note: Callable[[], str] | None = None
+        """In a hub: who uses a full plan (``in use by pane 1 (...)``), added to this pane's
+        marks of rows and charts the plan left out."""
         self.config = options.config
         self.on_batch = on_batch
         self.transient: Watchlist | None = None
@@ -696,7 +699,11 @@ class Session:
         if not self.shared:
             return dict(marks)
         codes = {s.code for s in self.watchlist().symbols}
-        return {code: why for code, why in marks.items() if code in codes}
+        own = {code: why for code, why in marks.items() if code in codes}
+        note = self.mark_note() if self.mark_note is not None and own else ""
+        if note:  # a full plan: say whose use left these out
+            own = {c: f"{why}; {note}" if "plan allows" in why else why for c, why in own.items()}
+        return own
 
     async def close(self, timeout: float = 1.0) -> None:
         """Close every socket with 1000 (waiting at most ``timeout``); a pane's session in the
