@@ -36,7 +36,7 @@ from tui.hub.wire import (
 )
 from tui.launch import demo_runtime_config
 from tui.secrets import Keys, Secret
-from tui.session.values import Reconnect
+from tui.session.values import AddSymbol, Reconnect, RemoveSymbol, SwitchWatchlist
 from tui.sim.server import Simulator, run_simulator
 from tui.sim.settings import DEMO_KEY, PlanSpec, SimSettings
 
@@ -111,7 +111,7 @@ async def test_two_hub_serve_at_once_and_one_after_another(
     assert all(r.close_code_received in (1000, None) for r in sim.records_for("live"))
 
 
-async def attach_to(place: HubPlace, symbols: list[str]) -> PaneView:
+async def attach_to(place: HubPlace, symbols: list[str] | None) -> PaneView:
     """A test pane on a hub in another process."""
     session = RemoteSession(place, Hello(PROTOCOL, __version__, place.account, symbols))
     view = PaneView(session)
@@ -339,10 +339,28 @@ async def test_portfolio_import_and_alert_add_reach_an_open_pane(
             added = time.monotonic()
             await wait_for(lambda: bool(pane.alerts), 5)
             assert time.monotonic() - added < 2.0
-            pane.session.stop()
+            # A watchlist edit in one pane reaches another on its next switch.
+            other = await attach_to(place, None)
+            await wait_for(lambda: other.state is not None, 10)
+            other.session.send(AddSymbol("NASDAQ:AMZN"))
+            await wait_for(lambda: _codes(other)[-1:] == ["NASDAQ:AMZN"])
+            viewer = await attach_to(place, None)
+            await wait_for(lambda: viewer.state is not None, 10)
+            other.session.send(RemoveSymbol("NASDAQ:AAPL"))
+            await wait_for(lambda: "NASDAQ:AAPL" not in _codes(other))
+            assert "NASDAQ:AAPL" in _codes(viewer)  # not yet: its own copy until a switch
+            viewer.session.send(SwitchWatchlist(2))
+            viewer.session.send(SwitchWatchlist(1))
+            await wait_for(lambda: _codes(viewer) == _codes(other), 5)
+            for view in (pane, other, viewer):
+                view.session.stop()
         finally:
             with contextlib.suppress(HubError):
                 await asyncio.to_thread(stop_hub, place)
+
+
+def _codes(pane: PaneView) -> list[str]:
+    return pane.state.codes if pane.state is not None else []
 
 
 def _lots(pane: PaneView) -> int:

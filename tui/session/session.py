@@ -24,6 +24,7 @@ from tui.config import (
     Watchlist,
     WatchSymbol,
     alert_rules_saved,
+    load_config,
     save_config_keeping_alerts,
 )
 from tui.engine.engine import Engine, EngineSettings
@@ -173,6 +174,10 @@ class Session:
         self.portfolio = options.portfolio or PortfolioFile()
         self._portfolio_dirty = True
         self._saved_transient: Watchlist | None = None
+        self._config_watch = (
+            FileWatch(options.config_path) if options.config_path and options.persist else None
+        )
+        """The config file: watchlists another pane saved are taken on the next switch."""
         self._portfolio_watch: FileWatch | None = None
         """The portfolio file, reloaded when another process (the CLI, another pane) changes
         it."""
@@ -315,6 +320,7 @@ class Session:
         self._changed()
 
     def _on_SwitchWatchlist(self, command: SwitchWatchlist) -> None:
+        self._adopt_watchlists_from_disk()
         lists = self.config.watchlists
         if not 1 <= command.number <= len(lists):
             self.notice(
@@ -552,6 +558,23 @@ class Session:
             save_config_keeping_alerts(self.config, path)
         except (OSError, ConfigError) as exc:
             self.notice("error", f"Could not save {path}: {exc}")
+            return
+        if self._config_watch is not None:
+            self._config_watch.seen()
+
+    def _adopt_watchlists_from_disk(self) -> None:
+        """Another pane (or an editor) changed the config's watchlists: take them before a
+        switch, so its edits reach this pane."""
+        watch, path = self._config_watch, self.options.config_path
+        if watch is None or path is None or not watch.changed(now_please=True):
+            return
+        try:
+            fresh = load_config(path)[0]
+        except ConfigError as exc:
+            self.notice("warning", f"Watchlists not reloaded: {exc}")
+            return
+        if fresh.watchlists:
+            self.config.watchlists = fresh.watchlists
 
     async def search(self, query: str) -> list[SymbolInfo]:
         """Symbols matching ``query`` (REST, cached by the engine's client)."""
