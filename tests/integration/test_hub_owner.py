@@ -20,7 +20,15 @@ from tui import __version__
 from tui.config import Config, save_config
 from tui.engine.replay import read_recording
 from tui.hub import pane as hub_pane
-from tui.hub.client import HubError, RemoteSession, ensure_hub, hub_status, request, stop_hub
+from tui.hub.client import (
+    HubError,
+    RemoteSession,
+    ensure_hub,
+    hub_alive,
+    hub_status,
+    request,
+    stop_hub,
+)
 from tui.hub.owner import TAKEN_EXIT
 from tui.hub.place import HubPlace, account_id, place_for
 from tui.hub.server import Hub
@@ -377,3 +385,38 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=30,
         check=False,
     )
+
+
+async def test_sigterm_stops_a_hub_within_2_s_beside_a_pane_that_never_reads(
+    isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pane that says hello on a firehose and never reads (its bytes pile up in the hub):
+    SIGTERM still ends the hub within 2 s, its ``/live`` closed with 1000."""
+    runtime = short_runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("INSIGHTSENTRY_API_KEY", DEMO_KEY)
+    env = _env(runtime, isolated_paths) | {"INSIGHTSENTRY_API_KEY": DEMO_KEY}
+    async with run_simulator(fast_settings(firehose_rate=5000.0, market_paused=True)) as sim:
+        place = place_for(_account(sim))
+        hub = subprocess.Popen(_serve_command(sim), env=env, stderr=subprocess.DEVNULL)
+        try:
+            await wait_for(lambda: hub_alive(place.socket), 15)
+            _reader, writer = await _raw(place.socket)
+            writer.write(encode_frame(Hello(PROTOCOL, __version__, place.account, FIREHOSE)))
+            await wait_for(lambda: bool(sim.records_for("live")), 10)
+            live = sim.records_for("live")[0]
+            await wait_for(lambda: live.sent > 5000, 10)
+            for _ in range(200):  # acknowledge blindly, never read
+                writer.write(encode_frame(Ack()))
+                await asyncio.sleep(0.005)
+            started = time.monotonic()
+            hub.terminate()
+            code = await asyncio.to_thread(hub.wait, 10)
+            assert time.monotonic() - started < 2.0, time.monotonic() - started
+            assert code == 0
+            await wait_for(lambda: live.closed_at is not None, 5)
+            assert live.close_code_received == 1000
+            writer.close()
+        finally:
+            if hub.poll() is None:
+                hub.kill()
