@@ -142,7 +142,7 @@ def _snapshot(
     if not no_hub:
         from tui.hub.client import HubError, hub_alive, request
         from tui.hub.place import account_id, place_for
-        from tui.hub.wire import SnapshotReply, SnapshotRequest
+        from tui.hub.wire import Refused, SnapshotReply, SnapshotRequest
 
         place = place_for(account_id(config, keys, demo=demo))
         if hub_alive(place.socket):
@@ -150,6 +150,8 @@ def _snapshot(
                 reply = request(place, SnapshotRequest(codes), timeout=30.0)
             except HubError as exc:
                 raise SnapshotError(str(exc)) from None
+            if isinstance(reply, Refused):
+                raise SnapshotError(f"the hub refused: {reply.reason}")
             if not isinstance(reply, SnapshotReply):
                 raise SnapshotError(f"the hub answered {type(reply).__name__}")
             if reply.error and not reply.quotes:

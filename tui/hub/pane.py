@@ -36,6 +36,8 @@ PANE_FRAME_MAX = 1024 * 1024
 """Largest frame an attached pane may send (commands, acks and searches are small)."""
 HELLO_SYMBOLS_MAX = 500
 """Most symbols a Hello's ``--symbols`` list may name."""
+SNAPSHOT_CODES_MAX = 500
+"""Most symbols one ``marketpane print`` may ask the hub for."""
 UNSENT_MAX = 16 * 1024 * 1024
 """Most bytes a pane may leave unread before it is dropped (a full history is about 2 MB)."""
 REQUESTS_PER_SECOND = 20.0

@@ -26,7 +26,6 @@ from tui.alerts.model import AlertRule
 from tui.config import Config, ConfigError, alert_rules_saved, load_config
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.recorder import Recorder
-from tui.engine.rest import RestError
 from tui.engine.status import Batch
 from tui.engine.store import SeriesChange
 from tui.engine.union import describe_use, union_of
@@ -36,14 +35,15 @@ from tui.hub.pane import (
     FIRST_FRAME_MAX,
     PANE_FRAME_MAX,
     REQUESTS_PER_SECOND,
+    SNAPSHOT_CODES_MAX,
     Pane,
     hello_problem,
 )
 from tui.hub.place import HubPlace, peer_uid
+from tui.hub.requests import alert_request, quote_snapshot
 from tui.hub.wire import (
     PROTOCOL,
     Ack,
-    AlertReply,
     AlertRequest,
     CommandFrame,
     Frame,
@@ -53,8 +53,6 @@ from tui.hub.wire import (
     Refused,
     SearchReply,
     SearchRequest,
-    SnapshotQuote,
-    SnapshotReply,
     SnapshotRequest,
     StatusRequest,
     StopRequest,
@@ -74,9 +72,7 @@ HELLO_SECONDS = 5.0
 ACK_TIMEOUT_SECONDS = 30.0
 """A pane that has not acknowledged a batch for this long is dropped (it may reattach)."""
 CLOSE_SECONDS = 1.0
-TEST_DRAIN_SECONDS = 10.0
-"""How long ``marketpane alert test`` waits for the channels to deliver."""
-"""How long a stopping hub waits for the upstream closing handshakes."""
+"""How long a stopping hub waits for the upstream and pane closing handshakes."""
 
 
 @dataclass
@@ -159,75 +155,8 @@ class Hub:
             return ""
         return describe_use(self.desired, self.engine.capacity.kept, number)
 
-    # ---- snapshots ----------------------------------------------------------------------------
-
-    async def snapshot(self, codes: list[str]) -> SnapshotReply:
-        """The hub's latest quote of each code; codes it has none of come from REST."""
-        store = self.engine.store
-        quotes = [
-            SnapshotQuote(c, dict(store.quotes[c].values), store.quotes[c].updated_at)
-            for c in codes
-            if c in store.quotes
-        ]
-        wanted = [c for c in codes if c not in store.quotes]
-        found: dict[str, dict[str, object]] = {}
-        error = None
-        for start in range(0, len(wanted), 10):  # the API allows ten codes a call
-            try:
-                answer = await self.engine.rest.quotes(wanted[start : start + 10])
-            except RestError as exc:
-                error = str(exc)
-                break
-            for quote in answer.data:
-                found[quote.code] = {
-                    k: v for k, v in msgspec.structs.asdict(quote).items() if v is not None
-                }
-        quotes += [SnapshotQuote(c, found[c]) for c in wanted if c in found]
-        missing = [c for c in wanted if c not in found]
-        return SnapshotReply(quotes, missing, error)
-
-    # ---- alerts -------------------------------------------------------------------------------
-
     def _save_alerts(self, rules: list[AlertRule]) -> str | None:
         return alert_rules_saved(self.options.config_path, rules)
-
-    async def alert_request(self, request: AlertRequest) -> AlertReply:
-        """``marketpane alert ...`` against this hub's alerts."""
-        alerts = self.engine.alerts
-        error: str | None = None
-        message = ""
-        action, rule_id = request.action, request.id
-        if action == "add" and request.rule is not None:
-            rule = request.rule
-            if rule.id == "new":
-                rule = msgspec.structs.replace(rule, id=alerts.next_id())
-            error = alerts.add(rule)
-            message = f"alert {rule.id} added: {rule.when}"
-        elif action == "remove":
-            error = alerts.remove(rule_id)
-            message = f"alert {rule_id} deleted"
-        elif action in ("pause", "resume"):
-            found = alerts.book.rules.get(rule_id)
-            if found is None:
-                error = f"there is no alert {rule_id}"
-            else:
-                paused = action == "pause"
-                error = alerts.replace(msgspec.structs.replace(found, paused=paused))
-                message = f"alert {rule_id} {'paused' if paused else 'resumed'}"
-        elif action == "test":
-            firing = alerts.test(rule_id)
-            if firing is None:
-                error = f"there is no alert {rule_id}"
-            else:
-                await alerts.delivery.drain(TEST_DRAIN_SECONDS)
-                done = sorted(alerts.delivery.delivered)
-                message = f"alert {rule_id} test sent (panes: {len(self.panes)}" + (
-                    f"; delivered so far by {', '.join(done)})" if done else ")"
-                )
-        elif action != "list":
-            error = f"unknown alert action {action!r}"
-        alerts.refresh_views()
-        return AlertReply(alerts.views(), message if error is None else "", error)
 
     # ---- panes --------------------------------------------------------------------------------
 
@@ -251,11 +180,17 @@ class Hub:
             await _drain_and_close(writer)
             return
         if isinstance(first, SnapshotRequest):
-            writer.write(encode_frame(await self.snapshot(first.codes)))
+            if len(first.codes) > SNAPSHOT_CODES_MAX:
+                await self._refuse(
+                    writer,
+                    f"print asks for {len(first.codes):,} symbols; at most {SNAPSHOT_CODES_MAX}",
+                )
+                return
+            writer.write(encode_frame(await quote_snapshot(self.engine, first.codes)))
             await _drain_and_close(writer)
             return
         if isinstance(first, AlertRequest):
-            writer.write(encode_frame(await self.alert_request(first)))
+            writer.write(encode_frame(await alert_request(self.engine, first, len(self.panes))))
             await _drain_and_close(writer)
             return
         if isinstance(first, StopRequest):
