@@ -136,3 +136,24 @@ def test_hub_flags_choose_the_mode(isolated_paths: Path) -> None:
     (isolated_paths / "config.toml").write_text('[hub]\nmode = "require"\n')
     assert parse_run_options(["--demo"]).hub_mode == "require"
     assert parse_run_options(["--demo", "--no-hub"]).hub_mode == "off"
+
+
+def test_record_with_a_hub_goes_through_the_hub(
+    isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--hub --record FILE`` keeps the hub: the pane's hello asks the hub to record to the
+    file's absolute path (no connection of its own)."""
+    from tui.hub import client
+    from tui.hub.wire import Hello
+    from tui.launch import hub_session
+
+    hellos: list[Hello] = []
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setattr(client, "ensure_hub", lambda place, serve: False)
+    monkeypatch.setattr(client, "check_hello", lambda place, hello: hellos.append(hello))
+    monkeypatch.chdir(tmp_path)
+    options = parse_run_options(["--demo", "--hub", "--record", "rec.jsonl"])
+    assert options.hub_mode == "auto" and options.record is not None
+    session = hub_session(options)
+    assert [h.record for h in hellos] == [str(tmp_path / "rec.jsonl")]
+    assert session.hello.record == str(tmp_path / "rec.jsonl")
