@@ -101,7 +101,7 @@ async def test_a_full_plan_is_shared_fairly_and_each_pane_sees_its_marks(
         assert set(first.marks) == set(codes[15:20])  # each pane's last five
         assert set(second.marks) == set(codes[35:40])
         assert not third.marks
-        assert all("plan allows 5" in why for why in first.marks.values())
+        assert all("plan full, in use by" in why for why in first.marks.values())
         assert "pane 3 (10 rows)" in first.marks[codes[19]]
         assert hub.engine.plan_use().used == 5
         await wait_for(

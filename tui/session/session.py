@@ -725,7 +725,8 @@ class Session:
         own = {code: why for code, why in marks.items() if code in codes}
         note = self.mark_note() if self.mark_note is not None and own else ""
         if note:  # a full plan: say whose use left these out
-            own = {c: f"{why}; {note}" if "plan allows" in why else why for c, why in own.items()}
+            full = f"not subscribed: plan full, {note}"
+            own = {c: full if "plan allows" in why else why for c, why in own.items()}
         return own
 
     async def close(self, timeout: float = 1.0) -> None:
