@@ -87,6 +87,16 @@ REQUEST_SECONDS = 2.0
 """How long a follower waits for a snapshot."""
 
 
+def boot_clock() -> float:
+    """Seconds on a clock that keeps counting through a system suspend (``CLOCK_BOOTTIME`` on
+    Linux; elsewhere the monotonic clock): a leader suspended past its fence fences by the
+    clock the moment it resumes, before anything else it does."""
+    return time.clock_gettime(_BOOT_CLOCK)
+
+
+_BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
 def fence_after(lease_seconds: float) -> float:
     """Seconds without a successful renewal after which a leader closes its upstream: the
     margin (at least 2 s, 30 % of the lease) covers the close timeout and the checks' slack."""
@@ -141,6 +151,8 @@ class FleetNode:
         self.seq = 0
         self.lease_rev = 0
         self.renewed_sent = 0.0
+        self._cut_off = False
+        """The broker connection is down (the client is reconnecting)."""
         """Monotonic time the last successful renewal was sent (fencing counts from it)."""
         self.renewed_at = 0.0
         self.since = 0.0
@@ -187,7 +199,7 @@ class FleetNode:
         if self.role == "leader":
             lines.append(
                 f"fleet: leader {self.host} since {_clock(self.since)}, lease renewed "
-                f"{time.monotonic() - self.renewed_sent:.1f} s ago (TTL {self.lease_seconds:g} s)"
+                f"{boot_clock() - self.renewed_sent:.1f} s ago (TTL {self.lease_seconds:g} s)"
             )
             followers = [p.entry for p in self.peers.values() if p.entry.hub != self.hub_id]
             lines.append(
@@ -225,7 +237,8 @@ class FleetNode:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._set_problem(f"cannot reach the fleet broker at {self.broker}: {_why(exc)}")
+                self._cut_off = True
+                self._set_problem(f"broker unreachable: {self.broker}, retrying ({_why(exc)})")
                 if self._nc is not None:
                     with contextlib.suppress(Exception):
                         await self._nc.close()
@@ -234,6 +247,7 @@ class FleetNode:
         if self._nc is None:
             return
         self.problem = None
+        self._cut_off = False
         self.role = "follower"
         self._show_waiting("looking for the fleet leader")
         nc = self._nc
@@ -292,18 +306,21 @@ class FleetNode:
 
     async def _on_error(self, exc: Exception) -> None:
         if self.role == "connecting":  # the client retries by itself: say why meanwhile
-            self._set_problem(f"cannot reach the fleet broker at {self.broker}: {_why(exc)}")
+            self._set_problem(f"broker unreachable: {self.broker}, retrying ({_why(exc)})")
         else:
             log.debug("broker: %s", _why(exc))
 
     async def _on_disconnected(self) -> None:
         if self._stopping:
             return
-        self._set_problem(f"lost the fleet broker at {self.broker}; reconnecting")
+        self._cut_off = True
+        self._set_problem(f"broker unreachable: {self.broker}, retrying")
 
     async def _on_reconnected(self) -> None:
         log.info("reconnected to the fleet broker at %s", self.broker)
+        self._cut_off = False
         self.problem = None
+        self.leader_state = None  # what the leader said before the cut no longer holds
         self._resync = True  # events may have been missed meanwhile
         self._wanted_dirty.set()
 
@@ -322,33 +339,49 @@ class FleetNode:
     async def _lease_loop(self) -> None:
         import nats.js.errors as jserrors
 
-        assert self._lease is not None
-        lease = self._lease
+        assert self._lease is not None and self._nc is not None
+        lease, nc = self._lease, self._nc
         while not self._stopping:
+            if not nc.is_connected:  # never a lease write queued to land after a reconnect
+                await asyncio.sleep(0.1)
+                continue
             if self.role == "leader":
                 await asyncio.sleep(renew_every(self.lease_seconds))
-                if self.role != "leader":
+                if self.role != "leader" or not nc.is_connected:
                     continue
-                sent = time.monotonic()
                 try:
-                    self.lease_rev = await asyncio.wait_for(
-                        lease.update(LEASE_KEY, self._lease_value(), last=self.lease_rev),
-                        renew_every(self.lease_seconds),
-                    )
-                    self.renewed_sent, self.renewed_at = sent, time.time()
-                    self._dial_if_fresh()
+                    await self._renew(self.lease_rev)
                 except jserrors.KeyWrongLastSequenceError:
-                    await self._demote("another hub holds the lease")
+                    # A write of ours that timed out may have landed after all (the client
+                    # sent it on reconnecting): the lease still names this hub, keep leading.
+                    entry = await self._lease_entry()
+                    if entry is None or entry[0].hub != self.hub_id:
+                        await self._demote("another hub holds the lease")
+                        continue
+                    with contextlib.suppress(Exception):
+                        await self._renew(entry[1])
                 except Exception as exc:
                     log.warning("lease renewal failed: %s", _why(exc))
                 continue
-            sent = time.monotonic()
+            sent = boot_clock()
             try:
                 revision = await asyncio.wait_for(
                     lease.create(LEASE_KEY, self._lease_value()), REQUEST_SECONDS
                 )
             except jserrors.KeyWrongLastSequenceError:
-                await self._read_leader()
+                entry = await self._lease_entry()
+                if entry is not None and entry[0].hub == self.hub_id:  # ours, landed late
+                    try:
+                        sent = boot_clock()
+                        revision = await asyncio.wait_for(
+                            lease.update(LEASE_KEY, self._lease_value(), last=entry[1]),
+                            REQUEST_SECONDS,
+                        )
+                    except Exception as exc:
+                        log.info("lease takeover failed: %s", _why(exc))
+                    else:
+                        await self._promote(revision, sent)
+                        continue
             except Exception as exc:
                 if self.problem is None:
                     log.info("lease check failed: %s", _why(exc))
@@ -357,22 +390,40 @@ class FleetNode:
                 continue
             await asyncio.sleep(min(1.0, renew_every(self.lease_seconds)))
 
-    async def _read_leader(self) -> None:
+    async def _renew(self, last: int) -> None:
+        """One revision-checked renewal; on success the fence restarts from its send time."""
+        assert self._lease is not None
+        sent = boot_clock()
+        self.lease_rev = await asyncio.wait_for(
+            self._lease.update(LEASE_KEY, self._lease_value(), last=last),
+            renew_every(self.lease_seconds),
+        )
+        self.renewed_sent, self.renewed_at = sent, time.time()
+        self._dial_if_fresh()
+
+    async def _lease_entry(self) -> tuple[LeaseValue, int] | None:
+        """The lease as the broker holds it (the hub it names, its revision), remembered as
+        the leader; None if it cannot be read."""
         assert self._lease is not None
         try:
             entry = await asyncio.wait_for(self._lease.get(LEASE_KEY), REQUEST_SECONDS)
         except Exception:
-            return
-        if entry.value:
-            with contextlib.suppress(msgspec.DecodeError):
-                self.leader = msgspec.msgpack.decode(entry.value, type=LeaseValue)
+            return None
+        if not entry.value or entry.revision is None:
+            return None
+        try:
+            value = msgspec.msgpack.decode(entry.value, type=LeaseValue)
+        except msgspec.DecodeError:
+            return None
+        self.leader = value
+        return value, entry.revision
 
     async def _fence_watch(self) -> None:
         """A leader that cannot renew closes its upstream before the lease can expire."""
         limit = fence_after(self.lease_seconds)
         while not self._stopping:
             await asyncio.sleep(0.1)
-            if self.role == "leader" and time.monotonic() - self.renewed_sent > limit:
+            if self.role == "leader" and boot_clock() - self.renewed_sent > limit:
                 await self._demote(
                     f"could not renew the fleet lease for {limit:.0f} s: upstream closed so "
                     "that another hub can take over"
@@ -413,7 +464,7 @@ class FleetNode:
         """Open the upstream only while the lease is surely held: a promotion that took long
         (a slow broker) waits for the next renewal rather than dial near the fence."""
         if self.role == "leader" and (
-            time.monotonic() - self.renewed_sent < fence_after(self.lease_seconds) / 2
+            boot_clock() - self.renewed_sent < fence_after(self.lease_seconds) / 2
         ):
             self.engine.start_upstream()  # (nothing if the sockets are already open)
 
@@ -567,6 +618,8 @@ class FleetNode:
             tap = store.tap
             if tap is None:
                 return
+            if not nc.is_connected:  # nothing queued to arrive late after a reconnect
+                continue  # (the tap keeps the changes; followers resync on reconnecting)
             quotes, series, news = tap.take()
             if not (quotes or series or news):
                 continue
@@ -642,8 +695,9 @@ class FleetNode:
             )
             for notice in state.notices:  # (if this hub follows later, not shown again)
                 self._notices_seen[(notice.at, notice.text)] = None
-            with contextlib.suppress(Exception):
-                await self._nc.publish(self.names.state, encode(state))
+            if self._nc.is_connected:  # a state queued while cut off would lie on arrival
+                with contextlib.suppress(Exception):
+                    await self._nc.publish(self.names.state, encode(state))
             await asyncio.sleep(STATE_SECONDS)
 
     async def _on_snapshot_request(self, msg: Msg) -> None:
@@ -710,6 +764,8 @@ class FleetNode:
             state = msgspec.msgpack.decode(msg.data, type=LeaderState)
         except msgspec.DecodeError:
             return
+        if not self._state_is_news(state):
+            return
         self.leader_state = state
         self.state_heard = time.monotonic()
         self.problem = None
@@ -721,6 +777,20 @@ class FleetNode:
         while len(self._notices_seen) > 500:
             del self._notices_seen[next(iter(self._notices_seen))]
         self._show_state(state)
+
+    def _state_is_news(self, state: LeaderState) -> bool:
+        """Whether a leader's state may be shown: never this hub's own (sent while it led,
+        arriving late), never older than one already shown (epoch, then the leader's own
+        clock), never one its leader sent past its own fence."""
+        if state.leader == self.hub_id:
+            return False
+        last = self.leader_state
+        if last is not None and (state.epoch, state.sent_at) < (last.epoch, last.sent_at):
+            return False
+        if state.sent_at - state.renewed_at > fence_after(self.lease_seconds):
+            self._show_waiting(f"the leader on {state.host} lost its lease")
+            return False
+        return True
 
     def _show_state(self, state: LeaderState) -> None:
         wanted = {s.code for s in self.engine.wanted()}
@@ -748,7 +818,7 @@ class FleetNode:
         ]
         budget = self.leader_state.budget if self.leader_state is not None else ""
         self.engine.remote = RemoteUpstream(
-            via="fleet: no leader",
+            via="fleet: broker unreachable" if self._cut_off else "fleet: no leader",
             statuses=statuses,
             pending=None,
             budget=budget or "budget: kept by the fleet's leader",
