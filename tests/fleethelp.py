@@ -32,7 +32,7 @@ from tui.sim.settings import DEMO_KEY, PlanSpec, SimSettings
 
 V = TypeVar("V", bound=PaneView)
 
-LEASE_SECONDS = 6.0
+LEASE_SECONDS = float(os.environ.get("MARKETPANE_TEST_LEASE", "6.0"))
 """The tests' lease (the default is 10 s): failovers within seconds."""
 ONE_CONNECTION = PlanSpec("one-conn", units=12, max_dp=1000, connections=1)
 """The simulator's plan for the account: one connection at a time."""

@@ -62,10 +62,14 @@ async def _outage(fleet: Fleet, seconds: float) -> float:
     await asyncio.sleep(seconds)
     fleet.nats.start()
     back = time.time()
-    await wait_for(
-        lambda: any(r.opened_at >= back for r in fleet.sim.records_for("live")[before:]), 20
-    )
-    opened = max(r.opened_at for r in fleet.sim.records_for("live"))
+
+    def upstream() -> bool:  # a new /live since the return, or the leader's never closed
+        records = fleet.sim.records_for("live")
+        kept = records[before - 1].closed_at is None and len(records) == before
+        return kept or any(r.opened_at >= back for r in records[before:])
+
+    await wait_for(upstream, 20)
+    opened = max(back, max(r.opened_at for r in fleet.sim.records_for("live")))
     await wait_for(lambda: fleet.all_fresh(3.0), timeout=30)
     await asyncio.sleep(2)
     stop.set()

@@ -345,8 +345,9 @@ class FleetNode:
             if not nc.is_connected:  # never a lease write queued to land after a reconnect
                 await asyncio.sleep(0.1)
                 continue
-            if self.role == "leader":
-                await asyncio.sleep(renew_every(self.lease_seconds))
+            if self.role == "leader":  # (at once when a renewal is due: after a reconnect)
+                due = renew_every(self.lease_seconds) - (boot_clock() - self.renewed_sent)
+                await asyncio.sleep(max(0.2, due))
                 if self.role != "leader" or not nc.is_connected:
                     continue
                 try:
