@@ -619,10 +619,11 @@ class FleetNode:
             tap = store.tap
             if tap is None:
                 return
-            if not nc.is_connected:  # nothing queued to arrive late after a reconnect
-                continue  # (the tap keeps the changes; followers resync on reconnecting)
             quotes, series, news = tap.take()
             if not (quotes or series or news):
+                continue
+            if not nc.is_connected:  # nothing queued to arrive late, as old versions, after
+                self.seq += 1  # a reconnect: the numbers skip, so followers ask for a snapshot
                 continue
             self.seq += 1
             events = Events(
