@@ -186,7 +186,7 @@ MUTATIONS = [
     (
         "case21 fencing",
         "tui/fleet/node.py",
-        '            if self.role == "leader" and time.monotonic() - self.renewed_sent > limit:',
+        '            if self.role == "leader" and boot_clock() - self.renewed_sent > limit:',
         "            if False:",
         "cut_off_from_nats",
         "tests/integration/test_fleet.py",
@@ -194,8 +194,8 @@ MUTATIONS = [
     (
         "case21 dial only with the lease",
         "tui/fleet/node.py",
-        "            except jserrors.KeyWrongLastSequenceError:\n                await self._read_leader()",
-        "            except jserrors.KeyWrongLastSequenceError:\n                await self._read_leader()\n                self.engine.start_upstream()",
+        "            except jserrors.KeyWrongLastSequenceError:\n                entry = await self._lease_entry()\n",
+        "            except jserrors.KeyWrongLastSequenceError:\n                entry = await self._lease_entry()\n                self.engine.start_upstream()\n",
         "one_upstream_for_the_fleet",
         "tests/integration/test_fleet.py",
     ),
