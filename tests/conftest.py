@@ -13,6 +13,14 @@ install_record_masking()  # captured logs in test reports are masked too
 
 
 @pytest.fixture(autouse=True)
+def truecolor_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps in tests draw for a truecolor terminal whatever terminal runs the tests (a
+    16-colour ``TERM`` would re-colour every snapshot); the contrast test sets its own."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point config, secrets and state at a temp dir and clear key variables."""
     home = tmp_path / "home"

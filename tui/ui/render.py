@@ -49,11 +49,15 @@ class Palette:
         bold = variables.get("mp-bold-direction", "no") == "yes"
         return cls(
             up=Style(color=color("mp-up"), bold=bold),
-            down=Style(color=color("mp-down"), dim=bold, italic=bold),
+            down=Style(color=color("mp-down"), italic=bold, underline=bold),
             flat=Style(color=color("mp-flat")),
-            stale=Style(color=color("mp-stale"), dim=True),
-            up_flash=Style(color=color("mp-up"), bgcolor=color("mp-up-flash"), bold=True),
-            down_flash=Style(color=color("mp-down"), bgcolor=color("mp-down-flash"), bold=True),
+            # Stale is a weaker colour that stays readable (never dim: dim text on a dark
+            # ground is what 256-colour terminals turn invisible), with the age beside it.
+            stale=Style(color=color("mp-stale")),
+            # A flash is the theme's text on a tinted ground: a direction colour on its own
+            # tint loses most of its contrast once a terminal rounds both to 256 colours.
+            up_flash=Style(color=color("foreground"), bgcolor=color("mp-up-flash"), bold=True),
+            down_flash=Style(color=color("foreground"), bgcolor=color("mp-down-flash"), bold=True),
             axis=Style(color=color("mp-axis")),
             volume=Style(color=color("mp-volume")),
             accent=Style(color=color("accent"), bold=True),

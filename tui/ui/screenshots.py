@@ -10,8 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import io
+import os
 from decimal import Decimal
 from pathlib import Path
+
+from rich.color import ColorSystem
+from rich.console import Console
+from rich.segment import Segment, Segments
+from rich.style import Style
+from textual._compositor import LayoutUpdate
 
 from tui.alerts.model import AlertDelivery, AlertRule
 from tui.config import Config, default_watchlists
@@ -29,6 +37,7 @@ SHOTS: tuple[tuple[str, tuple[int, int], str, tuple[str, ...]], ...] = (
     ("plan-full-120x30", (120, 30), "marketpane-dark", ()),
     ("pane-40x12", (40, 12), "marketpane-dark", ()),
     ("ssh-80x24", (80, 24), "marketpane-dark", ()),
+    ("ssh-80x24-256colours", (80, 24), "marketpane-dark", ()),
     ("pane-48x20", (48, 20), "marketpane-dark", ()),
     ("theme-light-80x24", (80, 24), "marketpane-light", ()),
     ("theme-colorblind-80x24", (80, 24), "marketpane-colorblind", ()),
@@ -104,9 +113,47 @@ async def take(
             for key in keys:
                 await pilot.press(key)
                 await pilot.pause(1.0)
-            path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(out)))
+            if stem.endswith("-256colours"):  # what a terminal without COLORTERM shows
+                path = out / f"{stem}.svg"
+                path.write_text(svg_in_256_colours(app), encoding="utf-8")
+            else:
+                path = Path(app.save_screenshot(filename=f"{stem}.svg", path=str(out)))
             await pilot.press("q")
     return path
+
+
+def svg_in_256_colours(app: MarketpaneApp) -> str:
+    """The screen as a 256-colour terminal draws it (every colour rounded as Rich rounds it
+    for such a terminal), as SVG."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, record=True
+    )
+    update = app.screen._compositor.render_update(full=True)
+    assert isinstance(update, LayoutUpdate)
+    for line in update.strips:
+        segments: list[Segment] = []
+        for strip in line:
+            for segment in strip:
+                style = segment.style
+                if style is not None:
+                    style = (
+                        Style(
+                            color=style.color.downgrade(ColorSystem.EIGHT_BIT)
+                            if style.color
+                            else None,
+                            bgcolor=(
+                                style.bgcolor.downgrade(ColorSystem.EIGHT_BIT)
+                                if style.bgcolor
+                                else None
+                            ),
+                        )
+                        + style.without_color
+                    )
+                segments.append(Segment(segment.text, style))
+        segments.append(Segment.line())
+        console.print(Segments(segments), end="")
+    return console.export_svg(title="marketpane (256 colours)")
 
 
 def main() -> None:
@@ -116,6 +163,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="data to wait for")
     parser.add_argument("--only", nargs="*", help="shots whose names start so")
     args = parser.parse_args()
+    os.environ["COLORTERM"] = "truecolor"  # the shots are truecolor, whatever runs them
+    os.environ.pop("NO_COLOR", None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for stem, size, theme, keys in SHOTS:

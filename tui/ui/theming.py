@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 
 from textual.app import App
+from textual.filter import Monochrome
 from textual.notifications import SeverityLevel
 from textual.theme import Theme
 
 from tui import paths
 from tui.protocol.text import clean_text
+from tui.ui.ansi import NoColour, SixteenColours
 from tui.ui.link import SessionLink, ViewOptions
 from tui.ui.render import Palette
 from tui.ui.themes import (
@@ -53,11 +55,11 @@ class ThemedApp(App[int]):
             "mp-up": "#3fb950",
             "mp-down": "#f85149",
             "mp-flat": "#8b949e",
-            "mp-stale": "#586069",
+            "mp-stale": "#7d8590",
             "mp-up-flash": "#1f4d2b",
             "mp-down-flash": "#5a1f1f",
             "mp-axis": "#8b949e",
-            "mp-volume": "#3b5070",
+            "mp-volume": "#5a7bb0",
             "mp-bold-direction": "no",
             "mp-cursor": "#1f2a3d",
             "mp-cursor-dim": "#8b949e",
@@ -92,7 +94,28 @@ class ThemedApp(App[int]):
         """Resolve the new theme's colours, then redraw what uses them."""
         self.get_css_variables()
         self.palette = Palette.from_variables(self.theme_variables)
+        self._colour_filters(theme)
         self.palette_changed()
+
+    def _colour_filters(self, theme: Theme) -> None:
+        """No colour at all under ``NO_COLOR`` (not Textual's grey tones), and the themes'
+        own 16-colour forms on a 16-colour terminal (:mod:`tui.ui.ansi`). Textual keeps its
+        filters in a private list (pinned to its minor version for this)."""
+        variables = self.theme_variables
+        cursor = variables.get("mp-cursor", "#1f2a3d")
+        kept = [
+            f for f in self._filters if not isinstance(f, Monochrome | NoColour | SixteenColours)
+        ]
+        if self.no_color:
+            kept.append(NoColour(cursor=cursor))
+        elif self.console.color_system == "standard":
+            flashes = (variables.get("mp-up-flash", ""), variables.get("mp-down-flash", ""))
+            kept.append(
+                SixteenColours(
+                    dark=theme.dark, cursor=cursor, flashes=tuple(f for f in flashes if f)
+                )
+            )
+        self._filters[:] = kept
 
     def palette_changed(self) -> None:
         """Redraw everything drawn with the palette (the view overrides this)."""
