@@ -303,7 +303,20 @@ def _config_command(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``marketpane`` console script."""
+    """Entry point of the ``marketpane`` console script. A reader that goes away
+    (``marketpane hub status | head -1``) ends the command quietly, as it does any Unix tool:
+    exit 141 (128 + SIGPIPE), no traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail
+        return 141
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "config":
         return _config_command(args[1:])

@@ -81,25 +81,25 @@ def test_two_hosts_in_tmux_one_leads_the_other_follows_then_takes_over(tmp_path:
         subprocess.run(["tmux", "split-window", "-h", "-t", session, command(beta)], check=True)
         _wait_for(right, "via leader on alpha", timeout=30)
 
-        def aapl(pane: str) -> str:
-            return next((ln for ln in _capture(pane).splitlines() if "AAPL " in ln), "")
+        def btc(pane: str) -> str:  # crypto trades every day of the week
+            return next((ln for ln in _capture(pane).splitlines() if "BTCUSDT " in ln), "")
 
-        seen = {aapl(right)}
+        seen = {btc(right)}
         deadline = time.monotonic() + 20
         while len(seen) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
-            seen.add(aapl(right))
+            seen.add(btc(right))
         assert len(seen) >= 3, seen  # the follower's prices move
         status = _hub(beta, "status")
         assert "this hub beta is follower" in status and "leader alpha since" in status, status
         assert "hub stopped" in _hub(alpha, "stop")
         _wait_for(right, "via hub", timeout=15)
         assert "this hub beta is leader" in _hub(beta, "status")
-        seen = {aapl(right)}
+        seen = {btc(right)}
         deadline = time.monotonic() + 20
         while len(seen) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
-            seen.add(aapl(right))
+            seen.add(btc(right))
         assert len(seen) >= 3, seen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)

@@ -116,9 +116,11 @@ async def test_print_a_portfolio_with_exact_pnl(
         )
         done = await asyncio.to_thread(run, "--portfolio", "main", "--format", "json", "--no-hub")
         assert done.returncode == 0, done.stderr
-        (record,) = json.loads(done.stdout)
-        assert (record["quantity"], record["average_cost"]) == ("10", "100.1")
-        assert (record["market_value"], record["total_pnl"]) == ("1200.0", "199.0")
+        (record,) = json.loads(done.stdout, parse_float=D, parse_int=D)
+        assert (record["quantity"], record["average_cost"]) == (D(10), D("100.10"))
+        assert (record["market_value"], record["total_pnl"]) == (D("1200.00"), D("199.00"))
+        assert record["total_pnl_percent"] == D("19.88")  # 199 / 1001, to two decimals
+        assert '"total_pnl_percent":19.88' in done.stdout.replace(" ", "")
         nope = await asyncio.to_thread(run, "--portfolio", "other", "--no-hub")
         assert nope.returncode == 2 and "portfolios: main" in nope.stderr
 

@@ -12,7 +12,8 @@ from tests.uihelp import FROZEN_NOW, pinned_statuses
 from tui.engine.store import SeriesBuffer
 from tui.protocol.live import Bar
 from tui.ui.panels import PAUSED, ChartView, StatusBar
-from tui.ui.render import Palette, chart_line_text, quote_age_text, render_chart, sparkline
+from tui.ui.render import Palette, chart_line_text, render_chart, sparkline
+from tui.ui.timetext import quote_age_text
 
 PALETTE = Palette.from_variables({"mp-up": "#00ff00", "mp-down": "#ff0000"})
 

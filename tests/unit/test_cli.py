@@ -157,3 +157,18 @@ def test_record_with_a_hub_goes_through_the_hub(
     session = hub_session(options)
     assert [h.record for h in hellos] == [str(tmp_path / "rec.jsonl")]
     assert session.hello.record == str(tmp_path / "rec.jsonl")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(isolated_paths: Path) -> None:
+    """``marketpane config path | head -0``: the pipe is closed before anything is written;
+    the command exits 141 with nothing on stderr (no BrokenPipe traceback)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", "config", "path"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the command prints
+    code = process.wait(30)
+    said = process.stderr.read().decode()
+    assert code == 141 and said == "", (code, said)

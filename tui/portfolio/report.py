@@ -1,7 +1,7 @@
 """Snapshot rows for ``marketpane print``: a quote's fields (and a position's figures) as one
 flat record, and the four output formats. No engine, no Textual.
 
-Money stays :class:`~decimal.Decimal` (JSON carries it as a string, so no digit is lost);
+Money stays :class:`~decimal.Decimal` until it is written (JSON: a number to the cent);
 every text field from a feed is cleaned of control characters.
 """
 
@@ -128,17 +128,36 @@ def exit_code(records: Sequence[dict[str, Any]]) -> int:
     return EXIT_LIVE
 
 
-_ENCODER = msgspec.json.Encoder(decimal_format="string")
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+MONEY_COLUMNS = ("average_cost", "market_value", "day_pnl", "total_pnl")
+"""Amounts of money: to the cent in JSON."""
+CENT = Decimal("0.01")
+FLOAT_DIGITS = 8
+"""Feed numbers are rounded to this many decimals in JSON: a float's noise
+(``1000302.0943300013``) is not the feed's information."""
+
+
+def json_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with numbers as a script wants them: money to the cent, percentages to two
+    decimals, quantities exact, feed floats without their binary noise."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        if isinstance(value, Decimal) and (name in MONEY_COLUMNS or name.endswith("percent")):
+            value = value.quantize(CENT)
+        elif isinstance(value, float):
+            value = round(value, 2 if name.endswith("percent") else FLOAT_DIGITS)
+        out[name] = value
+    return out
 
 
 def to_json(records: Sequence[dict[str, Any]]) -> str:
-    """A JSON array (decimals as strings, every digit kept)."""
-    return _ENCODER.encode(list(records)).decode("utf-8")
+    """A JSON array (numbers as numbers: see :func:`json_record`)."""
+    return _ENCODER.encode([json_record(r) for r in records]).decode("utf-8")
 
 
 def to_ndjson_line(record: dict[str, Any]) -> str:
     """One record as one JSON line (no newline)."""
-    return _ENCODER.encode(record).decode("utf-8")
+    return _ENCODER.encode(json_record(record)).decode("utf-8")
 
 
 def to_csv(records: Sequence[dict[str, Any]]) -> str:

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 
 from tui.protocol.live import Quote
-from tui.sim.universe import Instrument, last_session_close, session_status
+from tui.sim.universe import Instrument, last_session_close, last_trade_moment, session_status
 
 SPREAD_FRACTION = {"stock": 0.0002, "etf": 0.0001, "future": 0.0, "crypto": 0.0001, "fx": 0.00004}
 """Quoted spread as a fraction of price, per asset class (futures: one tick)."""
@@ -45,7 +45,9 @@ class Trade:
 class InstrumentState:
     """The live state of one instrument: price process, day statistics, book top."""
 
-    def __init__(self, inst: Instrument, seed: int, now: float) -> None:
+    def __init__(
+        self, inst: Instrument, seed: int, now: float, *, always_open: bool = False
+    ) -> None:
         self.inst = inst
         self.rng = instrument_rng(seed, "live", inst.code)
         self.variance = 1.0
@@ -57,7 +59,8 @@ class InstrumentState:
         self.high = max(self.open, self.price)
         self.low = min(self.open, self.price)
         self.volume = float(int(inst.shares * 0.004 * self.rng.uniform(0.5, 1.5))) or 1e6
-        self.lp_time = now
+        # A market that is closed now last traded when it closed, not now.
+        self.lp_time = now if always_open else last_trade_moment(inst.asset, now)
         self.bid = self.ask = self.price
         self.bid_size = self.ask_size = 1.0
         self._quote_book()
@@ -169,7 +172,10 @@ class Market:
         self, instruments: tuple[Instrument, ...], seed: int, now: float, *, always_open: bool
     ) -> None:
         self.instruments = {inst.code: inst for inst in instruments}
-        self.states = {inst.code: InstrumentState(inst, seed, now) for inst in instruments}
+        self.states = {
+            inst.code: InstrumentState(inst, seed, now, always_open=always_open)
+            for inst in instruments
+        }
         self.seed = seed
         self.always_open = always_open
         self.started_at = now

@@ -263,6 +263,24 @@ def session_status(asset: AssetClass, when: float, *, always_open: bool = False)
     return "REG"
 
 
+def last_trade_moment(asset: AssetClass, when: float) -> float:
+    """The last moment before ``when`` at which ``asset``'s session was open (``when`` itself
+    if it is open): what a closed market's last trade time is. Steps back half an hour at a
+    time, then minute by minute (a long weekend is about 200 looks)."""
+    if session_status(asset, when) != "CLOSED":
+        return when
+    t = when - when % 60
+    for _ in range(7 * 48):  # back to the half hour in which it was last open
+        if session_status(asset, t - 1800) != "CLOSED":
+            break
+        t -= 1800
+    for _ in range(31):  # then to its last open minute
+        t -= 60
+        if session_status(asset, t) != "CLOSED":
+            return t + 59.0
+    return when
+
+
 def trades_at(asset: AssetClass, when: float, *, extended: bool, always_open: bool) -> bool:
     """Whether a bar at ``when`` has trades, honouring ``extended`` for stocks and ETFs."""
     status = session_status(asset, when, always_open=always_open)

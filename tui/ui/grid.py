@@ -29,10 +29,10 @@ from tui.ui.render import (
     fit_cells,
     fit_number,
     price_text,
-    quote_age_text,
     signed,
     sparkline,
 )
+from tui.ui.timetext import closed_time_text, quote_age_text
 
 TREND_MINUTES = SPARK_POINTS * SPARK_SECONDS // 60
 """The Trend column's window, in minutes (said in its header and the help)."""
@@ -437,7 +437,11 @@ class QuoteGrid(ScrollView, can_focus=True):
             placeholder = {"symbol": _short_code(code, width), "last": "…"}
             text = placeholder.get(column.key, "")
             return (fit_cells(text, width, right=column.right), palette.stale)
-        stale = (now - row.updated_at > self.stale_after) or not self.feed_live
+        # Stale means "should be moving and is not": a closed market's quiet row is not stale
+        # (it shows its last trade's time instead of an age); a feed that is down makes
+        # every row stale.
+        closed = row.get("status") == "CLOSED"
+        stale = not self.feed_live or (not closed and now - row.updated_at > self.stale_after)
         change = row.get("change")
         key = column.key
         style = NO_STYLE
@@ -476,6 +480,9 @@ class QuoteGrid(ScrollView, can_focus=True):
             text = STATUS_SHORT.get(str(row.get("status")), str(row.get("status") or "—"))
         elif key == "delay":
             text = delay_badge(row.get("delay_seconds"))
+        elif closed:  # age: the last trade of a closed session (``Fri``)
+            text = closed_time_text(row.get("lp_time"), now)
+            style = palette.flat
         else:  # age
             text = quote_age_text(now - row.updated_at) if row.updated_at else "—"
             style = palette.flat

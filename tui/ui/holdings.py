@@ -24,7 +24,8 @@ from tui.portfolio.pnl import Figures
 from tui.protocol.text import clean_text
 from tui.session.values import Command, RemoveLot
 from tui.ui.positions import HIDDEN, money, percent, quantity
-from tui.ui.render import compact_number, price_text, quote_age_text, sparkline
+from tui.ui.render import compact_number, price_text, sparkline
+from tui.ui.timetext import quote_age_text
 
 FORM_CSS = """
 {name} {{ align: center middle; }}

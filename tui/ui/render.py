@@ -170,28 +170,6 @@ def age_text(seconds: float | None) -> str:
     return f"{seconds / 86400:.0f}d"
 
 
-FRESH_SECONDS = 5.0
-"""Quote ages under this show as ``<5s``: a ticking symbol's age then stays put on screen."""
-
-
-def quote_age_text(seconds: float | None) -> str:
-    """A quote's age in steps coarse enough not to change every second: ``<5s``, then 5 s
-    steps to a minute (``15s`` means 15 to 20 s), then whole minutes, hours, days (floored,
-    so an age is never shown younger than it is)."""
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, seconds)
-    if seconds < FRESH_SECONDS:
-        return "<5s"
-    if seconds < 60:
-        return f"{int(seconds // 5 * 5)}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
-
-
 TREND_MIN_SPAN = 0.002
 """The Trend scale spans at least 0.2 % of the price: noise draws nearly flat, not as a
 full-height swing."""
