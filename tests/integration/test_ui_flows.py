@@ -202,3 +202,36 @@ async def test_theme_cycle_and_pause() -> None:
         assert app.theme != "marketpane-dark"
         await pilot.press("p")
         assert app.paused and "PAUSED" in str(app.query_one("#status").render())
+
+
+async def test_help_scrolls_with_j_k_names_keys_as_typed_and_the_palette_has_no_twins() -> None:
+    """The help at 48 rows scrolls with j/k as the grid does; keys read ``+`` and ``*``,
+    never their names; the command palette lists no title twice."""
+    from textual.containers import VerticalScroll
+
+    from tests.uihelp import pinned_app
+    from tui.ui.commands import MarketpaneCommands
+    from tui.ui.screens import HelpScreen
+
+    app = pinned_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        rows = app.action_rows()
+        keys = {k for k, _a, _d in rows}
+        assert {"+", "*", "?"} <= keys and not keys & {"plus", "asterisk", "question_mark"}
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 0  # it does not fit: the test means something
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert scroll.scroll_y == 3
+        await pilot.press("k")
+        await pilot.pause()
+        assert scroll.scroll_y == 2
+        await pilot.press("escape")
+        base = app.screen_stack[0]
+        provider = MarketpaneCommands(base)
+        titles = [t for t, _ in provider._commands()]
+        titles += [c.title for c in app.get_system_commands(base)]
+        assert len(titles) == len(set(titles)), sorted(t for t in titles if titles.count(t) > 1)

@@ -98,7 +98,7 @@ class KeyedApp(ExitingApp):
         Binding("f", "toggle_news_filter", "News filter"),
         Binding("n", "focus_news", "News (compact: show it)", show=False),
         Binding("N", "notice_history", "Notice history", show=False),
-        Binding("t", "cycle_theme", "Theme"),
+        Binding("t", "cycle_theme", "Next theme"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("r", "reconnect", "Reconnect"),
         Binding("question_mark", "help", "Help"),
@@ -128,7 +128,7 @@ class KeyedApp(ExitingApp):
             if isinstance(binding, Binding) and binding.description:
                 if binding.action.startswith("switch_watchlist") and binding.key != "1":
                     continue
-                keys = binding.key.replace("question_mark", "?").replace(",", " / ")
+                keys = " / ".join(key_label(k) for k in binding.key.split(","))
                 description = binding.description
                 if binding.action.startswith("switch_watchlist"):
                     keys, description = "1-9", "Switch watchlist"
@@ -335,3 +335,25 @@ class KeyedApp(ExitingApp):
 
     def action_reconnect(self) -> None:
         self.send(Reconnect())
+
+
+KEY_LABELS = {
+    "question_mark": "?",
+    "plus": "+",
+    "minus": "-",
+    "asterisk": "*",
+    "slash": "/",
+    "full_stop": ".",
+    "comma": ",",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "space": "Space",
+    "escape": "Esc",
+    "enter": "Enter",
+}
+"""Key names Textual uses and what the key shows."""
+
+
+def key_label(key: str) -> str:
+    """One key as a person types it (``plus`` is ``+``)."""
+    return KEY_LABELS.get(key, key)

@@ -29,7 +29,13 @@ SEARCH_DEBOUNCE_SECONDS = 0.3
 class HelpScreen(ModalScreen[None]):
     """Every key binding, generated from the app's bindings."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("j,down", "scroll_help(1)", "Down", show=False),
+        Binding("k,up", "scroll_help(-1)", "Up", show=False),
+        Binding("space,pagedown", "scroll_help(10)", "Page down", show=False),
+        Binding("pageup", "scroll_help(-10)", "Page up", show=False),
+    ]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 64; max-width: 100%; height: auto; max-height: 90%;
@@ -50,7 +56,11 @@ class HelpScreen(ModalScreen[None]):
             if self.legend:
                 yield Static(Text("\nWhat the marks mean", style="bold"))
                 yield Static(_two_columns(self.legend))
-            yield Static(Text("Esc closes · Ctrl+P opens the command palette", style="dim"))
+            yield Static(Text("j/k scroll · Esc closes · Ctrl+P opens the command palette"))
+
+    def action_scroll_help(self, lines: int) -> None:
+        """j/k (and the arrows, space and the page keys) scroll the help as in the grid."""
+        self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)
 
 
 def _two_columns(rows: list[tuple[str, str]]) -> Table:
