@@ -357,3 +357,25 @@ async def test_a_narrow_status_bar_drops_parts_whole() -> None:
         assert shown.startswith(" DEMO ") and "…" not in shown, shown
         assert "pro 2/2" in shown or "pro" not in shown, shown
         assert len(shown) <= 48
+
+
+async def test_u_puts_the_cursor_on_the_row_it_brings_back() -> None:
+    """d on the third row, then u: the cursor is on the restored row, so a second d removes
+    it again and not its neighbour."""
+    app = pinned_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        codes = list(app.state.codes)
+        grid = app.query_one(QuoteGrid)
+        grid.focus()
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert grid.highlighted_code == codes[2]
+        await pilot.press("d")
+        await pilot.pause()
+        assert codes[2] not in app.state.codes and grid.highlighted_code == codes[3]
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.state.codes == codes and grid.highlighted_code == codes[2]
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.state.codes == codes[:2] + codes[3:]

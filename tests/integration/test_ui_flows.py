@@ -146,8 +146,9 @@ async def test_news_detail_and_help() -> None:
         async with app.run_test(size=(160, 48)) as pilot:
             news = app.query_one(NewsList)
             await until(pilot, lambda: news.option_count >= 10)
-            await pilot.press("n")
-            news.highlighted = 0
+            await pilot.press("tab")  # to the news: the newest story is highlighted at once
+            await pilot.pause()
+            assert news.has_focus and news.highlighted == 0
             await pilot.press("enter")
             assert isinstance(app.screen, NewsDetailScreen)
             await pilot.press("escape")

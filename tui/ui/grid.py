@@ -184,6 +184,8 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.cells: dict[str, list[tuple[str, Style]]] = {}
         self.strips: dict[str, Strip] = {}
         self.cursor_row = 0
+        self.follow: str | None = None
+        """A symbol the cursor moves to when it next appears (the row ``u`` brings back)."""
         self.compact = False
         self.palette = Palette.from_variables({})
         self.stale_after = 30.0
@@ -224,7 +226,10 @@ class QuoteGrid(ScrollView, can_focus=True):
         if codes == self.codes:
             return
         current = self.highlighted_code
+        added = [c for c in codes if c not in self.codes]
         self.codes = codes
+        if self.follow is not None and self.follow in added:  # a row brought back (u)
+            current, self.follow = self.follow, None
         if current in codes:
             self.cursor_row = codes.index(current)
         self.cursor_row = min(self.cursor_row, max(0, len(codes) - 1))

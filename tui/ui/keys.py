@@ -72,6 +72,8 @@ class KeyedApp(ExitingApp):
     store: StoreMirror
     alert_views: list[AlertView]
     portfolio: PortfolioFile
+    removed: list[str] = []
+    """Rows ``d`` removed, newest last (``u`` brings them back in turn)."""
 
     def now(self) -> float:
         """The clock the view draws with (the app's; pinned in snapshot tests)."""
@@ -288,9 +290,15 @@ class KeyedApp(ExitingApp):
             return
         code = grid.highlighted_code
         if code is not None:
+            self.removed = [*self.removed, code][-20:]
             self.send(RemoveSymbol(code))
 
     def action_undo_remove(self) -> None:
+        """Bring the last removed row back, with the cursor on it (so a second ``d`` removes
+        that row again, not its neighbour)."""
+        if self.removed:
+            self.query_one(QuoteGrid).follow = self.removed[-1]
+            self.removed = self.removed[:-1]
         self.send(UndoRemove())
 
     def action_cycle_sort(self) -> None:

@@ -218,6 +218,11 @@ class NewsList(OptionList):
         if self.items:
             self.show(self.items)
 
+    def on_focus(self) -> None:
+        """Tab to the news: the newest story is highlighted, so Enter opens it at once."""
+        if self.highlighted is None and self.items:
+            self.highlighted = 0
+
     def selected_item(self) -> NewsItem | None:
         """The highlighted item."""
         index = self.highlighted
