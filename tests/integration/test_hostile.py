@@ -34,7 +34,8 @@ from tui.session.session import SessionOptions
 from tui.ui.app import MarketpaneApp
 from tui.ui.grid import QuoteGrid
 from tui.ui.panels import StatusBar, fit_words, news_line
-from tui.ui.render import Palette, fit_cells, price_text
+from tui.ui.prices import price_text
+from tui.ui.render import Palette, fit_cells
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 """Colour and style sequences: the only escapes a rendered line may contain."""

@@ -21,6 +21,7 @@ from textual.strip import Strip
 from tui.engine.store import SPARK_POINTS, SPARK_SECONDS, MarketStore, QuoteRow, trend_points
 from tui.portfolio.pnl import Figures
 from tui.ui.positions import POSITION_KEYS, cell_text, direction
+from tui.ui.prices import instrument_decimals, price_text
 from tui.ui.render import (
     Palette,
     arrow,
@@ -28,7 +29,6 @@ from tui.ui.render import (
     delay_badge,
     fit_cells,
     fit_number,
-    price_text,
     signed,
     sparkline,
 )
@@ -184,6 +184,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.cells: dict[str, list[tuple[str, Style]]] = {}
         self.strips: dict[str, Strip] = {}
         self.cursor_row = 0
+        self._precision: dict[str, int] = {}
         self.follow: str | None = None
         """A symbol the cursor moves to when it next appears (the row ``u`` brings back)."""
         self.compact = False
@@ -453,7 +454,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         if key == "symbol":
             text = _short_code(code, width)
         elif key == "last":
-            text = price_text(row.get("last_price"))
+            text = price_text(row.get("last_price"), self.precision(code, row))
             flash_end = row.changed_at.get("last_price", 0.0) + FLASH_SECONDS
             if now < flash_end and not stale and row.direction:
                 style = palette.up_flash if row.direction > 0 else palette.down_flash
@@ -462,17 +463,17 @@ class QuoteGrid(ScrollView, can_focus=True):
             pct = row.get("change_percent")
             text = f"{arrow(pct)}{signed(pct, '%')}" if pct is not None else "—"
             style = palette.direction(pct)
-        elif key == "chg":
-            text = signed(change, decimals=2 if abs(change or 0) >= 0.01 else 5)
+        elif key == "chg":  # at the price's own precision, beside it
+            text = signed(change, decimals=self.precision(code, row))
             style = palette.direction(change)
         elif key == "spark":  # the window's own direction: a line that rises is never red
             points = trend_points(row, now)
             text = sparkline(points, width)
             style = palette.direction(points[-1] - points[0] if points else None)
         elif key == "bid":
-            text = price_text(row.get("bid"))
+            text = price_text(row.get("bid"), self.precision(code, row))
         elif key == "ask":
-            text = price_text(row.get("ask"))
+            text = price_text(row.get("ask"), self.precision(code, row))
         elif key == "volume":
             text = compact_number(row.get("volume"))
         elif key in POSITION_KEYS:
@@ -496,6 +497,15 @@ class QuoteGrid(ScrollView, can_focus=True):
         if key in NUMERIC_COLUMNS:
             return (fit_number(text, width), style)
         return (fit_cells(text, width, right=column.right), style)
+
+    def precision(self, code: str, row: QuoteRow) -> int:
+        """The decimals of ``code``'s prices: the most its feed has sent in any price (so
+        ``1.05418`` / ``1.05422`` never both read ``1.0542``), at least what the price's size
+        asks for; it only grows, so a column never jumps between widths."""
+        prices = (row.get(name) for name in ("last_price", "bid", "ask"))
+        decimals = instrument_decimals(prices, self._precision.get(code, 0))
+        self._precision[code] = decimals
+        return decimals
 
     def _marked_cells(self, code: str, mark: str) -> list[tuple[str, Style]]:
         """A row that is not subscribed: its symbol, then why, across the other columns."""

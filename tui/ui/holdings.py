@@ -24,7 +24,8 @@ from tui.portfolio.pnl import Figures
 from tui.protocol.text import clean_text
 from tui.session.values import Command, RemoveLot
 from tui.ui.positions import HIDDEN, money, percent, quantity
-from tui.ui.render import compact_number, price_text, sparkline
+from tui.ui.prices import instrument_decimals, price_text
+from tui.ui.render import compact_number, sparkline
 from tui.ui.timetext import quote_age_text
 
 FORM_CSS = """
@@ -129,15 +130,20 @@ def quote_table(code: str, values: dict[str, object], updated_at: float, now: fl
         return "" if value is None else f" x {compact_number(value)}"
 
     lp_time = number("lp_time")
+    places = instrument_decimals(number(n) for n in ("last_price", "bid", "ask"))
+
+    def price(name: str) -> str:
+        return price_text(number(name), places)
+
     rows = [
-        ("Last", price_text(number("last_price"))),
+        ("Last", price("last_price")),
         ("Change", f"{signed_text(number('change'))}  {percent_text(number('change_percent'))}"),
-        ("Open", price_text(number("open_price"))),
-        ("High", price_text(number("high_price"))),
-        ("Low", price_text(number("low_price"))),
-        ("Prev close", price_text(number("prev_close_price"))),
-        ("Bid", price_text(number("bid")) + size("bid_size")),
-        ("Ask", price_text(number("ask")) + size("ask_size")),
+        ("Open", price("open_price")),
+        ("High", price("high_price")),
+        ("Low", price("low_price")),
+        ("Prev close", price("prev_close_price")),
+        ("Bid", price("bid") + size("bid_size")),
+        ("Ask", price("ask") + size("ask_size")),
         ("Volume", compact_number(number("volume"))),
         ("Market cap", compact_number(number("market_cap"))),
         ("Currency", clean_text(str(values.get("currency_code") or "—"))),

@@ -102,22 +102,6 @@ def fit_number(text: str, width: int) -> str:
     return fit_cells(text, width, right=True)
 
 
-def price_text(value: float | None) -> str:
-    """A price with sensible decimals: 4 below 10, 2 above, none above 100,000."""
-    if value is None:
-        return "—"
-    magnitude = abs(value)
-    if magnitude >= ABSURD_MAGNITUDE:
-        return f"{value:.2e}"
-    if magnitude >= 100_000:
-        return f"{value:,.0f}"
-    if magnitude >= 10:
-        return f"{value:,.2f}"
-    if magnitude >= 1:
-        return f"{value:.4f}"
-    return f"{value:.5f}"
-
-
 def compact_number(value: float | None) -> str:
     """``47.5M`` style for volumes and market caps."""
     if value is None:
@@ -131,10 +115,10 @@ def compact_number(value: float | None) -> str:
 
 
 def signed(value: float | None, suffix: str = "", decimals: int = 2) -> str:
-    """``+1.25%`` / ``-0.36``; an arrow mark is added by the caller."""
+    """``+1.25%`` / ``-1,974.46``; an arrow mark is added by the caller."""
     if value is None:
         return "—"
-    return f"{value:+.{decimals}f}{suffix}"
+    return f"{value:+,.{decimals}f}{suffix}"
 
 
 def arrow(value: float | None) -> str:

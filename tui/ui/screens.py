@@ -20,7 +20,8 @@ from tui.engine.status import Notice
 from tui.engine.store import NewsItem
 from tui.protocol.rest import SymbolInfo
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
-from tui.ui.render import SENTIMENT_MARKS, clock_text, price_text
+from tui.ui.prices import price_text
+from tui.ui.render import SENTIMENT_MARKS, clock_text
 
 SEARCH_DEBOUNCE_SECONDS = 0.3
 """Typing pause before a REST symbol search is sent."""
