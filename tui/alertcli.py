@@ -21,7 +21,7 @@ from tui.alerts.book import AlertBook
 from tui.alerts.deliver import Delivery
 from tui.alerts.grammar import parse_duration
 from tui.alerts.model import CHANNELS, AlertRule, AlertView, value_text
-from tui.config import Config, ConfigError, load_config, save_alert_rules
+from tui.config import Config, ConfigError, Watchlist, load_config, resolve_ticker, save_alert_rules
 from tui.engine.alerting import STATE_FILE
 from tui.protocol.text import clean_text
 from tui.secrets import SecretsFileError, load_keys, mask_secrets
@@ -62,9 +62,20 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def make_rule(args: argparse.Namespace) -> AlertRule:
+def with_full_code(expression: str, watchlists: list[Watchlist]) -> str:
+    """``ETHUSDT > 3380`` as ``BINANCE:ETHUSDT > 3380`` when the watchlists name exactly one
+    exchange for that ticker (as the grid shows it); otherwise as written."""
+    first, space, rest = expression.strip().partition(" ")
+    if ":" in first or first.startswith("@") or first.lower() == "feed":
+        return expression
+    code = resolve_ticker(first, watchlists)
+    return f"{code}{space}{rest}" if code else expression
+
+
+def make_rule(args: argparse.Namespace, watchlists: list[Watchlist] | None = None) -> AlertRule:
     """The rule ``alert add`` describes; ValueError naming what is wrong."""
-    fields: dict[str, object] = {"id": args.id or "new", "when": args.expression}
+    when = with_full_code(args.expression, watchlists or [])
+    fields: dict[str, object] = {"id": args.id or "new", "when": when}
     if args.every is not None:
         fields["mode"] = "every"
         fields["cooldown_seconds"] = parse_duration(args.every)
@@ -88,7 +99,7 @@ def alert_command(argv: Sequence[str]) -> int:
     rule = None
     if args.action == "add":
         try:
-            rule = make_rule(args)
+            rule = make_rule(args, config.watchlists)
         except (ValueError, msgspec.ValidationError) as exc:
             return _fail(str(exc))
     try:

@@ -185,6 +185,16 @@ class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
                 raise ValueError("columns: the symbol column cannot be left out")
 
 
+def resolve_ticker(ticker: str, watchlists: list[Watchlist]) -> str | None:
+    """The one ``EXCHANGE:SYMBOL`` on the watchlists whose symbol is ``ticker`` (``ETHUSDT``
+    is ``BINANCE:ETHUSDT`` when no other exchange's ETHUSDT is watched), else None."""
+    wanted = ticker.strip().upper()
+    found = {
+        s.code for w in watchlists for s in w.symbols if s.code.partition(":")[2].upper() == wanted
+    }
+    return found.pop() if len(found) == 1 else None
+
+
 def default_watchlists() -> list[Watchlist]:
     """The watchlists a new user starts with: one per asset class mix."""
 

@@ -25,6 +25,7 @@ from tui.config import (
     WatchSymbol,
     alert_rules_saved,
     load_config,
+    resolve_ticker,
     save_config_keeping_alerts,
 )
 from tui.engine.engine import Engine, EngineSettings
@@ -261,6 +262,8 @@ class Session:
 
     def _on_AddSymbol(self, command: AddSymbol) -> None:
         code = command.code.strip().upper()
+        if ":" not in code:  # a bare ticker: the exchange the watchlists already use for it
+            code = resolve_ticker(code, self.config.watchlists) or code
         try:
             validate_symbol_code(code)
         except SubscriptionRuleError as exc:
