@@ -103,3 +103,17 @@ async def test_add_and_remove_a_lot_and_export(tmp_path: Path) -> None:
         assert all(
             lot.symbol != "NASDAQ:MSFT" for p in load_portfolio(path).portfolios for lot in p.lots
         )
+
+
+async def test_a_held_position_never_shows_value_without_qty() -> None:
+    """At every width a position's Value is shown only beside its Qty."""
+    from tests.uihelp import pinned_app, sample_portfolio
+    from tui.ui.grid import QuoteGrid
+
+    app = pinned_app(portfolio=sample_portfolio())
+    async with app.run_test(size=(160, 48)) as pilot:
+        for width in range(60, 201, 10):
+            await pilot.resize_terminal(width, 48)
+            await pilot.pause()
+            keys = [c.key for c in app.query_one(QuoteGrid).columns_shown]
+            assert "value" not in keys or "qty" in keys, (width, keys)

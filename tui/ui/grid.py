@@ -65,7 +65,7 @@ COLUMNS = (
     Column("volume", "Volume", 7, 8),
     Column("bid", "Bid", 10, 9),
     Column("ask", "Ask", 10, 9),
-    Column("qty", "Qty", 8, 8.5),
+    Column("qty", "Qty", 8, 4.4),  # a position's Value is never shown without its Qty
     Column("avg", "Avg cost", 10, 9.5),
     Column("value", "Value", 12, 4.5),
     Column("dpnl", "Day P&L", 11, 3.5),
