@@ -171,3 +171,19 @@ async def test_a_pure_reorder_sends_nothing() -> None:
             live = next(s for s in app.statuses if s.name == "live")
             assert live.subscriptions_sent == sent
             await pilot.press("q")
+
+
+async def test_an_unknown_symbol_on_a_full_plan_is_unknown_not_the_plans_fault() -> None:
+    """The plan is full, so NASDAQ:ZZZZ never reaches the server: the quotes endpoint says it
+    does not exist, and its row says "unknown symbol", never "plan allows"."""
+    from tui.session.values import AddSymbol
+
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim, keys=SMALL_KEYS, plan="pro", symbols=TWELVE[:10])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.plan is not None and app.plan.used == 2)
+            app.session.send(AddSymbol("NASDAQ:ZZZZ"))
+            grid = app.query_one(QuoteGrid)
+            await until(pilot, lambda: "unknown symbol" in grid.marks.get("NASDAQ:ZZZZ", ""))
+            assert "plan" not in grid.marks["NASDAQ:ZZZZ"]
+            await pilot.press("q")

@@ -179,6 +179,8 @@ class Session:
             FileWatch(options.config_path) if options.config_path and options.persist else None
         )
         """The config file: watchlists another pane saved are taken on the next switch."""
+        self._checks: set[asyncio.Task[None]] = set()
+        """Symbol checks in flight (a reference keeps each alive)."""
         self._portfolio_watch: FileWatch | None = None
         """The portfolio file, reloaded when another process (the CLI, another pane) changes
         it."""
@@ -280,6 +282,32 @@ class Session:
         watchlist.symbols.append(WatchSymbol(code=code))
         self._edited()
         self.notice("information", f"Added {code}")
+        self._check_known(code)
+
+    def _check_known(self, code: str) -> None:
+        """Ask the quotes endpoint whether ``code`` exists, so an unknown symbol is marked
+        "unknown symbol" even when a full plan keeps it from ever reaching the server (never
+        "the plan's fault"). Nothing happens if REST cannot tell."""
+        engine = self.engine
+        if engine is None or self.options.static_store is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._mark_if_unknown(engine, code))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _mark_if_unknown(self, engine: Engine, code: str) -> None:
+        try:
+            answer = await engine.rest.quotes([code])
+        except RestError:
+            return
+        if any(quote.code == code for quote in answer.data):
+            return
+        engine.reject_subscription(code, what="unknown symbol", series_only=False)
+        self.notice("warning", f"{code}: the server knows no such symbol (d removes the row)")
 
     def _on_RemoveSymbol(self, command: RemoveSymbol) -> None:
         symbols = self.watchlist().symbols
