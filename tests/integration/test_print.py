@@ -86,7 +86,7 @@ async def test_print_from_rest_in_every_format_without_a_websocket(
         delayed = await asyncio.to_thread(run, "--symbols", "NASDAQ:AAPL,AMEX:SPY", "--no-hub")
         assert delayed.returncode == 3 and "15m" in delayed.stdout, delayed
         missing = await asyncio.to_thread(run, "--symbols", "NASDAQ:AAPL,NASDAQ:NOPE", "--no-hub")
-        assert missing.returncode == 4 and "missing" in missing.stdout, missing
+        assert missing.returncode == 4 and "unknown symbol" in missing.stdout, missing
         bad = await asyncio.to_thread(run, "--symbols", "aapl", "--no-hub")
         assert bad.returncode == 2 and "EXCHANGE:SYMBOL" in bad.stderr
 
@@ -121,6 +121,9 @@ async def test_print_a_portfolio_with_exact_pnl(
         assert (record["market_value"], record["total_pnl"]) == (D("1200.00"), D("199.00"))
         assert record["total_pnl_percent"] == D("19.88")  # 199 / 1001, to two decimals
         assert '"total_pnl_percent":19.88' in done.stdout.replace(" ", "")
+        table = await asyncio.to_thread(run, "--portfolio", "main", "--no-hub")
+        total = table.stdout.splitlines()[-1]
+        assert total.startswith("TOTAL") and "1,200.00" in total and "+199.00" in total, total
         nope = await asyncio.to_thread(run, "--portfolio", "other", "--no-hub")
         assert nope.returncode == 2 and "portfolios: main" in nope.stderr
 

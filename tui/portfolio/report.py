@@ -182,6 +182,12 @@ def to_table(records: Sequence[dict[str, Any]], *, positions: bool = False) -> s
     rows = [[titles.get(c, c.upper()) for c in columns]]
     for record in records:
         rows.append([_table_value(c, record.get(c)) for c in columns])
+    if positions and records:  # the portfolio's totals, summed from the exact figures
+        total: dict[str, Any] = {"symbol": "TOTAL"}
+        for column in ("market_value", "day_pnl", "total_pnl"):
+            figures = [r[column] for r in records if isinstance(r.get(column), Decimal)]
+            total[column] = sum(figures, Decimal(0)) if figures else None
+        rows.append([_table_value(c, total.get(c)) if c in total else "" for c in columns])
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = []
     for row in rows:
@@ -196,6 +202,8 @@ def to_table(records: Sequence[dict[str, Any]], *, positions: bool = False) -> s
 def _table_value(column: str, value: object) -> str:
     if value is None:
         return "—"
+    if column == "state" and value == "missing":  # no quote from the hub nor the server
+        return "unknown symbol"
     if column == "change_percent" and isinstance(value, int | float):
         return f"{value:+.2f}%"
     if column == "volume" and isinstance(value, int | float):
