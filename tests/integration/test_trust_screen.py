@@ -379,3 +379,21 @@ async def test_u_puts_the_cursor_on_the_row_it_brings_back() -> None:
         await pilot.press("d")
         await pilot.pause()
         assert app.state.codes == codes[:2] + codes[3:]
+
+
+async def test_capital_i_jumps_the_chart_to_an_interval() -> None:
+    """``I`` lists every interval; picking one jumps there (no cycling through the rest)."""
+    from tui.ui.intervals import IntervalScreen
+
+    app = pinned_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert app.state.interval_label == "1m"
+        await pilot.press("I")
+        await pilot.pause()
+        assert isinstance(app.screen, IntervalScreen)
+        await pilot.press("j", "j", "j", "j", "enter")  # 1m, 5m, 15m, 1h, 1D
+        await pilot.pause()
+        assert app.state.interval_label == "1D"
+        await pilot.press("I", "escape")
+        await pilot.pause()
+        assert app.state.interval_label == "1D"

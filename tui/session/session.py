@@ -465,7 +465,12 @@ class Session:
             ),
             -1,
         )
-        bar_type, interval, _ = INTERVALS[(current + 1) % len(INTERVALS)]
+        chosen = next((i for i, (_, _, label) in enumerate(INTERVALS) if label == command.to), None)
+        if command.to is not None and chosen is None:
+            self.notice("error", f"There is no interval {command.to!r}")
+            return
+        index = (current + 1) % len(INTERVALS) if chosen is None else chosen
+        bar_type, interval, _ = INTERVALS[index]
         entry.bar_type, entry.bar_interval = bar_type, interval  # type: ignore[assignment]
         self._edited()  # the chart's title says the interval; no toast per key press
 

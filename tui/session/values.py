@@ -57,7 +57,9 @@ class FocusSymbol(msgspec.Struct, tag=True):
 
 
 class CycleInterval(msgspec.Struct, tag=True):
-    """Next bar interval for the focused symbol."""
+    """Next bar interval for the focused symbol, or the one labelled ``to`` (``15m``)."""
+
+    to: str | None = None
 
 
 class ToggleChartMode(msgspec.Struct, tag=True):

@@ -21,6 +21,7 @@ from tui.engine.capacity import add_warning
 from tui.portfolio.model import Lot, PortfolioFile
 from tui.portfolio.pnl import Figures
 from tui.session.mirror import StoreMirror
+from tui.session.session import INTERVALS
 from tui.session.values import (
     AddAlert,
     AddLot,
@@ -41,11 +42,13 @@ from tui.session.values import (
     ToggleNewsFilter,
     TogglePause,
     UndoRemove,
+    ViewState,
 )
 from tui.ui.alerts import AlertFormScreen, AlertListScreen
 from tui.ui.exits import ExitingApp
 from tui.ui.grid import TREND_MINUTES, QuoteGrid
 from tui.ui.holdings import ExportScreen, LotFormScreen, SymbolDetailScreen
+from tui.ui.intervals import IntervalScreen
 from tui.ui.panels import NewsList
 from tui.ui.positions import export_csv
 from tui.ui.screens import AddSymbolScreen, HelpScreen, NewsDetailScreen
@@ -70,6 +73,7 @@ class KeyedApp(ExitingApp):
     """Bindings and actions."""
 
     store: StoreMirror
+    state: ViewState
     alert_views: list[AlertView]
     portfolio: PortfolioFile
     removed: list[str] = []
@@ -94,6 +98,7 @@ class KeyedApp(ExitingApp):
         Binding("asterisk", "toggle_privacy", "Privacy (hide amounts)", show=False),
         Binding("E", "export_csv", "Export CSV", show=False),
         Binding("i", "cycle_interval", "Interval"),
+        Binding("I", "pick_interval", "Pick an interval"),
         Binding("b", "toggle_chart_mode", "Candles/bars", show=False),
         Binding("c", "toggle_chart", "Chart (compact)", show=False),
         Binding("g", "toggle_gap_fill", "Fill 1s gaps", show=False),
@@ -322,6 +327,17 @@ class KeyedApp(ExitingApp):
 
     def action_cycle_interval(self) -> None:
         self.send(CycleInterval())
+
+    def action_pick_interval(self) -> None:
+        """``I``: every interval in one list; Enter jumps the chart to it."""
+        labels = [label for _, _, label in INTERVALS]
+        current = self.state.interval_label
+
+        def chosen(label: str | None) -> None:
+            if label is not None:
+                self.send(CycleInterval(to=label))
+
+        self.push_screen(IntervalScreen(labels, current), chosen)
 
     def action_toggle_chart_mode(self) -> None:
         self.send(ToggleChartMode())
