@@ -58,7 +58,7 @@ class InstrumentState:
         self.open = round_to(self.prev_close * (1.0 + self.rng.gauss(0, inst.daily_vol / 3)), tick)
         self.high = max(self.open, self.price)
         self.low = min(self.open, self.price)
-        self.volume = float(int(inst.shares * 0.004 * self.rng.uniform(0.5, 1.5))) or 1e6
+        self.volume = _opening_volume(inst, self.rng.uniform(0.5, 1.5))
         # A market that is closed now last traded when it closed, not now.
         self.lp_time = now if always_open else last_trade_moment(inst.asset, now)
         self.bid = self.ask = self.price
@@ -163,6 +163,19 @@ def _poisson(rng: random.Random, lam: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+def _opening_volume(inst: Instrument, scale: float) -> float:
+    """The day's volume so far, of the size each market really trades: shares for stocks
+    (0.4 % of those outstanding), contracts for futures, coins worth about $2 B for crypto,
+    ticks for FX (spot FX has no exchange volume)."""
+    if inst.shares:
+        return float(int(inst.shares * 0.004 * scale))
+    if inst.asset == "future":
+        return float(int(1_100_000 * scale))
+    if inst.asset == "crypto":
+        return round(2e9 / inst.price * scale, 4)
+    return float(int(90_000 * scale))
 
 
 class Market:
