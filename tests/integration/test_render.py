@@ -171,3 +171,20 @@ def test_sparkline_noise_stays_flat_and_width_covers_the_window() -> None:
     assert set(sparkline([100.0, 100.01, 99.99, 100.0], 4)) <= {"▄", "▅", "▃"}
     assert sparkline([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3) == "▁▅█"  # resampled, not the tail
     assert sparkline([5.0], 4) == "   ▅"  # one minute so far: one point, at the right
+
+
+def test_an_intraday_time_axis_marks_the_day_it_crosses_into() -> None:
+    """Friday's last half hour, then Monday's first: the axis marks Monday at its first bar,
+    so Friday's bars never read as today's; a chart within one day has no mark."""
+    import datetime as dt
+
+    friday = dt.datetime(2026, 12, 4, 15, 30).timestamp()
+    monday = dt.datetime(2026, 12, 7, 9, 30).timestamp()
+    times = [friday + 60 * i for i in range(30)] + [monday + 60 * i for i in range(30)]
+    bars = [Bar(time=t, open=100.0, high=101.0, low=99.0, close=100.5, volume=10.0) for t in times]
+    palette = Palette.from_variables({})
+    lines = render_chart(bars, 80, 16, palette, title="1m", bar_type="minute")
+    axis = chart_line_text(lines[-1])
+    assert "┊Mon" in axis, axis
+    one_day = render_chart(bars[30:], 80, 16, palette, title="1m", bar_type="minute")
+    assert "┊" not in chart_line_text(one_day[-1])

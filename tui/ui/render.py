@@ -444,19 +444,38 @@ def render_chart(
     return lines
 
 
+INTRADAY = ("tick", "second", "minute", "hour")
+"""Bar kinds whose axis shows times of day, and so needs the day it crosses into."""
+
+
 def _time_axis(
     bars: Sequence[Bar], offset: int, plot_width: int, bar_type: str | None, palette: Palette
 ) -> ChartLine:
     """Times under the plot: a label (left-aligned at its bar) every few bars, from the
-    newest back, none overlapping."""
+    newest back, none overlapping. An intraday chart marks each new day first, at its first
+    bar (``┊Mon``), so Friday's bars never read as today's."""
     cells = [" "] * plot_width
-    newest_first = range(len(bars) - 1, -1, -1)
+    taken = [False] * plot_width
+
+    def place(x: int, label: str) -> bool:
+        start, end = max(0, x - 1), x + len(label) + 1  # a free cell either side
+        if x < 0 or x + len(label) > plot_width or any(taken[start : min(end, plot_width)]):
+            return False
+        cells[x : x + len(label)] = list(label)
+        for i in range(x, x + len(label)):
+            taken[i] = True
+        return True
+
+    if bar_kind(bar_type) in INTRADAY:
+        days = [time.localtime(b.time)[:3] for b in bars]
+        for index in range(len(bars) - 1, 0, -1):
+            if days[index] != days[index - 1]:
+                place(offset + index, "┊" + time.strftime("%a", time.localtime(bars[index].time)))
     right_edge = plot_width
-    for index in newest_first:
+    for index in range(len(bars) - 1, -1, -1):
         x = offset + index
         label = "╵" + bar_time_text(bars[index].time, bar_type)
-        if x + len(label) <= right_edge:
-            cells[x : x + len(label)] = list(label)
+        if x + len(label) <= right_edge and place(x, label):
             right_edge = x - 2
     line = _LineBuilder()
     line.add("".join(cells), palette.axis)
