@@ -404,3 +404,37 @@ async def test_lone_update_in_a_quiet_market_is_shown_at_once() -> None:
         await wait_for(lambda: len(delays) >= 4, 15)
         assert max(delays[1:]) < 300, delays  # each lone update at once, not up to 1 s later
         await _finish(engine, task)
+
+
+async def test_a_replay_never_says_a_subscription_change_is_pending(tmp_path: Path) -> None:
+    """A replay sends nothing upstream, so its status bar never shows a pending change."""
+    from tui.config import Config
+    from tui.secrets import Keys
+    from tui.session.session import Session, SessionOptions
+    from tui.session.values import SessionBatch
+
+    recording = tmp_path / "rec.jsonl"
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, stocknews=False, record_path=recording)
+        engine.set_desired(quotes("NASDAQ:AAPL", "NASDAQ:MSFT"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:MSFT" in engine.store.quotes)
+        await asyncio.sleep(0.5)
+        await _finish(engine, task)
+    rows = read_recording(recording)
+    session = Session(
+        SessionOptions(config=Config(), keys=Keys(), replay=(rows, 50.0), persist=False)
+    )
+    batches: list[SessionBatch] = []
+
+    def on_batch(batch: SessionBatch) -> None:
+        batches.append(batch)
+        asyncio.get_running_loop().call_soon(session.batch_done)
+
+    session.on_batch = on_batch
+    runner = asyncio.create_task(session.run())
+    await wait_for(lambda: any(q.code == "NASDAQ:AAPL" for b in batches for q in b.quotes), 10)
+    session.stop()
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    assert batches and all(b.pending is None for b in batches), [b.pending for b in batches]

@@ -739,7 +739,8 @@ class Session:
                 notices=notices,
                 statuses=[msgspec.structs.replace(s) for s in statuses],
                 budget=engine.budget_text() if engine else "",
-                pending=engine.pending if engine else None,
+                # A replay sends nothing upstream: no subscription change is ever pending.
+                pending=engine.pending if engine and self.options.replay is None else None,
                 warning=engine.loop_warning() if engine else None,
                 state=state,
                 removed=forget,
