@@ -420,3 +420,18 @@ async def test_sigterm_stops_a_hub_within_2_s_beside_a_pane_that_never_reads(
         finally:
             if hub.poll() is None:
                 hub.kill()
+
+
+def test_a_hub_a_pane_started_is_reaped_when_it_ends(
+    isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pane's process starts the hub; when the hub stops, it leaves no zombie behind."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_runtime_dir()))
+    place = place_for("demo-pro-2")
+    assert ensure_hub(place, ["--demo", "--linger", "0"]) is True
+    pid = hub_status(place).pid
+    stop_hub(place)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists(), "the hub is a zombie of this process"
