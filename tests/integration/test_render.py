@@ -188,3 +188,5 @@ def test_an_intraday_time_axis_marks_the_day_it_crosses_into() -> None:
     assert "┊Mon" in axis, axis
     one_day = render_chart(bars[30:], 80, 16, palette, title="1m", bar_type="minute")
     assert "┊" not in chart_line_text(one_day[-1])
+    last_bar_new_day = render_chart(bars[:31], 80, 16, palette, title="1m", bar_type="minute")
+    assert "Mon┊" in chart_line_text(last_bar_new_day[-1])  # no room after it: ends at it

@@ -470,7 +470,10 @@ def _time_axis(
         days = [time.localtime(b.time)[:3] for b in bars]
         for index in range(len(bars) - 1, 0, -1):
             if days[index] != days[index - 1]:
-                place(offset + index, "┊" + time.strftime("%a", time.localtime(bars[index].time)))
+                mark = "┊" + time.strftime("%a", time.localtime(bars[index].time))
+                x = offset + index  # at its first bar, or ending there at the right edge
+                if not place(x, mark):
+                    place(x - len(mark) + 1, mark[1:] + "┊")
     right_edge = plot_width
     for index in range(len(bars) - 1, -1, -1):
         x = offset + index
