@@ -112,20 +112,26 @@ def sample_portfolio() -> PortfolioFile:
 
 
 def pinned_app(
-    theme: str | None = None, layout: str | None = None, portfolio: PortfolioFile | None = None
+    theme: str | None = None,
+    layout: str | None = None,
+    portfolio: PortfolioFile | None = None,
+    *,
+    store: MarketStore | None = None,
+    later: float = 0.0,
 ) -> MarketpaneApp:
-    """The app over a pinned store and clock, with no network (for snapshots)."""
+    """The app over a pinned store (or ``store``) and clock (``later`` seconds on), with no
+    network (for snapshots)."""
     return build_app(
         SessionOptions(
             config=Config(),
             keys=demo_keys(),
             demo=True,
-            static_store=pinned_store(),
+            static_store=store if store is not None else pinned_store(),
             static_statuses=pinned_statuses(),
             persist=False,
             portfolio=portfolio,
         ),
-        frozen_time=FROZEN_NOW,
+        frozen_time=FROZEN_NOW + later,
         theme=theme,
         layout=layout,
     )

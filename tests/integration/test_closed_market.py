@@ -6,11 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from tests.uihelp import FROZEN_NOW, pinned_statuses, pinned_store
-from tui.config import Config
-from tui.launch import build_app, demo_keys
+from tests.uihelp import FROZEN_NOW, pinned_app, pinned_store
 from tui.protocol.live import Quote
-from tui.session.session import SessionOptions
 from tui.sim.market import Market
 from tui.sim.universe import UNIVERSE, last_trade_moment
 from tui.ui.grid import QuoteGrid
@@ -46,17 +43,7 @@ async def test_a_closed_row_is_not_stale_and_shows_its_last_trade() -> None:
     store.apply_quote(
         Quote(code="NASDAQ:AAPL", status="CLOSED", lp_time=last), None, FROZEN_NOW - 60
     )
-    app = build_app(
-        SessionOptions(
-            config=Config(),
-            keys=demo_keys(),
-            demo=True,
-            static_store=store,
-            static_statuses=pinned_statuses(),
-            persist=False,
-        ),
-        frozen_time=FROZEN_NOW + 600,  # ten minutes without a quote: open rows are stale
-    )
+    app = pinned_app(store=store, later=600)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(0.3)
         grid = app.query_one(QuoteGrid)

@@ -9,11 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contrast import app_text, cells, colour_codes, worst
-from tests.uihelp import FROZEN_NOW, pinned_statuses, pinned_store
-from tui.config import Config
-from tui.launch import build_app, demo_keys
-from tui.session.session import SessionOptions
-from tui.ui.app import MarketpaneApp
+from tests.uihelp import pinned_app
 
 THEMES = ["marketpane-dark", "marketpane-light", "marketpane-colorblind", "marketpane-mono"]
 SYSTEMS = {
@@ -22,21 +18,6 @@ SYSTEMS = {
     "16": {"TERM": "screen"},
     "no-color": {"TERM": "xterm-256color", "NO_COLOR": "1"},
 }
-
-
-def _app(theme: str, later: float) -> MarketpaneApp:
-    return build_app(
-        SessionOptions(
-            config=Config(),
-            keys=demo_keys(),
-            demo=True,
-            static_store=pinned_store(),
-            static_statuses=pinned_statuses(),
-            persist=False,
-        ),
-        frozen_time=FROZEN_NOW + later,
-        theme=theme,
-    )
 
 
 @pytest.mark.parametrize("system", list(SYSTEMS))
@@ -50,7 +31,7 @@ async def test_every_cell_is_readable(
         monkeypatch.setenv(name, value)
     problems: list[str] = []
     for later in (0.0, 600.0):
-        app = _app(theme, later)
+        app = pinned_app(theme=theme, later=later)
         async with app.run_test(size=(160, 48)) as pilot:
             for size in ((160, 48), (80, 24)):
                 await pilot.resize_terminal(*size)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.enginehelp import wait_for
 from tests.hubhelp import TASKS, PaneView, _env, attach, hello, running_hub, short_runtime_dir
+from tests.integration.test_alerts_hub import cli
 from tests.simhelp import fast_settings
 from tui import __version__
 from tui.config import Config, save_config
@@ -336,13 +337,13 @@ async def test_portfolio_import_and_alert_add_reach_an_open_pane(
                 "NASDAQ:MSFT,5,410,2026-02-03\nBINANCE:BTCUSDT,0.5,60000,2026-03-01\n"
             )
             done = await asyncio.to_thread(
-                _cli, "portfolio", "import", str(csv), "--no-check", env=env
+                cli, "portfolio", "import", str(csv), "--no-check", env=env
             )
             assert done.returncode == 0 and "imported 3 lots" in done.stdout, done.stderr
             imported = time.monotonic()
             await wait_for(lambda: _lots(pane) == 3, 5)
             assert time.monotonic() - imported < 2.0
-            done = await asyncio.to_thread(_cli, "alert", "add", "BINANCE:BTCUSDT > 1", env=env)
+            done = await asyncio.to_thread(cli, "alert", "add", "BINANCE:BTCUSDT > 1", env=env)
             assert done.returncode == 0 and "by the running hub" in done.stdout, done.stderr
             added = time.monotonic()
             await wait_for(lambda: bool(pane.alerts), 5)
@@ -374,17 +375,6 @@ def _codes(pane: PaneView) -> list[str]:
 def _lots(pane: PaneView) -> int:
     book = pane.portfolio
     return 0 if book is None else sum(len(p.lots) for p in book.portfolios)
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
 
 
 async def test_sigterm_stops_a_hub_within_2_s_beside_a_pane_that_never_reads(

@@ -4,11 +4,8 @@ change beside a price at that price's precision."""
 
 from __future__ import annotations
 
-from tests.uihelp import FROZEN_NOW, pinned_statuses, pinned_store
-from tui.config import Config
-from tui.launch import build_app, demo_keys
+from tests.uihelp import FROZEN_NOW, pinned_app, pinned_store
 from tui.protocol.live import Quote
-from tui.session.session import SessionOptions
 from tui.ui.grid import QuoteGrid
 from tui.ui.prices import feed_decimals, instrument_decimals, price_text
 from tui.ui.render import signed
@@ -33,17 +30,7 @@ async def test_the_grid_shows_each_instrument_at_its_precision() -> None:
         now,
     )
     store.apply_quote(Quote(code="BINANCE:BTCUSDT", last_price=96218.62, change=1974.46), None, now)
-    app = build_app(
-        SessionOptions(
-            config=Config(),
-            keys=demo_keys(),
-            demo=True,
-            static_store=store,
-            static_statuses=pinned_statuses(),
-            persist=False,
-        ),
-        frozen_time=FROZEN_NOW,
-    )
+    app = pinned_app(store=store)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(0.3)
         grid = app.query_one(QuoteGrid)
