@@ -32,7 +32,7 @@ from tui.engine.engine import Engine, EngineSettings
 from tui.engine.replay import replay_into
 from tui.engine.rest import RestError
 from tui.engine.status import Batch, FeedStatus, Notice
-from tui.engine.store import MarketStore, SeriesChange
+from tui.engine.store import MarketStore, NewsItem, SeriesChange
 from tui.portfolio.model import (
     Lot,
     Portfolio,
@@ -77,6 +77,8 @@ from tui.session.values import (
     ViewState,
 )
 
+NEWS_FORMS_KEPT = 2_000
+"""Stories whose sent forms a session remembers (twice the store's news)."""
 INTERVALS: tuple[tuple[str, int, str], ...] = (
     ("minute", 1, "1m"),
     ("minute", 5, "5m"),
@@ -179,6 +181,8 @@ class Session:
             FileWatch(options.config_path) if options.config_path and options.persist else None
         )
         """The config file: watchlists another pane saved are taken on the next switch."""
+        self._news_forms: dict[str, set[bytes]] = {}
+        """Every form of every story sent to the view, by key (oldest keys dropped first)."""
         self._checks: set[asyncio.Task[None]] = set()
         """Symbol checks in flight (a reference keeps each alive)."""
         self._portfolio_watch: FileWatch | None = None
@@ -667,6 +671,22 @@ class Session:
         """A batch of state and notices only (no engine)."""
         self._forward(Batch(), self.options.static_store or MarketStore())
 
+    def _unsent(self, items: list[NewsItem]) -> list[NewsItem]:
+        """The stories of a batch this view has not been sent in exactly this form: a story
+        that comes again unchanged (a feed's replay on reconnect, a fleet snapshot beside the
+        leader's messages) is never a second line on screen."""
+        fresh: list[NewsItem] = []
+        for item in items:
+            form = msgspec.msgpack.encode(item)
+            seen = self._news_forms.setdefault(item.key, set())
+            if form in seen:
+                continue
+            seen.add(form)
+            fresh.append(item)
+        while len(self._news_forms) > NEWS_FORMS_KEPT:
+            del self._news_forms[next(iter(self._news_forms))]
+        return fresh
+
     def _reload_portfolio(self, path: Path) -> None:
         """Another process changed the portfolio file: show what it holds now."""
         try:
@@ -735,7 +755,7 @@ class Session:
             SessionBatch(
                 quotes=quotes,
                 series=series,
-                news=list(batch.news),
+                news=self._unsent(batch.news),
                 notices=notices,
                 statuses=[msgspec.structs.replace(s) for s in statuses],
                 budget=engine.budget_text() if engine else "",
