@@ -438,3 +438,37 @@ async def test_a_replay_never_says_a_subscription_change_is_pending(tmp_path: Pa
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     assert batches and all(b.pending is None for b in batches), [b.pending for b in batches]
+
+
+async def test_a_replay_pauses_and_skips_ahead(tmp_path: Path) -> None:
+    """p pauses a replay's clock (no frame while paused); > skips it ahead (the frames between
+    are applied at once)."""
+    from tui.engine.replay import ReplayClock
+
+    recording = tmp_path / "rec.jsonl"
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, stocknews=False, record_path=recording)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        await asyncio.sleep(0.5)
+        await _finish(engine, task)
+    recorded = read_recording(recording)
+    start = recorded[0][0]
+    rows = [(start + i, feed, frame) for i, (_t, feed, frame) in enumerate(recorded)]  # 1/s
+    assert len(rows) > 10
+    fresh = make_engine(sim, live=False, newsfeed=False, stocknews=False)
+    clock = ReplayClock()
+    replay = asyncio.create_task(replay_into(fresh, rows, 1.0, clock))
+
+    await wait_for(lambda: clock.position >= 1.0)  # the recording's second frame played
+    clock.toggle()
+    await asyncio.sleep(0.4)
+    held = clock.position
+    await asyncio.sleep(1.5)  # a frame a second would have come meanwhile
+    assert clock.position == held and clock.paused
+    clock.toggle()
+    clock.skip(len(rows) + 10.0)
+    count = await asyncio.wait_for(replay, 5)  # the rest at once, not in len(rows) seconds
+    assert count == len(rows) and clock.position == len(rows) - 1
+    assert "NASDAQ:AAPL" in fresh.store.quotes

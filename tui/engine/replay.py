@@ -34,8 +34,43 @@ def read_recording(path: Path) -> list[tuple[float, str, str]]:
     return rows
 
 
-async def replay_into(engine: Engine, rows: list[tuple[float, str, str]], speed: float) -> int:
-    """Dispatch recorded frames into ``engine`` at ``speed`` times real time; returns count."""
+class ReplayClock:
+    """Where a replay is in its recording: it can be paused, and skipped forward (a replay is
+    a stream of frames into the store, so it never goes back)."""
+
+    def __init__(self) -> None:
+        self.running = asyncio.Event()
+        self.running.set()
+        self.skipped = 0.0
+        """Recording seconds skipped so far."""
+        self.position = 0.0
+        """Recording seconds played so far (where the next frame is due)."""
+
+    @property
+    def paused(self) -> bool:
+        return not self.running.is_set()
+
+    def toggle(self) -> None:
+        """Pause, or go on from where it paused."""
+        if self.running.is_set():
+            self.running.clear()
+        else:
+            self.running.set()
+
+    def skip(self, seconds: float) -> None:
+        """Jump ``seconds`` of the recording ahead (the frames between are applied at once)."""
+        self.skipped += seconds
+
+
+async def replay_into(
+    engine: Engine,
+    rows: list[tuple[float, str, str]],
+    speed: float,
+    clock: ReplayClock | None = None,
+) -> int:
+    """Dispatch recorded frames into ``engine`` at ``speed`` times real time (paused and
+    skipped by ``clock``); returns count."""
+    clock = clock or ReplayClock()
     feeds: dict[str, Supervisor] = {f.name: f for f in engine.feeds}
     for cls in (LiveFeed, NewsfeedFeed, StockNewsFeed):
         if cls.name not in feeds:
@@ -47,10 +82,17 @@ async def replay_into(engine: Engine, rows: list[tuple[float, str, str]], speed:
         feed = feeds.get(feed_name)
         if feed is None:
             continue
-        due = began + (when - start) / speed
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        while True:
+            if clock.paused:
+                stopped = loop.time()
+                await clock.running.wait()
+                began += loop.time() - stopped  # the pause does not count
+            due = began + (when - start - clock.skipped) / speed
+            delay = due - loop.time()
+            if delay <= 0:
+                break
+            await asyncio.sleep(min(delay, 0.25))  # a pause or a skip is seen within 0.25 s
+        clock.position = when - start
         feed.status.messages += 1
         feed.on_frame(frame, when)
     return len(rows)

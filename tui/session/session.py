@@ -29,7 +29,7 @@ from tui.config import (
     save_config_keeping_alerts,
 )
 from tui.engine.engine import Engine, EngineSettings
-from tui.engine.replay import replay_into
+from tui.engine.replay import ReplayClock, replay_into
 from tui.engine.rest import RestError
 from tui.engine.status import Batch, FeedStatus, Notice
 from tui.engine.store import MarketStore, NewsItem, SeriesChange
@@ -67,6 +67,7 @@ from tui.session.values import (
     SessionBatch,
     SetTheme,
     ShowPositions,
+    SkipReplay,
     SwitchWatchlist,
     TestAlert,
     ToggleChartMode,
@@ -183,6 +184,8 @@ class Session:
         """The config file: watchlists another pane saved are taken on the next switch."""
         self._news_forms: dict[str, set[bytes]] = {}
         """Every form of every story sent to the view, by key (oldest keys dropped first)."""
+        self.replay_clock = ReplayClock()
+        """A replay's position: paused with ``p``, skipped ahead with ``>``."""
         self._checks: set[asyncio.Task[None]] = set()
         """Symbol checks in flight (a reference keeps each alive)."""
         self._portfolio_watch: FileWatch | None = None
@@ -496,7 +499,16 @@ class Session:
 
     def _on_TogglePause(self, command: TogglePause) -> None:
         self.paused = not self.paused
+        if self.options.replay is not None:  # a replay's clock stops too, not only the view
+            self.replay_clock.toggle()
         self._changed()
+
+    def _on_SkipReplay(self, command: SkipReplay) -> None:
+        if self.options.replay is None:
+            self.notice("information", "> skips ahead in a replay (marketpane replay FILE)")
+            return
+        self.replay_clock.skip(command.seconds)
+        self.notice("information", f"Replay: {command.seconds:+.0f} s")
 
     def _on_SetTheme(self, command: SetTheme) -> None:
         if self.config.display.theme == command.name:
@@ -638,7 +650,7 @@ class Session:
         rows, speed = self.options.replay
         publisher = asyncio.create_task(self._replay_publisher())
         try:
-            count = await replay_into(self.engine, rows, speed)
+            count = await replay_into(self.engine, rows, speed, self.replay_clock)
             self.notice("information", f"replay finished: {count} frames")
         finally:
             publisher.cancel()

@@ -78,6 +78,12 @@ class TogglePause(msgspec.Struct, tag=True):
     """Freeze the display; data keeps arriving underneath."""
 
 
+class SkipReplay(msgspec.Struct, tag=True):
+    """Move a replay ``seconds`` of its recording ahead."""
+
+    seconds: float = 60.0
+
+
 class SetTheme(msgspec.Struct, tag=True):
     """The user chose a theme: saved in the config's ``display.theme``."""
 
@@ -160,6 +166,7 @@ Command = (
     | TogglePause
     | SetTheme
     | Reconnect
+    | SkipReplay
     | AddAlert
     | ReplaceAlert
     | RemoveAlert

@@ -36,6 +36,7 @@ from tui.session.values import (
     ReplaceAlert,
     ReplaceLot,
     ShowPositions,
+    SkipReplay,
     SwitchWatchlist,
     ToggleChartMode,
     ToggleGapFill,
@@ -107,6 +108,7 @@ class KeyedApp(ExitingApp):
         Binding("N", "notice_history", "Notice history", show=False),
         Binding("t", "cycle_theme", "Next theme"),
         Binding("p", "toggle_pause", "Pause"),
+        Binding("greater_than_sign", "skip_replay", "Replay: skip 1 min ahead", show=False),
         Binding("r", "reconnect", "Reconnect"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -324,6 +326,9 @@ class KeyedApp(ExitingApp):
 
     def action_switch_watchlist(self, number: int) -> None:
         self.send(SwitchWatchlist(number))
+
+    def action_skip_replay(self) -> None:
+        self.send(SkipReplay(60.0))
 
     def action_cycle_interval(self) -> None:
         self.send(CycleInterval())
