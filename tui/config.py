@@ -444,4 +444,4 @@ def save_config(config: Config, path: Path) -> None:
                 text = merged
         except (ConfigError, ValueError, KeyError, TypeError):
             pass  # the whole file from the values: correct, if not the user's layout
-    write_keeping(path, text)
+    write_keeping(path, text, old_text)

@@ -76,9 +76,10 @@ def _styled_like(existing: Any, value: Any) -> Any:
     return value
 
 
-def write_keeping(path: Path, text: str) -> Path:
+def write_keeping(path: Path, text: str, old: str | None = None) -> Path:
     """Write ``text`` to the file ``path`` names (through symlinks), keeping its mode, with the
-    previous content in ``<name>.bak``; returns the file written."""
+    previous content (``old``, read here if not given) in ``<name>.bak``; returns the file
+    written."""
     target = Path(os.path.realpath(path))
     try:
         info = target.stat()
@@ -86,7 +87,8 @@ def write_keeping(path: Path, text: str) -> Path:
         atomic_write_text(target, text, mode=NEW_FILE_MODE)
         return target
     mode = stat.S_IMODE(info.st_mode)
-    old = target.read_text(encoding="utf-8")
+    if old is None:
+        old = target.read_text(encoding="utf-8")
     if old != text:  # the backup is atomic too: on a full disk the old .bak stays whole
         atomic_write_text(target.with_name(target.name + ".bak"), old, mode=mode)
     atomic_write_text(target, text, mode=mode)

@@ -44,7 +44,7 @@ class ReplayClock:
         self.skipped = 0.0
         """Recording seconds skipped so far."""
         self.position = 0.0
-        """Recording seconds played so far (where the next frame is due)."""
+        """Where in the recording (seconds from its start) the last frame played was."""
 
     @property
     def paused(self) -> bool:

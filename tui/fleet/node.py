@@ -87,14 +87,14 @@ REQUEST_SECONDS = 2.0
 """How long a follower waits for a snapshot."""
 
 
+_BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
 def boot_clock() -> float:
     """Seconds on a clock that keeps counting through a system suspend (``CLOCK_BOOTTIME`` on
     Linux; elsewhere the monotonic clock): a leader suspended past its fence fences by the
     clock the moment it resumes, before anything else it does."""
     return time.clock_gettime(_BOOT_CLOCK)
-
-
-_BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
 def fence_after(lease_seconds: float) -> float:
@@ -151,9 +151,9 @@ class FleetNode:
         self.seq = 0
         self.lease_rev = 0
         self.renewed_sent = 0.0
+        """Boot-clock time the last successful renewal was sent (fencing counts from it)."""
         self._cut_off = False
         """The broker connection is down (the client is reconnecting)."""
-        """Monotonic time the last successful renewal was sent (fencing counts from it)."""
         self.renewed_at = 0.0
         self.since = 0.0
         self.events_in = 0

@@ -446,10 +446,7 @@ class Session:
                 self._portfolio_watch.seen()
         self.portfolio = book
         self._portfolio_dirty = True
-        if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
-            held = self._held_symbols()
-            self.transient.symbols = [WatchSymbol(code=c) for c in held]
-            self._edited()
+        self._refresh_held_list()
         self.notice("information", words)
         self._changed()
 
@@ -699,6 +696,12 @@ class Session:
             del self._news_forms[next(iter(self._news_forms))]
         return fresh
 
+    def _refresh_held_list(self) -> None:
+        """While the grid shows the symbols held (``P``), show the ones held now."""
+        if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
+            self.transient.symbols = [WatchSymbol(code=c) for c in self._held_symbols()]
+            self._edited()
+
     def _reload_portfolio(self, path: Path) -> None:
         """Another process changed the portfolio file: show what it holds now."""
         try:
@@ -710,9 +713,7 @@ class Session:
             return
         self.portfolio = book
         self._portfolio_dirty = True
-        if self.transient is not None and self.transient.name == POSITIONS_WATCHLIST:
-            self.transient.symbols = [WatchSymbol(code=c) for c in self._held_symbols()]
-            self._edited()
+        self._refresh_held_list()
         lots = sum(len(p.lots) for p in book.portfolios)
         self._notices.append(Notice("information", f"Positions reloaded: {lots} lots", time.time()))
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.keys import format_key
 from textual.screen import Screen
 from textual.widgets import OptionList
 
@@ -137,7 +138,7 @@ class KeyedApp(ExitingApp):
             if isinstance(binding, Binding) and binding.description:
                 if binding.action.startswith("switch_watchlist") and binding.key != "1":
                     continue
-                keys = " / ".join(key_label(k) for k in binding.key.split(","))
+                keys = " / ".join(format_key(k) for k in binding.key.split(","))
                 description = binding.description
                 if binding.action.startswith("switch_watchlist"):
                     keys, description = "1-9", "Switch watchlist"
@@ -364,25 +365,3 @@ class KeyedApp(ExitingApp):
 
     def action_reconnect(self) -> None:
         self.send(Reconnect())
-
-
-KEY_LABELS = {
-    "question_mark": "?",
-    "plus": "+",
-    "minus": "-",
-    "asterisk": "*",
-    "slash": "/",
-    "full_stop": ".",
-    "comma": ",",
-    "less_than_sign": "<",
-    "greater_than_sign": ">",
-    "space": "Space",
-    "escape": "Esc",
-    "enter": "Enter",
-}
-"""Key names Textual uses and what the key shows."""
-
-
-def key_label(key: str) -> str:
-    """One key as a person types it (``plus`` is ``+``)."""
-    return KEY_LABELS.get(key, key)
