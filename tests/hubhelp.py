@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.enginehelp import wait_for
 from tui import __version__
 from tui.alerts.model import AlertView
-from tui.config import Config, preset_plan
+from tui.config import Config, Watchlist, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedStatus
 from tui.hub.client import RemoteSession, hub_alive
@@ -78,8 +78,11 @@ async def running_hub(
     *,
     stocknews: bool = False,
     record_path: Path | None = None,
+    watchlists: list[Watchlist] | None = None,
 ) -> AsyncIterator[Hub]:
     config = Config(plan=preset_plan(plan))
+    if watchlists is not None:
+        config.watchlists = watchlists
     assert sim.urls is not None
     hub = Hub(
         HubOptions(

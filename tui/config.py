@@ -196,7 +196,9 @@ def resolve_ticker(ticker: str, watchlists: list[Watchlist]) -> str | None:
 
 
 def default_watchlists() -> list[Watchlist]:
-    """The watchlists a new user starts with: one per asset class mix."""
+    """The watchlists a new user starts with: one per asset class mix. The first holds nine
+    symbols, so on the smallest plan (ten quotes and a chart) the first symbol a user adds
+    still streams."""
 
     def wl(name: str, codes: list[str]) -> Watchlist:
         return Watchlist(name=name, symbols=[WatchSymbol(code=c) for c in codes])
@@ -209,7 +211,6 @@ def default_watchlists() -> list[Watchlist]:
                 "NASDAQ:MSFT",
                 "NASDAQ:NVDA",
                 "NASDAQ:TSLA",
-                "NYSE:JPM",
                 "AMEX:SPY",
                 "CME_MINI:ES1!",
                 "BINANCE:BTCUSDT",

@@ -468,7 +468,64 @@ async def test_a_replay_pauses_and_skips_ahead(tmp_path: Path) -> None:
     await asyncio.sleep(1.5)  # a frame a second would have come meanwhile
     assert clock.position == held and clock.paused
     clock.toggle()
-    clock.skip(len(rows) + 10.0)
+    clock.seek(len(rows) + 10.0)
     count = await asyncio.wait_for(replay, 5)  # the rest at once, not in len(rows) seconds
     assert count == len(rows) and clock.position == len(rows) - 1
     assert "NASDAQ:AAPL" in fresh.store.quotes
+
+
+async def test_a_replay_seeks_back_to_what_the_recording_held_then(tmp_path: Path) -> None:
+    """< in a replay: the view is emptied and filled again from the recording's start up to
+    the target, so its quotes are the recorded ones of that moment; the status text says
+    where the replay is, and at the end it waits for a seek back rather than stopping."""
+    from tui.config import Config
+    from tui.secrets import Keys
+    from tui.session.mirror import StoreMirror
+    from tui.session.session import Session, SessionOptions
+    from tui.session.values import SeekReplay, SessionBatch
+
+    recording = tmp_path / "rec.jsonl"
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, stocknews=False, record_path=recording)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        task = await _start(engine)
+        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
+        await asyncio.sleep(0.5)
+        await _finish(engine, task)
+    recorded = read_recording(recording)
+    start = recorded[0][0]
+    rows = [(start + i, feed, frame) for i, (_t, feed, frame) in enumerate(recorded)]  # 1/s
+    assert len(rows) > 10
+    session = Session(
+        SessionOptions(config=Config(), keys=Keys(), replay=(rows, 4.0), persist=False)
+    )
+    mirror = StoreMirror()
+    batches: list[SessionBatch] = []
+
+    def on_batch(batch: SessionBatch) -> None:
+        batches.append(batch)
+        mirror.apply_batch(batch)
+        asyncio.get_running_loop().call_soon(session.batch_done)
+
+    session.on_batch = on_batch
+    runner = asyncio.create_task(session.run())
+    try:
+        last = rows[-1][0]
+        await wait_for(lambda: session.replay_clock.ended, 10)  # the whole recording played
+        await wait_for(lambda: (batches[-1].replay or "").endswith("ended"), 5)
+        length = len(rows) - 1
+        assert f"/{length // 60}:{length % 60:02d}) x4 ended" in (batches[-1].replay or "")
+        seen = mirror.quotes["NASDAQ:AAPL"].updated_at
+        assert seen >= last - 1
+        session.send(SeekReplay(-(len(rows) + 5.0)))  # back past the start: from the start
+        await wait_for(lambda: any(b.rewound for b in batches), 5)
+        assert session.replay_clock.rewinds == 1 and not session.replay_clock.ended
+        rewound = next(b for b in batches if b.rewound)
+        assert (rewound.replay or "").startswith("REPLAY ") and "(0:0" in (rewound.replay or "")
+        row = mirror.quotes.get("NASDAQ:AAPL")
+        assert row is None or row.updated_at <= start + 2, "later quotes survived the seek"
+        await wait_for(lambda: session.replay_clock.ended, 10)  # it plays on, and ends again
+    finally:
+        session.stop()
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)

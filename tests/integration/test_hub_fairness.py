@@ -12,11 +12,20 @@ from pathlib import Path
 from tests.enginehelp import wait_for
 from tests.hubhelp import PaneView, attach, running_hub
 from tests.simhelp import fast_settings
+from tui.config import WatchSymbol, Watchlist, default_watchlists
 from tui.hub.server import Hub
 from tui.session.values import FocusSymbol, SwitchWatchlist
 from tui.sim.server import run_simulator
 
 STEPS = 24
+
+
+def _overfull() -> list[Watchlist]:
+    """The default watchlists with one more row on the first: ten quotes and a chart fill the
+    pro plan, so the panes' union overflows and left-out rows are exercised."""
+    watchlists = default_watchlists()
+    watchlists[0].symbols.append(WatchSymbol(code="NYSE:JPM"))
+    return watchlists
 
 
 def _kept(hub: Hub) -> frozenset[tuple[str, bool]]:
@@ -53,7 +62,10 @@ async def test_three_panes_in_random_order_share_a_full_plan_fairly(
     rng = random.Random(20261206)
     marked = 0
     seen: dict[tuple[tuple[str, str | None], ...], frozenset[tuple[str, bool]]] = {}
-    async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path, "pro") as hub:
+    async with (
+        run_simulator(fast_settings()) as sim,
+        running_hub(sim, tmp_path, "pro", watchlists=_overfull()) as hub,
+    ):
         panes = [await attach(hub) for _ in range(3)]
         await wait_for(lambda: all(p.state is not None for p in panes), 10)
         for step in range(STEPS):

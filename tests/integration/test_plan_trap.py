@@ -63,8 +63,8 @@ def test_capacity_marks_and_room() -> None:
     assert use.describe() == "plan pro 2/2"
     capacity.fit([quote(c) for c in TWELVE] + [series("NASDAQ:AAPL")])
     assert capacity.marks == {
-        "NASDAQ:AMZN": "not subscribed: plan allows 2 subscriptions",
         "NASDAQ:GOOGL": "not subscribed: plan allows 2 subscriptions",
+        "NASDAQ:META": "not subscribed: plan allows 2 subscriptions",
     }
     assert capacity.use().describe() == "plan pro 2/2 (2 not subscribed)"
 
@@ -159,7 +159,7 @@ async def test_a_pure_reorder_sends_nothing() -> None:
     async with run_simulator(fast_settings(step_seconds=0.25, speed=1.0)) as sim:
         app = sim_app(sim)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: len(app.store.quotes) == 10)
+            await until(pilot, lambda: len(app.store.quotes) == 9)
             await until(pilot, lambda: app.pending is None)
             live = next(s for s in app.statuses if s.name == "live")
             sent = live.subscriptions_sent
@@ -186,4 +186,22 @@ async def test_an_unknown_symbol_on_a_full_plan_is_unknown_not_the_plans_fault()
             grid = app.query_one(QuoteGrid)
             await until(pilot, lambda: "unknown symbol" in grid.marks.get("NASDAQ:ZZZZ", ""))
             assert "plan" not in grid.marks["NASDAQ:ZZZZ"]
+            await pilot.press("q")
+
+
+async def test_a_new_user_on_the_smallest_plan_can_add_a_symbol_that_streams() -> None:
+    """The default watchlist leaves room: the first symbol a new user adds on the pro plan (the
+    default config's) is subscribed and priced, not "not subscribed"."""
+    from tui.session.values import AddSymbol
+
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim, keys=SMALL_KEYS, plan="pro")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.plan is not None and app.plan.used == 2)
+            assert app.plan is not None and app.plan.left_out == 0
+            app.session.send(AddSymbol("NASDAQ:AMZN"))
+            await until(pilot, lambda: "NASDAQ:AMZN" in app.store.quotes, timeout=10)
+            grid = app.query_one(QuoteGrid)
+            assert "NASDAQ:AMZN" not in grid.marks
+            assert app.plan is not None and app.plan.left_out == 0
             await pilot.press("q")

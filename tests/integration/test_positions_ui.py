@@ -95,7 +95,7 @@ async def test_add_and_remove_a_lot_and_export(tmp_path: Path) -> None:
 
         msft = next(r for r in rows if r["symbol"] == "NASDAQ:MSFT")
         assert msft["quantity"] == "3" and float(msft["market_value"]) > 0
-        assert next(r for r in rows if r["symbol"] == "NYSE:JPM")["quantity"] == ""
+        assert next(r for r in rows if r["symbol"] == "AMEX:SPY")["quantity"] == ""
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, SymbolDetailScreen))
         await pilot.press("x")

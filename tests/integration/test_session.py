@@ -87,7 +87,7 @@ async def test_session_drives_watchlists_against_the_simulator(isolated_paths: P
         session = _session(sim, config_path)
         view = FakeView(session)
         task = asyncio.create_task(session.run())
-        await wait_for(lambda: view.state is not None and len(view.mirror.quotes) == 10)
+        await wait_for(lambda: view.state is not None and len(view.mirror.quotes) == 9)
         assert view.state is not None and view.state.focused_code == "NASDAQ:AAPL"
         await wait_for(lambda: "NASDAQ:AAPL" in view.mirror.series)
         assert len(view.mirror.series["NASDAQ:AAPL"].bars) > 10  # history came as values

@@ -319,6 +319,19 @@ class MarketStore:
         self.tap: StoreTap | None = None
         """Set on a fleet leader: every change is also kept here for the followers."""
 
+    def clear(self) -> None:
+        """Forget every quote, series and story (a replay sought back plays again from its
+        start); the callbacks and alert watches stay."""
+        self.quotes.clear()
+        self.series.clear()
+        self.news.clear()
+        self._news_by_key.clear()
+        self._news_handles.clear()
+        self.changed_quotes.clear()
+        self.changed_series.clear()
+        self.new_news.clear()
+        self._mark_urgent()
+
     def apply_quote(self, quote: Quote, server_ms: float | None, now: float) -> None:
         """Merge a (possibly sparse) quote: absent fields never blank out known ones."""
         row = self.quotes.get(quote.code)

@@ -19,6 +19,8 @@ class StoreMirror(MarketStore):
 
     def apply_batch(self, batch: SessionBatch) -> None:
         """Take in every value of ``batch``."""
+        if batch.rewound:
+            self.clear()
         for code in batch.removed:
             self.quotes.pop(code, None)
         for state in batch.quotes:

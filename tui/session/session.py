@@ -67,7 +67,7 @@ from tui.session.values import (
     SessionBatch,
     SetTheme,
     ShowPositions,
-    SkipReplay,
+    SeekReplay,
     SwitchWatchlist,
     TestAlert,
     ToggleChartMode,
@@ -183,6 +183,7 @@ class Session:
         )
         """The config file: watchlists another pane saved are taken on the next switch."""
         self._news_forms: dict[str, set[bytes]] = {}
+        self._rewinds_sent = 0
         """Every form of every story sent to the view, by key (oldest keys dropped first)."""
         self.replay_clock = ReplayClock()
         """A replay's position: paused with ``p``, skipped ahead with ``>``."""
@@ -500,11 +501,11 @@ class Session:
             self.replay_clock.toggle()
         self._changed()
 
-    def _on_SkipReplay(self, command: SkipReplay) -> None:
+    def _on_SeekReplay(self, command: SeekReplay) -> None:
         if self.options.replay is None:
-            self.notice("information", "> skips ahead in a replay (marketpane replay FILE)")
+            self.notice("information", "< and > move a replay (marketpane replay FILE)")
             return
-        self.replay_clock.skip(command.seconds)
+        self.replay_clock.seek(command.seconds)
         self.notice("information", f"Replay: {command.seconds:+.0f} s")
 
     def _on_SetTheme(self, command: SetTheme) -> None:
@@ -647,11 +648,15 @@ class Session:
         rows, speed = self.options.replay
         publisher = asyncio.create_task(self._replay_publisher())
         try:
-            count = await replay_into(self.engine, rows, speed, self.replay_clock)
-            self.notice("information", f"replay finished: {count} frames")
+            await replay_into(
+                self.engine, rows, speed, self.replay_clock, hold=True, on_end=self._replay_ended
+            )
         finally:
             publisher.cancel()
         self.engine.publish_now()
+
+    def _replay_ended(self, frames: int) -> None:
+        self.notice("information", f"replay finished: {frames} frames (< goes back a minute)")
 
     async def _replay_publisher(self) -> None:
         assert self.engine is not None
@@ -750,6 +755,10 @@ class Session:
             )
         engine = self.engine
         statuses = engine.statuses() if engine else (self.options.static_statuses or [])
+        rewound = self.replay_clock.rewinds != self._rewinds_sent
+        if rewound:  # the view starts again from an empty store, so every story is new
+            self._rewinds_sent = self.replay_clock.rewinds
+            self._news_forms.clear()
         state = self.view_state() if self._state_dirty else None
         self._state_dirty = False
         notices = [*self._notices, *batch.notices]
@@ -766,6 +775,8 @@ class Session:
             alerts = list(engine.alerts.views())
         self.on_batch(
             SessionBatch(
+                rewound=rewound,
+                replay=self.replay_clock.describe() if self.options.replay else None,
                 quotes=quotes,
                 series=series,
                 news=self._unsent(batch.news),

@@ -78,8 +78,8 @@ class TogglePause(msgspec.Struct, tag=True):
     """Freeze the display; data keeps arriving underneath."""
 
 
-class SkipReplay(msgspec.Struct, tag=True):
-    """Move a replay ``seconds`` of its recording ahead."""
+class SeekReplay(msgspec.Struct, tag=True):
+    """Move a replay ``seconds`` of its recording ahead (negative: back)."""
 
     seconds: float = 60.0
 
@@ -166,7 +166,7 @@ Command = (
     | TogglePause
     | SetTheme
     | Reconnect
-    | SkipReplay
+    | SeekReplay
     | AddAlert
     | ReplaceAlert
     | RemoveAlert
@@ -235,6 +235,11 @@ class SessionBatch(msgspec.Struct):
     """Everything that changed since the last batch. The next comes only after the view has
     acknowledged this one (``batch_done``), so a slow view gets bigger batches, never a queue."""
 
+    rewound: bool = False
+    """The store was emptied (a replay sought back): forget every quote, series and story
+    before taking this batch in."""
+    replay: str | None = None
+    """Where a replay is (``REPLAY Fri 14:03:12 (2:05/10:00)``), shown on the status bar."""
     quotes: list[QuoteState] = []
     series: list[SeriesDelta] = []
     news: list[NewsItem] = []

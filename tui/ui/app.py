@@ -78,6 +78,8 @@ class MarketpaneApp(KeyedApp):
         """``leader on HOST`` when the hub is a fleet follower."""
         self.pending: str | None = None
         self.warning: str | None = None
+        self.replay_text: str | None = None
+        """Where a replay is, from the session (None: not a replay)."""
         self.plan: PlanUse | None = None
         self.marks: dict[str, str] = {}
         self.series_marks: dict[str, str] = {}
@@ -235,6 +237,7 @@ class MarketpaneApp(KeyedApp):
             self.store.apply_batch(batch)
             self.statuses, self.budget_text = batch.statuses, batch.budget
             self.pending = batch.pending
+            self.replay_text = batch.replay
             self.warning = batch.warning
             self.plan = batch.plan
             self.via = batch.via
@@ -407,7 +410,7 @@ class MarketpaneApp(KeyedApp):
         if self.state.demo:
             extra.append("DEMO data (simulator)")
         if self.state.replay:
-            extra.append("REPLAY of a recording")
+            extra.append(self.replay_text or "REPLAY of a recording")
         if self.plan is not None:
             extra.append(("!" if self.plan.left_out else "") + self.plan.describe())
         if self.pending:

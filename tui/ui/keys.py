@@ -37,7 +37,7 @@ from tui.session.values import (
     ReplaceAlert,
     ReplaceLot,
     ShowPositions,
-    SkipReplay,
+    SeekReplay,
     SwitchWatchlist,
     ToggleChartMode,
     ToggleGapFill,
@@ -109,7 +109,8 @@ class KeyedApp(ExitingApp):
         Binding("N", "notice_history", "Notice history", show=False),
         Binding("t", "cycle_theme", "Next theme"),
         Binding("p", "toggle_pause", "Pause"),
-        Binding("greater_than_sign", "skip_replay", "Replay: skip 1 min ahead", show=False),
+        Binding("greater_than_sign", "seek_replay(60)", "Replay: 1 min ahead", show=False),
+        Binding("less_than_sign", "seek_replay(-60)", "Replay: 1 min back", show=False),
         Binding("r", "reconnect", "Reconnect"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -328,8 +329,8 @@ class KeyedApp(ExitingApp):
     def action_switch_watchlist(self, number: int) -> None:
         self.send(SwitchWatchlist(number))
 
-    def action_skip_replay(self) -> None:
-        self.send(SkipReplay(60.0))
+    def action_seek_replay(self, seconds: float) -> None:
+        self.send(SeekReplay(float(seconds)))
 
     def action_cycle_interval(self) -> None:
         self.send(CycleInterval())

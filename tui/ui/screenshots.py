@@ -30,7 +30,11 @@ from tui.session.session import Session, SessionOptions
 from tui.sim.server import run_simulator
 from tui.ui.app import MarketpaneApp, ViewOptions
 
-PLAN_TRAP = [s.code for s in default_watchlists()[0].symbols] + ["NASDAQ:AMZN", "NASDAQ:GOOGL"]
+PLAN_TRAP = [s.code for s in default_watchlists()[0].symbols] + [
+    "NASDAQ:AMZN",
+    "NASDAQ:GOOGL",
+    "NASDAQ:META",
+]
 """Twelve symbols on the pro plan: ten live rows and two marked "not subscribed"."""
 SHOTS: tuple[tuple[str, tuple[int, int], str, tuple[str, ...]], ...] = (
     ("wide-160x48", (160, 48), "marketpane-dark", ()),
