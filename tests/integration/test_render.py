@@ -190,3 +190,16 @@ def test_an_intraday_time_axis_marks_the_day_it_crosses_into() -> None:
     assert "┊" not in chart_line_text(one_day[-1])
     last_bar_new_day = render_chart(bars[:31], 80, 16, palette, title="1m", bar_type="minute")
     assert "Mon┊" in chart_line_text(last_bar_new_day[-1])  # no room after it: ends at it
+
+
+def test_the_chart_readout_keeps_the_instruments_precision() -> None:
+    """A 1 s FX series whose closes happen to end in zeros reads at the grid's five
+    decimals, and a stock's 1 s closes keep two decimals (never ``239.1``)."""
+    fx = [Bar(time=float(i), open=1.054, high=1.0543, low=1.054, close=1.0542) for i in range(30)]
+    readout = chart_line_text(
+        render_chart(fx, 80, 12, PALETTE, title="FX", bar_type="second", decimals=5)[1]
+    )
+    assert "C 1.05420" in readout and "H 1.05430" in readout, readout
+    stock = [Bar(time=float(i), open=239.1, high=239.2, low=239.0, close=239.1) for i in range(9)]
+    readout = chart_line_text(render_chart(stock, 80, 12, PALETTE, title="S", bar_type="second")[1])
+    assert "C 239.10" in readout and "L 239.00" in readout, readout

@@ -376,6 +376,7 @@ class MarketpaneApp(KeyedApp):
         gaps = "gaps filled" if state.fill_gaps_seconds else ""
         label = " · ".join(p for p in (state.interval_label, state.adjustment, gaps) if p)
         chart.mark = self.series_marks.get(code or "")
+        chart.decimals = self.query_one(QuoteGrid).precision_of(code or "")
         chart.show(code, self.store.series.get(code or ""), label)
 
     def _news_items(self) -> list[NewsItem]:

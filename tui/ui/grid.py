@@ -507,6 +507,10 @@ class QuoteGrid(ScrollView, can_focus=True):
         self._precision[code] = decimals
         return decimals
 
+    def precision_of(self, code: str) -> int:
+        """The decimals ``code``'s row is drawn with (0 before its first price)."""
+        return self._precision.get(code, 0)
+
     def _marked_cells(self, code: str, mark: str) -> list[tuple[str, Style]]:
         """A row that is not subscribed: its symbol, then why, across the other columns."""
         first, *rest = self.columns_shown

@@ -54,6 +54,8 @@ class ChartView(Widget):
         """Why the focused symbol's series is not subscribed (plan full, rejected), or None."""
         self.mode = "candles"
         self.fill_gaps_seconds = 0.0
+        self.decimals = 0
+        """The least precision of the prices (the grid's for the charted symbol)."""
         self.palette = Palette.from_variables({})
         self.lines: list[ChartLine] = []
         self._strips: dict[int, Strip] = {}
@@ -88,7 +90,14 @@ class ChartView(Widget):
             )
         bar_type = self.series.bar_type if self.series is not None else None
         return render_chart(
-            bars, width, height, self.palette, title=title, mode=self.mode, bar_type=bar_type
+            bars,
+            width,
+            height,
+            self.palette,
+            title=title,
+            mode=self.mode,
+            bar_type=bar_type,
+            decimals=self.decimals,
         )
 
     def redraw(self) -> None:

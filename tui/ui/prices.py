@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tui.ui.render import ABSURD_MAGNITUDE
-
+ABSURD_MAGNITUDE = 1e15
+"""Numbers at or past this are written in powers of ten, never grouped in thousands."""
 MAX_DECIMALS = 6
 """Most decimals a price is shown with."""
 

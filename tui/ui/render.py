@@ -15,6 +15,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 
 from tui.protocol.live import Bar
+from tui.ui.prices import ABSURD_MAGNITUDE, instrument_decimals
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 """Eight levels for sparklines and volume bars."""
@@ -81,9 +82,6 @@ SENTIMENT_MARKS = {
 """Sentiment label to mark and palette role (the label is also shown in words)."""
 OVERFLOW_MARK = "#"
 """Fills a numeric cell whose value does not fit: a cut number would read as a real one."""
-ABSURD_MAGNITUDE = 1e15
-"""Numbers at or past this are written in powers of ten, never grouped in thousands."""
-
 
 def fit_cells(text: str, width: int, *, right: bool = False) -> str:
     """``text`` cut or padded to exactly ``width`` terminal cells (wide CJK and emoji count
@@ -231,19 +229,6 @@ class _LineBuilder:
         return tuple(self.runs)
 
 
-def price_decimals(prices: Sequence[float]) -> int:
-    """The decimals the prices are quoted in (the instrument's precision as seen), 0 to 6."""
-    best = 0
-    for price in prices:
-        for decimals in range(best, 7):
-            if abs(round(price, decimals) - price) <= 1e-9 * max(1.0, abs(price)):
-                best = decimals
-                break
-        else:
-            return 6
-    return best
-
-
 def axis_price(value: float, decimals: int) -> str:
     """An axis label at the instrument's precision (never a rounded, wrong-looking price)."""
     if abs(value) >= ABSURD_MAGNITUDE:
@@ -311,10 +296,14 @@ def render_chart(
     title: str,
     mode: str = "candles",
     bar_type: str | None = None,
+    decimals: int = 0,
 ) -> list[ChartLine]:
     """Draw OHLC candles (or bars, or a tick series as trades) with a readout of the last bar,
     a price axis at the instrument's precision (labels never cut), a last-price marker, a
     volume strip and a time axis.
+
+    ``decimals`` is the least precision (the grid's for the symbol: a 1 s series whose closes
+    happen to end in zeros still reads ``239.10``).
 
     Returns one tuple of ``(text, style)`` runs per line, at most ``height`` lines, each at
     most ``width`` cells.
@@ -326,7 +315,7 @@ def render_chart(
     if not usable:
         lines.append((("waiting for bars…", palette.flat),))
         return lines
-    decimals = price_decimals([b.close for b in usable[-200:] if b.close is not None])
+    decimals = instrument_decimals((b.close for b in usable[-200:]), decimals)
     readout = height >= 6
     time_axis = height >= 7
     if readout:
