@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.enginehelp import wait_for
 from tests.hubhelp import PaneView, attach, running_hub
 from tests.simhelp import fast_settings
-from tui.config import WatchSymbol, Watchlist, default_watchlists
+from tui.config import Watchlist, WatchSymbol, default_watchlists
 from tui.hub.server import Hub
 from tui.session.values import FocusSymbol, SwitchWatchlist
 from tui.sim.server import run_simulator

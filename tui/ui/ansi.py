@@ -21,16 +21,31 @@ from textual.color import Color
 from textual.filter import LineFilter
 
 _READABLE_ON_BLACK = {
-    0: 15, 1: 9, 2: 2, 3: 3, 4: 12, 5: 13, 6: 6, 7: 7,
-    8: 8, 9: 9, 10: 10, 11: 11, 12: 12, 13: 13, 14: 14, 15: 15,
+    0: 15, 1: 9, 2: 2, 3: 3, 4: 14, 5: 13, 6: 6, 7: 7,
+    8: 8, 9: 9, 10: 10, 11: 11, 12: 14, 13: 13, 14: 14, 15: 15,
 }  # fmt: skip
-"""xterm's colours on black: red and blue are too dark there, so their bright forms are used
-(black text becomes white)."""
+"""xterm's colours on black: red is too dark there, so its bright form is used; blue, even
+bright (4.4:1), becomes cyan (black text becomes white)."""
 _READABLE_ON_WHITE = {
     0: 0, 1: 1, 2: 4, 3: 0, 4: 4, 5: 0, 6: 0, 7: 0,
     8: 0, 9: 1, 10: 4, 11: 0, 12: 4, 13: 0, 14: 0, 15: 0,
 }  # fmt: skip
 """On white only black, red and blue read at 4.5:1: green (up) becomes blue, the rest black."""
+
+
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(one: tuple[int, int, int], two: tuple[int, int, int]) -> float:
+    """The WCAG contrast ratio of two colours."""
+    high, low = sorted((_luminance(one), _luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def _index(color: RichColor) -> int:
@@ -63,6 +78,12 @@ class SixteenColours(LineFilter):
             extra = Style(bold=True, underline=True)
         elif ground is not None and ground in self.flashes:
             extra = Style(bold=True)
+        elif (
+            ground is not None
+            and not style.reverse
+            and _contrast(ground, self.ground.get_truecolor()) >= 3
+        ):
+            extra = Style(reverse=True)  # a highlight (a list's cursor) on a strong ground
         return Style(color=fg, bgcolor=self.ground) + style.without_color + extra
 
 

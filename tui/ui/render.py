@@ -83,6 +83,7 @@ SENTIMENT_MARKS = {
 OVERFLOW_MARK = "#"
 """Fills a numeric cell whose value does not fit: a cut number would read as a real one."""
 
+
 def fit_cells(text: str, width: int, *, right: bool = False) -> str:
     """``text`` cut or padded to exactly ``width`` terminal cells (wide CJK and emoji count
     two; a wide character that would straddle the edge becomes a space)."""
