@@ -196,7 +196,7 @@ def _real_app(
     series: list[Subscription] | None = None,
     news: bool = False,
 ) -> Any:
-    from tui.launch import build_app
+    from tui.cli.launch import build_app
     from tui.session.session import SessionOptions
 
     config = bench_config(sim)

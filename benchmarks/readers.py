@@ -133,8 +133,8 @@ def _codes(symbols: int) -> list[str]:
 
 async def read_app(url: str, seconds: float, symbols: int) -> dict[str, Any]:
     """The real app, headless at 160x48, engine and view in this process."""
+    from tui.cli.launch import build_app
     from tui.engine.engine import EngineSettings
-    from tui.launch import build_app
     from tui.secrets import Keys, Secret
     from tui.session.session import SessionOptions
     from tui.session.values import SessionBatch

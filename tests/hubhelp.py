@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.enginehelp import wait_for
 from tui import __version__
 from tui.alerts.model import AlertView
+from tui.cli.launch import demo_keys, demo_runtime_config
 from tui.config import Config, Watchlist, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedStatus
@@ -20,7 +21,6 @@ from tui.hub.client import RemoteSession, hub_alive
 from tui.hub.place import HubPlace
 from tui.hub.server import Hub, HubOptions
 from tui.hub.wire import PROTOCOL, Hello
-from tui.launch import demo_keys, demo_runtime_config
 from tui.portfolio.model import PortfolioFile
 from tui.session.mirror import StoreMirror
 from tui.session.values import SessionBatch, ViewState

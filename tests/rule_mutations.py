@@ -121,7 +121,7 @@ MUTATIONS = [
     ),
     (
         "case16 a crash exits non-zero",
-        "tui/launch.py",
+        "tui/cli/launch.py",
         "    return app.return_code or 0",
         "    return 0",
         "crash",

@@ -7,11 +7,11 @@ from pathlib import Path
 import msgspec
 
 from tui.alerts.model import AlertDelivery, AlertRule
+from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
-from tui.launch import build_app, demo_keys, demo_runtime_config
 from tui.portfolio.model import PortfolioFile
 from tui.secrets import Keys
 from tui.session.session import SessionOptions

@@ -1,5 +1,5 @@
 """Allow ``python -m tui`` to behave like the ``marketpane`` console script."""
 
-from tui.cli import main
+from tui.cli.main import main
 
 raise SystemExit(main())

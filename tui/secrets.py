@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_text
+from tui.paths import atomic_write_text
 
 MASK = "****"
 """What a secret looks like wherever it would have been shown."""

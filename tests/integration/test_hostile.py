@@ -21,11 +21,11 @@ from rich.text import Text
 from textual.pilot import Pilot
 
 from tests.hostile import HOSTILE, MARKUP_CLICK, WIDE, run_hostile
+from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, load_config
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus, latency_words
 from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
-from tui.launch import build_app, demo_keys, demo_runtime_config
 from tui.protocol.live import Quote, QuoteUpdate, dispatch_live
 from tui.protocol.newsfeed import NewsfeedItems, dispatch_newsfeed
 from tui.protocol.stocknews import News, StockNewsData, dispatch_stocknews

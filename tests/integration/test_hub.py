@@ -377,9 +377,9 @@ def test_a_refusing_hub_is_reported_for_the_in_process_fallback(
 ) -> None:
     """Another marketpane's hub on the socket: hello is refused, and the launcher gets a
     :class:`HubError` naming why (``auto`` then runs in-process saying so; ``require`` exits 2)."""
-    from tui.cli import parse_run_options
+    from tui.cli.launch import hub_session
+    from tui.cli.main import parse_run_options
     from tui.hub.wire import Refused
-    from tui.launch import hub_session
 
     runtime = short_runtime_dir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))

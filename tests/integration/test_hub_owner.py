@@ -18,6 +18,7 @@ from tests.hubhelp import TASKS, PaneView, _env, attach, hello, running_hub, sho
 from tests.integration.test_alerts_hub import cli
 from tests.simhelp import fast_settings
 from tui import __version__
+from tui.cli.launch import demo_runtime_config
 from tui.config import Config, save_config
 from tui.engine.replay import read_recording
 from tui.hub import pane as hub_pane
@@ -43,7 +44,6 @@ from tui.hub.wire import (
     encode_frame,
     read_frame,
 )
-from tui.launch import demo_runtime_config
 from tui.secrets import Keys, Secret
 from tui.session.values import AddSymbol, Reconnect, RemoveSymbol, SwitchWatchlist
 from tui.sim.server import Simulator, run_simulator
@@ -286,8 +286,8 @@ def test_unwritable_state_is_one_line_never_a_traceback(
 ) -> None:
     """A state folder that cannot be made: auto mode gets a HubError (the in-process
     fallback), and ``hub serve`` exits 2 with one line."""
-    from tui.cli import parse_run_options
-    from tui.launch import hub_session
+    from tui.cli.launch import hub_session
+    from tui.cli.main import parse_run_options
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

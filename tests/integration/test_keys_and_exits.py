@@ -12,10 +12,10 @@ from pathlib import Path
 from tests.enginehelp import make_engine, quotes, wait_for
 from tests.simhelp import fast_settings
 from tests.uihelp import sim_app
+from tui.cli.launch import run_until_closed
 from tui.engine.engine import Engine
 from tui.engine.keys import KEYS_PER_DAY
 from tui.engine.status import FeedState
-from tui.launch import run_until_closed
 from tui.sim.server import Simulator, SimulatorThread, run_simulator
 from tui.sim.settings import DEMO_RAPIDAPI_KEY
 

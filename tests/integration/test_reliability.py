@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
-from tui.cli import configure_logging, main
+from tui.cli.main import configure_logging, main
 from tui.config import Config, load_config, save_config
 from tui.engine.engine import Engine
 from tui.engine.feeds import LiveFeed

@@ -16,9 +16,9 @@ import msgspec
 
 from tests.enginehelp import wait_for
 from tests.simhelp import fast_settings
+from tui.cli.launch import demo_keys, demo_runtime_config
 from tui.config import Config, load_config, preset_plan, save_config
 from tui.engine.engine import EngineSettings
-from tui.launch import demo_keys, demo_runtime_config
 from tui.session.mirror import StoreMirror
 from tui.session.session import Session, SessionOptions
 from tui.session.values import (
@@ -177,7 +177,7 @@ def test_the_core_imports_no_textual() -> None:
         "before = {m for m in sys.modules if m.split('.')[0] == 'rich'}\n"
         "import tui.protocol.live, tui.protocol.newsfeed, tui.protocol.stocknews\n"
         "import tui.engine.engine, tui.engine.replay, tui.session.session\n"
-        "import tui.session.mirror, tui.sim.server, tui.config, tui.secrets, tui.launch\n"
+        "import tui.session.mirror, tui.sim.server, tui.config, tui.secrets, tui.cli.launch\n"
         "import tui.hub.server, tui.fleet.node\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')\n"
         "             and m not in before)\n"

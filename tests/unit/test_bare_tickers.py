@@ -3,7 +3,7 @@ watchlists already name: in the add box and in ``alert add``; an ambiguous one i
 
 from __future__ import annotations
 
-from tui.alertcli import with_full_code
+from tui.cli.alerts import with_full_code
 from tui.config import Config, Watchlist, WatchSymbol, resolve_ticker
 from tui.engine.store import MarketStore
 from tui.secrets import Keys

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main, parse_run_options
+from tui.cli.main import main, parse_run_options
 
 
 def test_flags_parse_and_no_key_means_demo() -> None:
@@ -143,9 +143,9 @@ def test_record_with_a_hub_goes_through_the_hub(
 ) -> None:
     """``--hub --record FILE`` keeps the hub: the pane's hello asks the hub to record to the
     file's absolute path (no connection of its own)."""
+    from tui.cli.launch import hub_session
     from tui.hub import client
     from tui.hub.wire import Hello
-    from tui.launch import hub_session
 
     hellos: list[Hello] = []
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))

@@ -96,7 +96,7 @@ def test_interrupted_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.Mo
     def boom(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tui.atomic.os.fsync", boom)
+    monkeypatch.setattr("tui.paths.os.fsync", boom)
     changed = msgspec.structs.replace(Config(), active_watchlist="crypto")
     with pytest.raises(OSError, match="No space"):
         save_config(changed, path)

@@ -73,14 +73,14 @@ def test_a_failed_backup_never_replaces_a_good_one(
     path.write_text(MINE)
     backup = tmp_path / "config.toml.bak"
     backup.write_text("# the good backup\n")
-    from tui.atomic import atomic_write_text as real_write
+    from tui.paths import atomic_write_text as real_write
 
     def full_disk(target: Path, text: str, *, mode: int = 0o644) -> None:
         if target.name.endswith(".bak"):
             raise OSError(28, "No space left on device")
         real_write(target, text, mode=mode)
 
-    monkeypatch.setattr("tui.configfile.atomic_write_text", full_disk)
+    monkeypatch.setattr("tui.config.file.atomic_write_text", full_disk)
     config, _ = load_config(path)
     config.display.theme = "dark"
     with pytest.raises(OSError, match="No space"):

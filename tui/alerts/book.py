@@ -18,7 +18,7 @@ import msgspec
 
 from tui.alerts.grammar import Condition, describe_condition
 from tui.alerts.model import AlertRule, AlertState, AlertView, Firing
-from tui.atomic import atomic_write_bytes
+from tui.paths import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

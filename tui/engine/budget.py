@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.atomic import atomic_write_text
+from tui.paths import atomic_write_text
 
 log = logging.getLogger("marketpane.budget")
 

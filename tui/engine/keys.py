@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.atomic import atomic_write_text
 from tui.engine.rest import RestClient, RestError
+from tui.paths import atomic_write_text
 from tui.secrets import Keys, Secret
 
 log = logging.getLogger("marketpane.keys")

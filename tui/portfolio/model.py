@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from tui.atomic import atomic_write_text
+from tui.paths import atomic_write_text
 from tui.protocol.rules import SYMBOL_CODE
 
 FILE_NAME = "portfolio.toml"

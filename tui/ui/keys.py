@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import OptionList
 
 from tui.alerts.model import AlertRule, AlertView
-from tui.atomic import atomic_write_text
 from tui.engine.capacity import add_warning
+from tui.paths import atomic_write_text
 from tui.portfolio.model import Lot, PortfolioFile
 from tui.portfolio.pnl import Figures
 from tui.session.mirror import StoreMirror

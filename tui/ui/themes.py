@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+from tui.config import Config, ConfigError, config_key_line
 
 DEFAULT_THEME = "marketpane-dark"
 """The theme used when none is configured or the configured one is unusable."""
@@ -130,3 +133,22 @@ def with_direction_colours(theme: Theme, up: str | None, down: str | None) -> Th
     if down:
         variables["mp-down"] = down
     return dataclasses.replace(theme, variables=variables)
+
+
+def check_display_colours(config: Config, path: Path) -> None:
+    """The colours the config names must be colours (Textual parses them, so the check lives
+    in the view); raises :class:`ConfigError` naming the key and its line."""
+    for name in ("up_color", "down_color"):
+        value = getattr(config.display, name)
+        if value is None:
+            continue
+        try:
+            Color.parse(value)
+        except ColorParseError:
+            key = f"display.{name}"
+            raise ConfigError(
+                path,
+                key,
+                f"{value!r} is not a colour (use #rrggbb, rgb(r,g,b) or a name such as green)",
+                config_key_line(path, key),
+            ) from None

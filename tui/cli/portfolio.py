@@ -70,7 +70,7 @@ def portfolio_command(argv: Sequence[str]) -> int:
         demo = args.demo or not keys.has_insightsentry
 
         def known(codes: list[str]) -> set[str]:
-            from tui.printcli import SnapshotError, rest_snapshot
+            from tui.cli.printing import SnapshotError, rest_snapshot
 
             try:
                 quotes = asyncio.run(rest_snapshot(config, keys, demo, codes))

@@ -12,17 +12,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from tui import __version__, paths
+from tui.cli.options import RunOptions
 from tui.config import (
     PLAN_PRESETS,
     Config,
     ConfigError,
-    LayoutName,
-    config_key_line,
     load_config,
     preset_plan,
 )
@@ -30,7 +28,6 @@ from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
 from tui.protocol.text import clean_text
 from tui.secrets import (
     ENV_NAMES,
-    Keys,
     SecretsFileError,
     install_log_masking,
     load_keys,
@@ -47,27 +44,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-@dataclass
-class RunOptions:
-    """Everything the dashboard needs from the command line and the config file."""
-
-    config: Config
-    config_path: Path
-    keys: Keys
-    demo: bool
-    symbols: list[str] | None
-    theme: str | None
-    layout: LayoutName | None
-    record: Path | None
-    seed: int
-    speed: float
-    plan: str | None = None
-    endpoint_flags: list[str] = field(default_factory=list)
-    """``--live-url`` and the like as given (passed on to a hub this pane starts)."""
-    hub_mode: str = "auto"
-    """``off``, ``auto`` or ``require`` (``--hub``/``--no-hub`` over the config's)."""
 
 
 def _add_endpoint_flags(parser: argparse.ArgumentParser) -> None:
@@ -119,34 +95,15 @@ def _fail(message: str) -> NoReturn:
 
 def _load(config_flag: str | None) -> tuple[Config, Path, bool]:
     """Load the config (and check its colours and theme) or exit 2 with its error line."""
+    from tui.ui.themes import check_display_colours  # the view parses colours
+
     path = paths.config_path(config_flag)
     try:
         config, existed = load_config(path)
-        _check_display(config, path)
+        check_display_colours(config, path)
     except ConfigError as exc:
         _fail(str(exc))
     return config, path, existed
-
-
-def _check_display(config: Config, path: Path) -> None:
-    """Colours the config names must be colours (Textual parses them, so the check is here,
-    outside the Textual-free core); raises :class:`ConfigError` naming the key and line."""
-    from textual.color import Color, ColorParseError
-
-    for name in ("up_color", "down_color"):
-        value = getattr(config.display, name)
-        if value is None:
-            continue
-        try:
-            Color.parse(value)
-        except ColorParseError:
-            key = f"display.{name}"
-            raise ConfigError(
-                path,
-                key,
-                f"{value!r} is not a colour (use #rrggbb, rgb(r,g,b) or a name such as green)",
-                config_key_line(path, key),
-            ) from None
 
 
 def _check_theme(name: str, flag: str) -> None:
@@ -329,20 +286,20 @@ def _main(argv: Sequence[str] | None) -> int:
     if args and args[0] == "hub":
         return _hub_command(args[1:])
     if args and args[0] == "portfolio":
-        from tui.portfoliocli import portfolio_command
+        from tui.cli.portfolio import portfolio_command
 
         return portfolio_command(args[1:])
     if args and args[0] == "print":
-        from tui.printcli import print_command
+        from tui.cli.printing import print_command
 
         return print_command(args[1:])
     if args and args[0] == "alert":
-        from tui.alertcli import alert_command
+        from tui.cli.alerts import alert_command
 
         return alert_command(args[1:])
     options = parse_run_options(args)
     os.environ.setdefault("TEXTUAL_FPS", "30")
-    from tui.launch import run_app
+    from tui.cli.launch import run_app
 
     return run_app(options)
 
@@ -365,7 +322,7 @@ def _replay_command(argv: Sequence[str]) -> int:
     options = parse_run_options(["--config", args.config] if args.config else [])
     options.demo = False
     os.environ.setdefault("TEXTUAL_FPS", "30")
-    from tui.launch import run_app
+    from tui.cli.launch import run_app
 
     return run_app(options, replay=(rows, args.speed))
 

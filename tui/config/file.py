@@ -18,7 +18,7 @@ from typing import Any
 import tomlkit
 import tomlkit.items
 
-from tui.atomic import atomic_write_text
+from tui.paths import atomic_write_text
 
 NEW_FILE_MODE = 0o600
 """Mode of a config file marketpane creates."""

@@ -199,7 +199,7 @@ async def _watch(
     config_path: Path,
 ) -> int:
     """NDJSON lines as values change, until ``--seconds`` pass or a signal."""
-    from tui.headless import headless_session
+    from tui.cli.headless import headless_session
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from tui.session.demo import (
 from tui.session.session import Session, SessionOptions
 
 if TYPE_CHECKING:
-    from tui.cli import RunOptions
+    from tui.cli.options import RunOptions
     from tui.hub.client import RemoteSession
     from tui.ui.app import MarketpaneApp
 

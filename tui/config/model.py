@@ -3,7 +3,7 @@
 Decoded with ``msgspec.toml`` into Structs with ``forbid_unknown_fields``; any error is a
 :class:`ConfigError` rendered as ``file:line: key: what is wrong``. Writes change only
 what changed in the user's own text, atomically, keeping the previous file as ``<name>.bak``
-(:mod:`tui.configfile`).
+(:mod:`tui.config.file`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tui.alerts.model import AlertDelivery, AlertRule
-from tui.configfile import merge_toml, write_keeping
+from tui.config.file import merge_toml, write_keeping
 from tui.protocol.live import BarType, Subscription
 from tui.protocol.rules import SubscriptionRuleError, normalise_subscription, validate_symbol_code
 from tui.protocol.text import clean_value
@@ -430,7 +430,7 @@ def alert_rules_saved(path: Path | None, rules: list[AlertRule]) -> str | None:
 
 def save_config(config: Config, path: Path) -> None:
     """Write ``config`` atomically into the user's own text (only what changed; comments and
-    layout kept), keeping the previous file as ``<name>.bak`` (see :mod:`tui.configfile`)."""
+    layout kept), keeping the previous file as ``<name>.bak`` (see :mod:`tui.config.file`)."""
     text = encode_config(config)
     parse_config(text, path)  # never write a file we could not read back
     try:

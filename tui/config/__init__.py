@@ -1,0 +1,46 @@
+"""The user's config: the model and its rules (:mod:`~tui.config.model`) and the file kept
+as the user wrote it when a change is saved (:mod:`~tui.config.file`)."""
+
+from tui.config.model import (
+    PLAN_PRESETS,
+    Config,
+    ConfigError,
+    Display,
+    Endpoints,
+    HubSettings,
+    LayoutName,
+    Plan,
+    Watchlist,
+    WatchSymbol,
+    alert_rules_saved,
+    config_key_line,
+    default_watchlists,
+    load_config,
+    preset_plan,
+    resolve_ticker,
+    save_alert_rules,
+    save_config,
+    save_config_keeping_alerts,
+)
+
+__all__ = [
+    "PLAN_PRESETS",
+    "Config",
+    "ConfigError",
+    "Display",
+    "Endpoints",
+    "HubSettings",
+    "LayoutName",
+    "Plan",
+    "WatchSymbol",
+    "Watchlist",
+    "alert_rules_saved",
+    "config_key_line",
+    "default_watchlists",
+    "load_config",
+    "preset_plan",
+    "resolve_ticker",
+    "save_alert_rules",
+    "save_config",
+    "save_config_keeping_alerts",
+]
