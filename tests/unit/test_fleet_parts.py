@@ -15,7 +15,8 @@ from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.store import MarketStore, NewsItem, StoreTap
 from tui.fleet.broker import BrokerSetupError, connect_options, shown_url
-from tui.fleet.node import CLOSE_SECONDS, FleetNode, fence_after, renew_every
+from tui.fleet.node import FleetNode
+from tui.fleet.nodebase import CLOSE_SECONDS, fence_after, renew_every
 from tui.fleet.wire import Events, LeaderState, Row, SeriesRows, encode
 from tui.protocol.live import Bar, Quote, SeriesUpdate
 from tui.secrets import MASK, Keys, Secret, load_keys, mask_secrets

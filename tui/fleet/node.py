@@ -18,105 +18,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from tui.config import HubSettings
 from tui.engine.engine import Engine
-from tui.engine.remote import RemoteUpstream
-from tui.engine.status import FeedState, FeedStatus
-from tui.engine.store import MAX_NEWS, StoreTap
-from tui.engine.union import union_of
+from tui.engine.store import StoreTap
 from tui.fleet.broker import connect_options, shown_url
+from tui.fleet.leader import LeaderSide
+from tui.fleet.nodebase import (
+    CLOSE_SECONDS,
+    HUB_TTL_SECONDS,
+    REQUEST_SECONDS,
+    _clock,
+    _why,
+    boot_clock,
+    fence_after,
+    log,
+    renew_every,
+)
 from tui.fleet.wire import (
     BUDGET_KEY,
     LEASE_KEY,
     BudgetWindow,
-    Events,
-    HubEntry,
-    LeaderState,
     LeaseValue,
     Names,
-    Row,
-    SeriesRows,
-    Snapshot,
-    SnapshotAsk,
     encode,
 )
-from tui.protocol.live import SeriesUpdate, Subscription
-from tui.secrets import Keys, mask_secrets
+from tui.protocol.live import Subscription
+from tui.secrets import Keys
 
 if TYPE_CHECKING:
-    from nats.aio.client import Client
-    from nats.aio.msg import Msg
     from nats.js.client import JetStreamContext
     from nats.js.kv import KeyValue
 
-log = logging.getLogger("marketpane.fleet")
-_MISSING = object()
 
-PUBLISH_SECONDS = 0.02
-"""The leader publishes what changed at most this often (coalesced, like a pane's batches)."""
-STATE_SECONDS = 0.5
-"""The leader's statuses go out this often."""
-LEADER_SILENT_SECONDS = 3.0
-"""A follower that has heard nothing from the leader for this long says so on every pane."""
-HUB_REFRESH_SECONDS = 2.0
-"""Each hub republishes its wanted set this often (and at once when it changes)."""
-HUB_TTL_SECONDS = 10.0
-"""A hub not heard from for this long is dropped from the union (its key expires too)."""
-FLEET_MAX_BARS = 5_000
-"""Bars of one series a message carries (a history past it is cut to its newest bars): NATS
-messages are limited to 1 MB by default."""
-SNAPSHOT_NEWS = 200
-"""Stories a snapshot carries."""
-CLOSE_SECONDS = 1.0
-"""How long a fenced leader waits for the closing handshakes before aborting."""
-NOTICE_SECONDS = 60.0
-"""How long the leader keeps repeating an upstream notice in its state (a follower that joins
-or was cut off meanwhile still shows it once)."""
-REQUEST_SECONDS = 2.0
-"""How long a follower waits for a snapshot."""
-
-
-_BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
-
-
-def boot_clock() -> float:
-    """Seconds on a clock that keeps counting through a system suspend (``CLOCK_BOOTTIME`` on
-    Linux; elsewhere the monotonic clock): a leader suspended past its fence fences by the
-    clock the moment it resumes, before anything else it does."""
-    return time.clock_gettime(_BOOT_CLOCK)
-
-
-def fence_after(lease_seconds: float) -> float:
-    """Seconds without a successful renewal after which a leader closes its upstream: the
-    margin (at least 2 s, 30 % of the lease) covers the close timeout and the checks' slack."""
-    return lease_seconds - max(2.0, 0.3 * lease_seconds)
-
-
-def renew_every(lease_seconds: float) -> float:
-    """How often the leader renews (four tries before it would fence)."""
-    return fence_after(lease_seconds) / 4
-
-
-@dataclass
-class PeerHub:
-    """Another hub's wanted set, and when this hub last heard it (monotonic)."""
-
-    entry: HubEntry
-    heard: float
-
-
-class FleetNode:
+class FleetNode(LeaderSide):
     """Runs one hub's side of the fleet beside its engine."""
 
     def __init__(
@@ -139,14 +82,14 @@ class FleetNode:
         self.broker = shown_url(settings.broker or "")
         self.role = "connecting"
         """``connecting`` (no broker yet), ``follower`` or ``leader``."""
-        self.problem: str | None = None
+        self.problem = None
         """What is wrong with the broker right now, in words, or None."""
-        self.leader: LeaseValue | None = None
-        self.leader_state: LeaderState | None = None
+        self.leader = None
+        self.leader_state = None
         self.state_heard = 0.0
-        self.local: list[Subscription] = []
+        self.local = []
         """The union of this hub's panes' sets (the engine adds its alerts')."""
-        self.peers: dict[str, PeerHub] = {}
+        self.peers = {}
         self.epoch = 0
         self.seq = 0
         self.lease_rev = 0
@@ -160,21 +103,21 @@ class FleetNode:
         self.events_out = 0
         self.bytes_out = 0
         self.bytes_in = 0
-        self._nc: Client | None = None
-        self._lease: KeyValue | None = None
-        self._hubs: KeyValue | None = None
-        self._state: KeyValue | None = None
+        self._nc = None
+        self._lease = None
+        self._hubs = None
+        self._state = None
         self._role_lock = asyncio.Lock()
-        self._leader_tasks: list[asyncio.Task[None]] = []
-        self._snapshot_sub: Any = None
+        self._leader_tasks = []
+        self._snapshot_sub = None
         self._resync = True
-        self._resync_task: asyncio.Task[None] | None = None
+        self._resync_task = None
         self._wanted_dirty = asyncio.Event()
         self._budget_dirty = asyncio.Event()
         self._stopping = False
-        self._notices_seen: dict[tuple[float, str], None] = {}
+        self._notices_seen = {}
         """The leader's notices already shown here (in order, bounded)."""
-        self._sent: dict[str, dict[str, Any]] = {}
+        self._sent = {}
         """What the leader last published of each row (the next message carries changes)."""
         engine.on_wanted = self._wanted_changed
         self._show_waiting("connecting to the fleet broker")
@@ -529,382 +472,6 @@ class FleetNode:
                 self._budget_dirty.set()
                 await asyncio.sleep(1.0)
 
-    # ---- the wanted sets ----------------------------------------------------------------------
-
-    def _wanted_changed(self) -> None:
-        self._wanted_dirty.set()
-
-    def _entry(self) -> HubEntry:
-        engine = self.engine
-        wanted = (
-            [*self.local, *engine.alert_subscriptions()]
-            if self.role == "leader"
-            else engine.wanted()
-        )
-        return HubEntry(self.hub_id, self.host, self.panes(), wanted, time.time())
-
-    async def _wanted_loop(self) -> None:
-        """Publish this hub's wanted set on change and every few seconds (subject and key)."""
-        assert self._nc is not None and self._hubs is not None
-        last: list[Subscription] | None = None
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(HUB_REFRESH_SECONDS):
-                    await self._wanted_dirty.wait()
-            self._wanted_dirty.clear()
-            entry = self._entry()
-            payload = encode(entry)
-            try:
-                await self._nc.publish(self.names.desired, payload)
-                await asyncio.wait_for(self._hubs.put(self.hub_id, payload), 2.0)
-            except Exception as exc:
-                log.debug("could not publish the wanted set: %s", _why(exc))
-            if self.role == "follower" and entry.desired != last:
-                self._ask_snapshot()  # what the leader already has, at once
-            last = entry.desired
-            await asyncio.sleep(0.05)  # several changes in a burst: one message
-
-    async def _on_desired(self, msg: Msg) -> None:
-        try:
-            entry = msgspec.msgpack.decode(msg.data, type=HubEntry)
-        except msgspec.DecodeError:
-            return
-        if entry.hub == self.hub_id:
-            return
-        old = self.peers.get(entry.hub)
-        self.peers[entry.hub] = PeerHub(entry, time.monotonic())
-        if self.role == "leader" and (old is None or old.entry.desired != entry.desired):
-            self._refit()
-
-    async def _load_peers(self) -> None:
-        """A new leader reads every hub's entry once (the subject brings the changes)."""
-        if self._hubs is None:
-            return
-        try:
-            keys = await asyncio.wait_for(self._hubs.keys(), REQUEST_SECONDS)
-        except Exception:
-            return
-        for key in keys:
-            if key == self.hub_id:
-                continue
-            try:
-                entry = await asyncio.wait_for(self._hubs.get(key), REQUEST_SECONDS)
-                value = msgspec.msgpack.decode(entry.value or b"", type=HubEntry)
-            except Exception:
-                continue
-            if time.time() - value.at < HUB_TTL_SECONDS:
-                self.peers[value.hub] = PeerHub(value, time.monotonic())
-
-    def _prune_peers(self) -> bool:
-        now = time.monotonic()
-        gone = [hub for hub, peer in self.peers.items() if now - peer.heard > HUB_TTL_SECONDS]
-        for hub in gone:
-            log.info("hub %s not heard for %.0f s: its symbols are dropped", hub, HUB_TTL_SECONDS)
-            del self.peers[hub]
-        return bool(gone)
-
-    def _refit(self) -> str | None:
-        """The leader subscribes the union: its own panes first, then every other hub's."""
-        self._prune_peers()  # a hub not heard from lately wants nothing any more
-        sets = [self.local, *(p.entry.desired for p in self.peers.values())]
-        return self.engine.set_desired(union_of(sets))
-
-    # ---- the leader's fan-out ------------------------------------------------------------------
-
-    async def _publish_loop(self) -> None:
-        assert self._nc is not None
-        nc, store = self._nc, self.engine.store
-        while True:
-            await asyncio.sleep(PUBLISH_SECONDS)
-            tap = store.tap
-            if tap is None:
-                return
-            quotes, series, news = tap.take()
-            if not (quotes or series or news):
-                continue
-            if not nc.is_connected:  # nothing queued to arrive late, as old versions, after
-                self.seq += 1  # a reconnect: the numbers skip, so followers ask for a snapshot
-                continue
-            self.seq += 1
-            events = Events(
-                self.hub_id,
-                self.epoch,
-                self.seq,
-                time.time(),
-                rows=[self._changed_row(code) for code in quotes if code in store.quotes],
-                series=[
-                    rows
-                    for code, (reloaded, appended) in series.items()
-                    if (rows := _series(store, code, reloaded, appended)) is not None
-                ],
-                news=news,
-            )
-            payload = encode(events)
-            try:
-                await nc.publish(self.names.events, payload)
-            except Exception as exc:  # followers see the gap and ask for a snapshot
-                log.debug("events not published: %s", _why(exc))
-                continue
-            self.events_out += 1
-            self.bytes_out += len(payload)
-
-    def _changed_row(self, code: str) -> Row:
-        """The fields of ``code`` that changed since the last message (a follower that missed
-        one sees the gap in ``seq`` and asks for whole rows)."""
-        row = self.engine.store.quotes[code]
-        sent = self._sent.setdefault(code, {})
-        values = row.values
-        changed = {k: v for k, v in values.items() if sent.get(k, _MISSING) != v}
-        if "last_price" in changed:
-            changed.update((k, values[k]) for k in TIED_FIELDS if k in values)
-        removed = [k for k in TIED_FIELDS if k in sent and k not in values]  # (only these
-        # are ever dropped: MarketStore clears a change it cannot derive for a new price)
-        for name in removed:
-            del sent[name]
-        sent.update(changed)
-        return Row(code, changed, row.updated_at, row.server_ms, removed, row.direction)
-
-    async def _state_loop(self) -> None:
-        assert self._nc is not None
-        while True:
-            if self._prune_peers():
-                self._refit()  # (a dead hub's symbols leave the union)
-            engine = self.engine
-            marks, series_marks = engine.marks()
-            hubs = [f"{self.host} ({self.panes()} panes, leader)"] + [
-                f"{p.entry.host} ({p.entry.panes} panes)" for p in self.peers.values()
-            ]
-            state = LeaderState(
-                leader=self.hub_id,
-                host=self.host,
-                since=self.since,
-                epoch=self.epoch,
-                renewed_at=self.renewed_at,
-                statuses=[msgspec.structs.replace(s) for s in engine.statuses()],
-                plan=engine.plan_use(),
-                marks=dict(marks),
-                series_marks=dict(series_marks),
-                budget=engine.budget_text(),
-                pending=engine.pending,
-                live=sorted({s.code for s in engine.desired}),
-                hubs=hubs,
-                sent_at=time.time(),
-                notices=[
-                    n
-                    for n in engine.notice_log
-                    if not n.alert and n.at >= time.time() - NOTICE_SECONDS
-                ],
-            )
-            for notice in state.notices:  # (if this hub follows later, not shown again)
-                self._notices_seen[(notice.at, notice.text)] = None
-            if self._nc.is_connected:  # a state queued while cut off would lie on arrival
-                with contextlib.suppress(Exception):
-                    await self._nc.publish(self.names.state, encode(state))
-            await asyncio.sleep(STATE_SECONDS)
-
-    async def _on_snapshot_request(self, msg: Msg) -> None:
-        if self.role != "leader":
-            return
-        try:
-            ask = msgspec.msgpack.decode(msg.data, type=SnapshotAsk)
-        except msgspec.DecodeError:
-            return
-        store = self.engine.store
-        wanted = set(ask.series)
-        snapshot = Snapshot(
-            epoch=self.epoch,
-            seq=self.seq,
-            rows=[_row(store, code) for code in ask.codes if code in store.quotes],
-            series=[
-                rows
-                for code in store.series
-                if code in wanted and (rows := _series(store, code, True, 0)) is not None
-            ],
-            news=list(store.news)[-SNAPSHOT_NEWS:],
-        )
-        with contextlib.suppress(Exception):
-            await msg.respond(encode(snapshot))
-
-    # ---- the follower's side ------------------------------------------------------------------
-
-    async def _on_events(self, msg: Msg) -> None:
-        if self.role == "leader":
-            return
-        try:
-            events = msgspec.msgpack.decode(msg.data, type=Events)
-        except msgspec.DecodeError as exc:
-            log.warning("an undecodable fleet message was dropped: %s", exc)
-            return
-        self.events_in += 1
-        self.bytes_in += len(msg.data)
-        if events.epoch != self.epoch or events.seq != self.seq + 1:
-            self._resync = True  # a new leader, or a message missed: fill in from a snapshot
-        self.epoch, self.seq = events.epoch, events.seq
-        self._apply(events.rows, events.series, events.news)
-        if self._resync:
-            self._ask_snapshot()
-
-    def _apply(self, rows: list[Row], series: list[SeriesRows], news: list[Any]) -> None:
-        store = self.engine.store
-        for row in rows:
-            store.merge_row(row.code, row.values, row.updated_at, row.server_ms, row.removed)
-            if row.direction:
-                store.quotes[row.code].direction = row.direction
-            if row.trend is not None:
-                store.adopt_trend(row.code, row.trend, row.trend_minute)
-        now = time.time()
-        for part in series:
-            update = SeriesUpdate(part.code, part.bar_type, None, None, part.bars)
-            store.apply_series(update, first=part.reloaded, now=now, ticks=part.ticks)
-        for item in news[-MAX_NEWS:]:
-            store.add_news(item)
-
-    async def _on_state(self, msg: Msg) -> None:
-        if self.role == "leader":
-            return
-        try:
-            state = msgspec.msgpack.decode(msg.data, type=LeaderState)
-        except msgspec.DecodeError:
-            return
-        if not self._state_is_news(state):
-            return
-        self.leader_state = state
-        self.state_heard = time.monotonic()
-        self.problem = None
-        for notice in state.notices:  # the upstream's words, once each, on every pane here
-            key = (notice.at, notice.text)
-            if key not in self._notices_seen:
-                self._notices_seen[key] = None
-                self.engine.add_notice(notice)
-        while len(self._notices_seen) > 500:
-            del self._notices_seen[next(iter(self._notices_seen))]
-        self._show_state(state)
-
-    def _state_is_news(self, state: LeaderState) -> bool:
-        """Whether a leader's state may be shown: never this hub's own (sent while it led,
-        arriving late), never older than one already shown (epoch, then the leader's own
-        clock), never one its leader sent past its own fence."""
-        if state.leader == self.hub_id:
-            return False
-        last = self.leader_state
-        if last is not None and (state.epoch, state.sent_at) < (last.epoch, last.sent_at):
-            return False
-        if state.sent_at - state.renewed_at > fence_after(self.lease_seconds):
-            self._show_waiting(f"the leader on {state.host} lost its lease")
-            return False
-        return True
-
-    def _show_state(self, state: LeaderState) -> None:
-        wanted = {s.code for s in self.engine.wanted()}
-        covered = set(state.live) | set(state.marks)
-        pending = state.pending
-        if pending is None and not wanted <= covered:
-            pending = f"waiting for the leader on {state.host} to subscribe"
-        self.engine.remote = RemoteUpstream(
-            via=f"leader on {state.host}",
-            statuses=list(state.statuses),
-            plan=state.plan,
-            marks=state.marks,
-            series_marks=state.series_marks,
-            budget=state.budget,
-            pending=pending,
-        )
-        self.engine.status_changed()
-
-    def _show_waiting(self, why: str) -> None:
-        """No leader to show: every feed reads as reconnecting, with the reason."""
-        old = self.leader_state.statuses if self.leader_state is not None else []
-        names = [s.name for s in old] or ["live"]
-        statuses = [
-            FeedStatus(name, FeedState.RECONNECTING, detail=why, last_error=why) for name in names
-        ]
-        budget = self.leader_state.budget if self.leader_state is not None else ""
-        self.engine.remote = RemoteUpstream(
-            via="fleet: broker unreachable" if self._cut_off else "fleet: no leader",
-            statuses=statuses,
-            pending=None,
-            budget=budget or "budget: kept by the fleet's leader",
-        )
-        self.engine.status_changed()
-
-    async def _follower_watch(self) -> None:
-        """Say so when the leader goes quiet (its sockets may be gone with it)."""
-        while not self._stopping:
-            await asyncio.sleep(1.0)
-            if self.role != "follower":
-                continue
-            state = self.leader_state
-            if state is None:
-                if self.problem is None:
-                    self._show_waiting("waiting for a fleet leader")
-                continue
-            silent = time.monotonic() - self.state_heard
-            if silent > LEADER_SILENT_SECONDS:
-                self._show_waiting(
-                    f"no word from the leader on {state.host} for {silent:.0f} s"
-                    + (f" ({self.problem})" if self.problem else "")
-                )
-            else:
-                self._show_state(state)
-
-    def _ask_snapshot(self) -> None:
-        if self._resync_task is not None and not self._resync_task.done():
-            return
-        self._resync_task = asyncio.get_running_loop().create_task(self._snapshot())
-
-    async def _snapshot(self) -> None:
-        if self._nc is None or self.role == "leader":
-            return
-        wanted = self.engine.wanted()
-        ask = SnapshotAsk(
-            self.hub_id,
-            sorted({s.code for s in wanted if s.is_quote}),
-            sorted({s.code for s in wanted if s.type != "quote"}),
-        )
-        self._resync = False  # a gap from now on asks again
-        try:
-            reply = await self._nc.request(self.names.snapshot, encode(ask), REQUEST_SECONDS)
-            snapshot = msgspec.msgpack.decode(reply.data, type=Snapshot)
-        except Exception as exc:
-            log.debug("no snapshot yet: %s", _why(exc))
-            self._resync = True
-            return
-        if snapshot.epoch < self.epoch:
-            self._resync = True
-            return
-        if snapshot.epoch != self.epoch:
-            self.epoch, self.seq = snapshot.epoch, snapshot.seq
-        self._apply(snapshot.rows, snapshot.series, snapshot.news)
-
-
-TIED_FIELDS = ("change", "change_percent")
-"""Sent with every new last price, so a follower never derives them differently."""
-
-
-def _row(store: Any, code: str) -> Row:
-    """A whole row for a snapshot, with its Trend window."""
-    row = store.quotes[code]
-    points = list(row.spark)
-    return Row(
-        code,
-        dict(row.values),
-        row.updated_at,
-        row.server_ms,
-        [name for name in TIED_FIELDS if name not in row.values],
-        row.direction,
-        points,
-        row.spark_minute,
-    )
-
-
-def _series(store: Any, code: str, reloaded: bool, appended: int) -> SeriesRows | None:
-    buffer = store.series.get(code)
-    if buffer is None:
-        return None
-    size = len(buffer.bars)
-    count = min(size, FLEET_MAX_BARS) if reloaded else min(size, max(appended, 1))
-    return SeriesRows(code, buffer.bar_type, buffer.ticks, reloaded, buffer.bars.tail(count))
-
 
 async def _bucket(js: JetStreamContext, name: str, *, ttl: float | None) -> KeyValue:
     """The bucket, created if missing (file storage: it outlives a broker restart)."""
@@ -918,12 +485,3 @@ async def _bucket(js: JetStreamContext, name: str, *, ttl: float | None) -> KeyV
         return await js.create_key_value(bucket=name, ttl=ttl, history=1)
     except jserrors.BadRequestError:  # another hub created it meanwhile
         return await js.key_value(name)
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return mask_secrets(text)
-
-
-def _clock(epoch: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "?"
