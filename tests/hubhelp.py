@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -79,6 +80,7 @@ async def running_hub(
     stocknews: bool = False,
     record_path: Path | None = None,
     watchlists: list[Watchlist] | None = None,
+    engine: EngineSettings | None = None,
 ) -> AsyncIterator[Hub]:
     config = Config(plan=preset_plan(plan))
     if watchlists is not None:
@@ -93,7 +95,9 @@ async def running_hub(
             runtime_config=demo_runtime_config(config, sim.urls),
             demo=True,
             linger_seconds=0,
-            engine_settings=EngineSettings(debounce=0.1, stocknews=stocknews),
+            engine_settings=dataclasses.replace(
+                engine or EngineSettings(debounce=0.1), stocknews=stocknews
+            ),
             record_path=record_path,
         )
     )

@@ -299,16 +299,36 @@ async def test_a_pane_survives_kill_9_of_its_hub(
                 stop_hub(place)
 
 
+SCALE = 6.0
+"""The long-lived hub test runs every timer six times faster (heartbeats, pings, watchdog,
+news), so its twenty seconds hold as many of each as two minutes do at the real timings."""
+
+
 async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
     isolated_paths: Path, tmp_path: Path
 ) -> None:
     """One connection per account (as the common plans allow): eight panes with different
-    watchlists for two minutes, and the simulator sees one ``/live`` and one ``/newsfeed``
-    connection the whole time; every pane keeps fresh prices; subscription messages go out
-    once per change of the union, not per pane."""
-    settings = fast_settings(step_seconds=0.1, speed=1.0)
+    watchlists for two minutes' worth of heartbeats, pings and watchdog periods (every timer
+    at 1/6: 20 s), and the simulator sees one ``/live`` and one ``/newsfeed`` connection the
+    whole time; every pane keeps fresh prices; subscription messages go out once per change of
+    the union, not per pane."""
+    settings = fast_settings(
+        step_seconds=0.1,
+        speed=1.0,
+        heartbeat_seconds=10.0 / SCALE,
+        news_interval_seconds=30.0 / SCALE,
+    )
     settings.plans["one-conn"] = PlanSpec("one-conn", units=12, max_dp=1000, connections=1)
     settings.key_plans[DEMO_KEY] = "one-conn"
+    timers = EngineSettings(
+        debounce=0.1,
+        watchdog_seconds=30.0 / SCALE,
+        keepalive_seconds=20.0 / SCALE,
+        keepalive_timeout=20.0 / SCALE,
+        ping_seconds=(20.0 / SCALE, 25.0 / SCALE),
+        min_ping_gap=15.0 / SCALE,
+        stocknews_ping_seconds=30.0 / SCALE,
+    )
     lists = [
         ["BINANCE:BTCUSDT", "BINANCE:ETHUSDT"],
         ["BINANCE:SOLUSDT", "BINANCE:BTCUSDT"],
@@ -321,7 +341,7 @@ async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
     ]
     async with (
         run_simulator(settings) as sim,
-        running_hub(sim, tmp_path, "mega", stocknews=True) as hub,
+        running_hub(sim, tmp_path, "mega", stocknews=True, engine=timers) as hub,
     ):
         panes = [await attach(hub, lists[0]), await attach(hub, lists[1])]
         await wait_for(lambda: all(p.state is not None for p in panes))
@@ -331,17 +351,20 @@ async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
         await wait_for(lambda: hub.engine.pending is None)
         sent_after_attach = hub.engine.feeds[0].status.subscriptions_sent
         assert sent_after_attach <= 8  # at most one per change of the union
+        pings_before = sim.records_for("live")[0].pings
         started = time.monotonic()
-        while time.monotonic() - started < 120:
-            await asyncio.sleep(10)
+        while time.monotonic() - started < 120 / SCALE:
+            await asyncio.sleep(10 / SCALE)
             now = time.time()
             for pane, symbols in zip(panes, lists, strict=True):
                 for code in symbols:
                     row = pane.mirror.quotes.get(code)
-                    assert row is not None and now - row.updated_at < 30, (symbols, code)
+                    assert row is not None and now - row.updated_at < 30 / SCALE, (symbols, code)
             for endpoint in ("live", "newsfeed", "stocknews"):
                 assert len(sim.records_for(endpoint)) == 1, endpoint
         assert hub.engine.feeds[0].status.subscriptions_sent == sent_after_attach
+        # The scaled timers really ran: several pings went out on the one connection.
+        assert sim.records_for("live")[0].pings - pings_before >= 3
         for pane in panes:
             pane.session.stop()
 

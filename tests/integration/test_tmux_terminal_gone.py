@@ -17,7 +17,10 @@ from tests.simhelp import fast_settings
 from tui.sim.server import SimulatorThread
 from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN
 
-ROUNDS = 20
+ROUNDS = 8
+"""Rounds in the suite; the soak run does many more (the hang it guards against was
+intermittent)."""
+SOAK_ROUNDS = 40
 CODES = ",".join(f"BINANCE:{c}USDT" for c in ("BTC", "ETH", "SOL", "XRP", "DOGE"))
 
 
@@ -33,6 +36,15 @@ def _alive(pid: int) -> bool:
 def test_a_pane_streaming_5000_quotes_a_second_dies_with_its_terminal(
     isolated_paths: Path,
 ) -> None:
+    _die_with_the_terminal(isolated_paths, ROUNDS)
+
+
+@pytest.mark.soak
+def test_many_panes_in_turn_die_with_their_terminals(isolated_paths: Path) -> None:
+    _die_with_the_terminal(isolated_paths, SOAK_ROUNDS)
+
+
+def _die_with_the_terminal(isolated_paths: Path, rounds: int) -> None:
     if not SCRIPT.exists():
         pytest.skip("console script not installed (pip install -e .)")
     thread = SimulatorThread(fast_settings(firehose_rate=5000.0, market_paused=True))
@@ -53,7 +65,7 @@ def test_a_pane_streaming_5000_quotes_a_second_dies_with_its_terminal(
     )
     took: list[float] = []
     try:
-        for round_number in range(ROUNDS):
+        for round_number in range(rounds):
             session = f"r{round_number}"
             subprocess.run(
                 ["tmux", "-L", server, "new-session", "-d", "-s", session, "-x", "100", "-y",
