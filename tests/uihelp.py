@@ -11,7 +11,8 @@ from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, preset_plan
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus
-from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
+from tui.engine.store import MarketStore
+from tui.engine.stories import news_from_newsfeed, news_from_stocknews
 from tui.portfolio.model import PortfolioFile
 from tui.secrets import Keys
 from tui.session.session import SessionOptions

@@ -30,7 +30,7 @@ from tests.hubhelp import PaneView
 from tests.proxy import ToxicProxy
 from tests.simhelp import fast_settings
 from tui.engine.status import FeedState
-from tui.engine.store import NewsItem
+from tui.engine.stories import NewsItem
 from tui.hub.client import RemoteSession
 from tui.session.values import SessionBatch
 from tui.sim.server import Simulator, run_simulator

@@ -25,7 +25,8 @@ from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, load_config
 from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus, latency_words
-from tui.engine.store import MarketStore, news_from_newsfeed, news_from_stocknews
+from tui.engine.store import MarketStore
+from tui.engine.stories import news_from_newsfeed, news_from_stocknews
 from tui.protocol.live import Quote, QuoteUpdate, dispatch_live
 from tui.protocol.newsfeed import NewsfeedItems, dispatch_newsfeed
 from tui.protocol.stocknews import News, StockNewsData, dispatch_stocknews

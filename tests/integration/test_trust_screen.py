@@ -19,7 +19,7 @@ from tests.uihelp import FROZEN_NOW, pinned_app, pinned_statuses, pinned_store
 from tui.cli.launch import build_app, demo_keys
 from tui.config import Config, ConfigError, load_config
 from tui.engine.status import FeedState, FeedStatus
-from tui.engine.store import NewsItem
+from tui.engine.stories import NewsItem
 from tui.session.session import SessionOptions
 from tui.session.values import AddSymbol, SwitchWatchlist
 from tui.ui.app import MarketpaneApp

@@ -13,7 +13,8 @@ from tui.config import Config, ConfigError, HubSettings, load_config
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus, Notice
-from tui.engine.store import MarketStore, NewsItem, StoreTap
+from tui.engine.store import MarketStore, StoreTap
+from tui.engine.stories import NewsItem
 from tui.fleet.broker import BrokerSetupError, connect_options, shown_url
 from tui.fleet.node import FleetNode
 from tui.fleet.nodebase import CLOSE_SECONDS, fence_after, renew_every

@@ -12,7 +12,7 @@ def test_a_story_sent_again_unchanged_is_not_a_second_line() -> None:
     """A view is sent each form of a story once: the same story again (a replay, a fleet
     snapshot beside the leader's messages) is dropped; a changed form still goes."""
     from tui.engine.status import Batch
-    from tui.engine.store import NewsItem
+    from tui.engine.stories import NewsItem
     from tui.session.values import SessionBatch
 
     session = Session(

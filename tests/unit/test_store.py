@@ -6,13 +6,12 @@ from tui.engine.columns import BarColumns
 from tui.engine.store import (
     SPARK_POINTS,
     MarketStore,
-    NewsItem,
     QuoteRow,
     SeriesBuffer,
     add_trend_point,
-    news_from_newsfeed,
     trend_points,
 )
+from tui.engine.stories import NewsItem, news_from_newsfeed
 from tui.protocol.live import Bar, Quote, SeriesUpdate
 from tui.protocol.newsfeed import NewsfeedItem
 

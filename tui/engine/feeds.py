@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection
 from tui.engine.keys import KeyUnavailable
 from tui.engine.policy import Outcome, SessionEnd
 from tui.engine.status import FeedState
-from tui.engine.store import news_from_newsfeed, news_from_stocknews
+from tui.engine.stories import news_from_newsfeed, news_from_stocknews
 from tui.engine.supervisor import Supervisor
 from tui.protocol.common import DecodeFailure, Pong, StatusEvent, Unrecognised
 from tui.protocol.live import (

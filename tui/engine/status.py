@@ -8,7 +8,8 @@ from typing import Literal
 
 import msgspec
 
-from tui.engine.store import NewsItem, SeriesChange
+from tui.engine.store import SeriesChange
+from tui.engine.stories import NewsItem
 
 
 class FeedState(StrEnum):

@@ -15,7 +15,7 @@ import msgspec
 
 from tui.engine.capacity import PlanUse
 from tui.engine.status import FeedStatus, Notice
-from tui.engine.store import NewsItem
+from tui.engine.stories import NewsItem
 from tui.protocol.live import Bar, Subscription
 
 LEASE_KEY = "leader"

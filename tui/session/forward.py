@@ -7,7 +7,8 @@ import time
 import msgspec
 
 from tui.engine.status import Batch
-from tui.engine.store import MarketStore, NewsItem
+from tui.engine.store import MarketStore
+from tui.engine.stories import NewsItem
 from tui.session.alerting import AlertCommands
 from tui.session.mirror import quote_state
 from tui.session.state import (

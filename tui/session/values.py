@@ -14,7 +14,7 @@ import msgspec
 from tui.alerts.model import AlertRule, AlertView
 from tui.engine.capacity import PlanUse
 from tui.engine.status import FeedStatus, Notice
-from tui.engine.store import NewsItem
+from tui.engine.stories import NewsItem
 from tui.portfolio.model import Lot, PortfolioFile
 from tui.protocol.live import Bar
 

@@ -25,15 +25,16 @@ from tui.alerts.model import AlertView
 from tui.engine.capacity import PlanUse
 from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus, Notice
-from tui.engine.store import NewsItem
+from tui.engine.stories import NewsItem
 from tui.portfolio.model import Portfolio, PortfolioFile
 from tui.portfolio.pnl import portfolio_figures
 from tui.secrets import mask_secrets
 from tui.session.mirror import StoreMirror
 from tui.session.values import SessionBatch, SetTheme, ViewState
 from tui.ui.alerts import AlertListScreen, osc_notification
+from tui.ui.columns import natural_width
 from tui.ui.commands import MarketpaneCommands
-from tui.ui.grid import QuoteGrid, natural_width
+from tui.ui.grid import QuoteGrid
 from tui.ui.holdings import SymbolDetailScreen
 from tui.ui.keys import KeyedApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions

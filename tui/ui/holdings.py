@@ -18,7 +18,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from tui.engine.store import MarketStore, NewsItem
+from tui.engine.store import MarketStore
+from tui.engine.stories import NewsItem
 from tui.portfolio.model import Lot, PortfolioFile
 from tui.portfolio.pnl import Figures
 from tui.protocol.text import clean_text

@@ -47,8 +47,9 @@ from tui.session.values import (
     ViewState,
 )
 from tui.ui.alerts import AlertFormScreen, AlertListScreen
+from tui.ui.columns import TREND_MINUTES
 from tui.ui.exits import ExitingApp
-from tui.ui.grid import TREND_MINUTES, QuoteGrid
+from tui.ui.grid import QuoteGrid
 from tui.ui.holdings import ExportScreen, LotFormScreen, SymbolDetailScreen
 from tui.ui.intervals import IntervalScreen
 from tui.ui.panels import NewsList

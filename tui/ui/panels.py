@@ -16,7 +16,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.engine.status import FeedState, FeedStatus, latency_words
-from tui.engine.store import NewsItem, SeriesBuffer
+from tui.engine.store import SeriesBuffer
+from tui.engine.stories import NewsItem
 from tui.protocol.live import Bar
 from tui.ui.render import (
     SENTIMENT_MARKS,

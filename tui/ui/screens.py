@@ -17,7 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.engine.status import Notice
-from tui.engine.store import NewsItem
+from tui.engine.stories import NewsItem
 from tui.protocol.rest import SymbolInfo
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
 from tui.ui.prices import price_text
