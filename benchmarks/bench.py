@@ -507,7 +507,7 @@ async def memory_scenario(sim: SimProcess) -> dict[str, float]:
         )
         await asyncio.to_thread(sim.control, publish=1000)
         await _until_stable(lambda: len(app.store.news), 2.0, 60)  # the same story told
-        # twice within 15 minutes is one line (issue 13): the count settles below 1,000
+        # twice within 15 minutes is one line: the count settles below 1,000
         await pilot.pause(1.0)
         await pilot.press("q")
     return {"peak_rss_mb": peak_rss_mb()}

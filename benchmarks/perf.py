@@ -1,6 +1,6 @@
 """``python -m benchmarks.perf [--quick] [--check] [--json FILE]``: performance, honestly measured.
 
-Method (issue 18):
+Method:
 
 - a load generator in its own process (:mod:`benchmarks.loadgen`) writes pre-encoded full
   quotes (``--sparse`` for the short form) and reports its own CPU beside the clients';

@@ -1,4 +1,4 @@
-"""Issue 16, delivery: the webhook against a loopback HTTP server (including a timeout and
+"""Delivery: the webhook against a loopback HTTP server (including a timeout and
 HTTP 500), the command hook with real processes, and one failing channel never delaying
 another."""
 

@@ -1,4 +1,4 @@
-"""Issue 16 in the dashboard: a firing rings the bell and shows a notice, ``A`` adds an alert
+"""In the dashboard: a firing rings the bell and shows a notice, ``A`` adds an alert
 from a row (with a clear error for a bad expression), ``L`` lists, pauses and deletes."""
 
 from __future__ import annotations

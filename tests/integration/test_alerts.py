@@ -1,4 +1,4 @@
-"""Issue 16, alerts: every rule kind driven by prices the simulator sends over loopback.
+"""Alerts: every rule kind driven by prices the simulator sends over loopback.
 
 The simulator's market is paused and moved only by scripted trades (``Simulator.trade``), so
 each test knows the exact prices the engine receives; the alerts are evaluated by the

@@ -1,4 +1,4 @@
-"""Issue 16: alerts in the hub fire with no pane attached, defined from the CLI.
+"""Alerts in the hub fire with no pane attached, defined from the CLI.
 
 A real ``marketpane hub serve`` process on the test's simulator (paused, moved by scripted
 trades); ``marketpane alert add`` talks to it over its socket; the alert's command hook

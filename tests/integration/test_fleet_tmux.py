@@ -1,4 +1,4 @@
-"""Issue 19 as a user sees it: the real console script on two "hosts" (each its own runtime,
+"""As a user sees it: the real console script on two "hosts" (each its own runtime,
 config and state directories) in tmux, sharing one upstream through a real NATS server."""
 
 from __future__ import annotations

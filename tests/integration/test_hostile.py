@@ -73,7 +73,7 @@ def _ansi(renderable: Text, width: int) -> str:
 
 
 def test_clean_text_makes_controls_visible_and_keeps_text() -> None:
-    """Issue 12.2: ESC shows as ␛, C1 as �, bidi and zero-width vanish, words stay apart."""
+    """ESC shows as ␛, C1 as �, bidi and zero-width vanish, words stay apart."""
     assert clean_text("a\x1b[2Jb") == "a␛[2Jb"
     assert clean_text("x\x9b2Jy") == "x\ufffd2Jy"
     assert clean_text("one\ntwo\tthree\r") == "one two three "
@@ -84,7 +84,7 @@ def test_clean_text_makes_controls_visible_and_keeps_text() -> None:
 
 
 def test_every_field_of_every_feed_is_cleaned() -> None:
-    """Issue 12.2: once, where the frame becomes a model, for all fields of all three feeds."""
+    """Once, where the frame becomes a model, for all fields of all three feeds."""
     live_error = dispatch_live(msgspec.json.encode({"error": "x", "message": HOSTILE}))
     quote = dispatch_live(
         msgspec.json.encode(
@@ -131,7 +131,7 @@ FEED_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["C
 @settings(max_examples=150, deadline=None)
 @given(text=FEED_TEXT)
 def test_any_feed_string_renders_without_controls_or_markup(text: str) -> None:
-    """Issue 12, done-when: any string in any feed field, rendered by the news line, the status
+    """Any string in any feed field, rendered by the news line, the status
     bar and the grid, yields no control character in the terminal output (only colour SGR), is
     never interpreted as markup, and never exceeds its width in cells."""
     palette = Palette.from_variables({"mp-up": "#00ff00", "mp-down": "#ff0000"})
@@ -176,7 +176,7 @@ def test_any_feed_string_renders_without_controls_or_markup(text: str) -> None:
 
 
 def test_wide_characters_are_measured_in_cells() -> None:
-    """Issue 12.3: CJK and emoji take two cells; cuts and padding count cells, not chars."""
+    """CJK and emoji take two cells; cuts and padding count cells, not chars."""
     assert cell_len(fit_cells(WIDE, 7)) == 7
     assert cell_len(fit_cells("株式", 10, right=True)) == 10
     assert cell_len(fit_words(f"{WIDE} {WIDE} {WIDE}", 15)) <= 15
@@ -184,7 +184,7 @@ def test_wide_characters_are_measured_in_cells() -> None:
 
 @pytest.mark.parametrize("value", [1e300, 123456789012345678901234567890.0, -4e16])
 def test_absurd_numbers_never_look_like_real_ones(value: float) -> None:
-    """Issue 12.7: a value that does not fit shows as overflow, never as a cut number."""
+    """A value that does not fit shows as overflow, never as a cut number."""
     store = MarketStore()
     store.apply_quote(
         Quote(code="A:B", last_price=value, volume=value, bid=value, ask=value), None, 1.0
@@ -201,7 +201,7 @@ def test_absurd_numbers_never_look_like_real_ones(value: float) -> None:
 
 
 def test_zero_price_with_no_change_clears_the_old_change() -> None:
-    """Issue 12.7: a zero price with a null change must not keep showing a stale change."""
+    """A zero price with a null change must not keep showing a stale change."""
     store = MarketStore()
     store.apply_quote(Quote(code="A:B", last_price=10.0, change=1.0, change_percent=11.1), None, 1)
     store.apply_quote(Quote(code="A:B", last_price=0.0), None, 2)
@@ -213,7 +213,7 @@ def test_zero_price_with_no_change_clears_the_old_change() -> None:
 
 
 def test_latency_words() -> None:
-    """Issue 12.8: skew and lag in words, short forms for narrow panes."""
+    """Skew and lag in words, short forms for narrow panes."""
     assert latency_words(-4997.0, short=False) == ("clock skew 5.0 s", True)
     assert latency_words(-4997.0, short=True) == ("skew 5s", True)
     assert latency_words(79042.0, short=False) == ("lag 79 s", True)
@@ -256,7 +256,7 @@ async def _until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: floa
 
 @pytest.mark.parametrize("size", [(80, 24), (40, 15), (160, 48)])
 async def test_hostile_server_cannot_drive_the_app(size: tuple[int, int]) -> None:
-    """Issue 12.1-12.3 and 12.8, end to end: markup in a server's error is shown, not run (the
+    """End to end: markup in a server's error is shown, not run (the
     app does not quit, nothing crashes on ``[/]``), controls show as ␛, every screen line is
     exactly the terminal's width, and a server clock 5 s ahead reads as skew at every size."""
     async with run_hostile(heartbeat_offset_ms=5000.0) as server:
@@ -283,7 +283,7 @@ async def test_hostile_server_cannot_drive_the_app(size: tuple[int, int]) -> Non
 
 
 def test_config_strings_are_cleaned(tmp_path: Path) -> None:
-    """Issue 12.2: text from a file is data too (a watchlist name is shown in toasts)."""
+    """Text from a file is data too (a watchlist name is shown in toasts)."""
     path = tmp_path / "config.toml"
     name = '"evil\\u001b]0;PWNED\\u0007"'
     path.write_text(

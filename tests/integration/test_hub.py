@@ -1,4 +1,4 @@
-"""Issue 15, the hub: many panes, one upstream, over a real Unix socket and the simulator.
+"""The hub: many panes, one upstream, over a real Unix socket and the simulator.
 
 The panes here are :class:`RemoteSession` objects with a test view that keeps a mirror from
 the batches and acknowledges each, exactly as the Textual view does.

@@ -1,4 +1,4 @@
-"""Issue 12.5, 12.6 and 12.9 over loopback: WebSocket key rotation that never hammers the
+"""Over loopback: WebSocket key rotation that never hammers the
 vendor, state that cannot be saved is told once, and a crash still closes with 1000."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ async def _stop(engine: Engine, task: asyncio.Task[None]) -> None:
 
 
 async def test_live_and_newsfeed_share_one_key_fetch(isolated_paths: Path) -> None:
-    """Issue 12.5: the two feeds asking at once at start-up get one key between them."""
+    """The two feeds asking at once at start-up get one key between them."""
     async with run_simulator(fast_settings()) as sim:
         engine = _rapid(sim, isolated_paths / "state")
         engine.set_desired(quotes("NASDAQ:AAPL"))
@@ -55,7 +55,7 @@ async def test_live_and_newsfeed_share_one_key_fetch(isolated_paths: Path) -> No
 
 
 async def test_short_lived_key_is_used_until_it_expires(isolated_paths: Path) -> None:
-    """Issue 12.5: a key issued with less than the 24 h margin is not re-fetched on every
+    """A key issued with less than the 24 h margin is not re-fetched on every
     reconnect (it was: 7 fetches in 30 s)."""
     async with run_simulator(fast_settings(ws_key_lifetime_seconds=3600)) as sim:
         engine = _rapid(sim, isolated_paths / "state", newsfeed=False)
@@ -73,7 +73,7 @@ async def test_short_lived_key_is_used_until_it_expires(isolated_paths: Path) ->
 async def test_transient_429_backs_off_by_retry_after_and_keeps_trying(
     isolated_paths: Path,
 ) -> None:
-    """Issue 12.5: after a 429 the feed waits as ``Retry-After`` says, says so, never stops
+    """After a 429 the feed waits as ``Retry-After`` says, says so, never stops
     for good, and connects once the server gives a key again."""
     async with run_simulator(fast_settings()) as sim:
         sim.faults.rest_status, sim.faults.retry_after_header = 429, 1
@@ -102,7 +102,7 @@ async def test_transient_429_backs_off_by_retry_after_and_keeps_trying(
 
 
 async def test_daily_cap_is_counted_across_restarts(isolated_paths: Path) -> None:
-    """Issue 12.5: ten fetches in the last day, stored by an earlier run, mean no eleventh:
+    """Ten fetches in the last day, stored by an earlier run, mean no eleventh:
     the feed waits (saying when) instead of asking or stopping."""
     state = isolated_paths / "state"
     state.mkdir(parents=True)
@@ -123,7 +123,7 @@ async def test_daily_cap_is_counted_across_restarts(isolated_paths: Path) -> Non
 
 
 async def test_unwritable_state_is_told_once(isolated_paths: Path) -> None:
-    """Issue 12.6: a budget that cannot be saved is said once, on screen and in the log."""
+    """A budget that cannot be saved is said once, on screen and in the log."""
     blocker = isolated_paths / "not-a-folder"
     blocker.write_text("a file where the state folder should be")
     async with run_simulator(fast_settings()) as sim:
@@ -140,7 +140,7 @@ async def test_unwritable_state_is_told_once(isolated_paths: Path) -> None:
 
 
 def test_a_crash_closes_every_socket_with_1000_and_exits_non_zero() -> None:
-    """Issue 12.9: a crash inside the app exits 1 (it exited 0), after every socket closed
+    """A crash inside the app exits 1, after every socket closed
     with 1000, on the app's own event loop as the console script runs it."""
     simulator = SimulatorThread(fast_settings())
     simulator.start()

@@ -1,4 +1,4 @@
-"""Issue 13, the plan trap: a set larger than the plan is never refused whole.
+"""The plan trap: a set larger than the plan is never refused whole.
 
 End to end on the simulator over loopback: a 12-symbol watchlist against a small-plan key
 shows ten live rows and two marked ones, the chart streams, the status bar shows the plan's

@@ -1,4 +1,4 @@
-"""Issue 17 in the dashboard: privacy mode hides every amount, lots are added and removed
+"""In the dashboard: privacy mode hides every amount, lots are added and removed
 from the app and saved, and the export writes the grid with its positions."""
 
 from __future__ import annotations

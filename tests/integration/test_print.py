@@ -1,4 +1,4 @@
-"""Issue 17, scripting: ``marketpane print`` in all four formats against the simulator's REST
+"""Scripting: ``marketpane print`` in all four formats against the simulator's REST
 (no WebSocket at all) and against a running hub, ``--watch`` for ten seconds, exit codes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 14: the client against the guide's sentences, over loopback with the simulator."""
+"""The client against the guide's sentences, over loopback with the simulator."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ async def test_only_changed_series_wait_for_a_new_history() -> None:
 def test_numbers_as_the_server_writes_them() -> None:
     """Guide section 3 types ``delay_seconds`` and ``total_items`` as integers; servers write
     ``900.0``. Such a frame is decoded whole, and a value no field accepts is left out and
-    counted, never costing the frame (issue 14.7)."""
+    counted, never costing the frame."""
     frame = msgspec.json.encode(
         {
             "last_update": 1.0,
@@ -252,7 +252,7 @@ def test_sim_command_starts_with_error_then_close() -> None:
     assert bad.returncode == 2 and "server_busy" in bad.stderr
 
 
-# ---- the vendor's newer vocabulary (issue 14.8 and 14.11) ---------------------------------------
+# ---- the vendor's newer vocabulary ---------------------------------------
 
 
 async def test_official_client_messages_are_understood() -> None:

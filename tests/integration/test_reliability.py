@@ -139,7 +139,7 @@ async def test_case02_key_rotation_failures(
     isolated_paths: Path, rest_status: int | None, delay: float, expected: str
 ) -> None:
     """Guide section 7 key rotation: 401 is final (the feed stops and says why); a 429 or a
-    timeout is transient, so the feed keeps waiting slowly and says so (issue 12.5: it used to
+    timeout is transient, so the feed keeps waiting slowly and says so (it used to
     stop for ever); never a loop, never a dial without a key."""
     faults = Faults(rest_status=rest_status, rest_delay_seconds=delay, retry_after_header=1)
     async with run_simulator(fast_settings(), faults) as sim:

@@ -135,7 +135,7 @@ def _futures(count: int) -> list[Bar]:
 
 @pytest.mark.parametrize(("width", "height"), [(40, 8), (58, 12), (78, 20), (120, 40)])
 def test_axis_labels_are_whole_prices_at_the_instruments_precision(width: int, height: int) -> None:
-    """Issue 13: ``◀5,820.2`` for a future in 0.25 steps read as a wrong price."""
+    """A future in 0.25 steps: ``◀5,820.2`` would read as a wrong price."""
     bars = _futures(120)
     lines = [
         chart_line_text(line) for line in render_chart(bars, width, height, PALETTE, title="ES1!")

@@ -104,7 +104,7 @@ async def test_stocknews_connected_news_subscribe_ping() -> None:
             "guild",
         }
         assert documented <= set(data)
-        assert isinstance(data["volume"], int | float) and data["volume"] > 0  # issue 14.14
+        assert isinstance(data["volume"], int | float) and data["volume"] > 0
         score, label = data["sentimentScore"], data["sentimentLabel"]
         assert (score > 0.2) == ("Bullish" in label) and (score < -0.2) == ("Bearish" in label)
         await ws.send(json.dumps({"type": "subscribe", "tickers": ["ZZZZ"]}))

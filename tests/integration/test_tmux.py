@@ -105,7 +105,7 @@ def test_console_script_in_tmux(
 
 
 def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -> None:
-    """Issue 15: two panes of the real console script in one tmux window, one hub; one pane
+    """Two panes of the real console script in one tmux window, one hub; one pane
     closed (SIGHUP, as a dropped SSH session), the other still live."""
     if not SCRIPT.exists():
         pytest.skip("console script not installed (pip install -e .)")
@@ -183,7 +183,7 @@ def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -
 def test_alert_reaches_tmux_display_message_and_runs_nothing(
     isolated_paths: Path, tmp_path: Path
 ) -> None:
-    """Issue 16: an alert's tmux channel shows on the status line of the client attached to
+    """An alert's tmux channel shows on the status line of the client attached to
     the pane's session (a second tmux session attaches one, as a user's terminal would); a
     ``#(...)`` in its text is shown, not run. The pane runs through its hub, which inherited
     the pane's tmux environment and fires the alert."""

@@ -80,7 +80,7 @@ def _app_pid(session: str) -> int:
 def test_signal_closes_sockets_restores_terminal_and_no_feed_escape_reaches_it(
     isolated_paths: Path, hostile_server: HostileServer, signum: int, size: tuple[int, int]
 ) -> None:
-    """Issue 12.2 and 12.4: raw terminal output holds no sequence from feed data; the signal
+    """Raw terminal output holds no sequence from feed data; the signal
     ends the app with every socket closed with 1000, the terminal back from the alternate
     screen with mouse tracking off, and status 128 + signum."""
     if not SCRIPT.exists():

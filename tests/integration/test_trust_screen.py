@@ -1,4 +1,4 @@
-"""Issue 13, trust what the screen says: readability, columns, sorting, news, status, keys.
+"""Trust what the screen says: readability, columns, sorting, news, status, keys.
 
 Each test draws the real view (pinned store and clock, or the simulator over loopback) and
 reads what it drew.

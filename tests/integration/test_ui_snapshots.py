@@ -36,12 +36,12 @@ def test_help_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_positions_snapshot(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    """Issue 17: the positions view (P) with its columns and a totals row per portfolio."""
+    """The positions view (P) with its columns and a totals row per portfolio."""
     app = pinned_app(portfolio=sample_portfolio())
     assert snap_compare(app, press=["P"], terminal_size=size)
 
 
 def test_symbol_detail_snapshot(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    """Issue 17: the detail view of a held symbol (v)."""
+    """The detail view of a held symbol (v)."""
     app = pinned_app(portfolio=sample_portfolio())
     assert snap_compare(app, press=["v"], terminal_size=(100, 40))

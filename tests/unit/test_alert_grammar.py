@@ -1,4 +1,4 @@
-"""The alert grammar and the book's hysteresis, without sockets (issue 16)."""
+"""The alert grammar and the book's hysteresis, without sockets."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def test_console_script_version() -> None:
 def test_bad_paths_and_names_exit_2_before_the_ui(
     argv: list[str], expected: str, isolated_paths: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 13: exit 2 with one line before the UI starts, and no folder made anywhere."""
+    """Exit 2 with one line before the UI starts, and no folder made anywhere."""
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2

@@ -1,4 +1,4 @@
-"""Issue 19, the parts without a broker: fencing arithmetic, the leader's change tap, what a
+"""The parts without a broker: fencing arithmetic, the leader's change tap, what a
 follower merges, the budget carried between leaders, the broker settings and secrets."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 17: P&L by hand-computed cases, property tests of the totals, CSV import."""
+"""P&L by hand-computed cases, property tests of the totals, CSV import."""
 
 from __future__ import annotations
 

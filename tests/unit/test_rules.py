@@ -73,7 +73,7 @@ def test_futures_only_and_non_futures_only_flags() -> None:
 def test_badj_is_always_sent_for_continuous_futures() -> None:
     """Guide section 2 says badj defaults to false, section 4 (Back-Adjustment) says true, and
     InsightSentry's own client documents true: marketpane sends it explicitly, true unless the
-    user says false, for continuous contracts' series (issue 14.5)."""
+    user says false, for continuous contracts' series."""
     (default,) = _validate(Subscription(code="CME_MINI:ES1!"))
     assert default.badj is True
     (chosen,) = _validate(Subscription(code="CME_MINI:ES1!", badj=False))

@@ -90,7 +90,7 @@ def _story(origin: str, **fields: object) -> NewsItem:
 
 
 def test_one_story_from_two_sources_is_one_item() -> None:
-    """Issue 13: merged by link, else by normalised title within a short window; sentiment,
+    """Merged by link, else by normalised title within a short window; sentiment,
     factors and price from StockNews; source and symbols from both."""
     store = MarketStore()
     store.add_news(_story("newsfeed", link="https://x.example/a"))

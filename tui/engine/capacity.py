@@ -1,7 +1,7 @@
 """What the plan lets through: the best subset of the requested subscriptions, and why the
 rest is not subscribed.
 
-The plan trap (issue 13): a set one symbol larger than the plan used to be refused whole,
+The plan trap: a set one symbol larger than the plan used to be refused whole,
 leaving every row empty. Now the requested set is fitted to the plan (the charted series
 first, then quotes in watchlist order, ten to a unit), and every symbol left out, or rejected
 by the server, carries a mark the view shows on its row. A rejected symbol is never sent again

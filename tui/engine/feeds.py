@@ -176,7 +176,7 @@ class LiveFeed(InsightSentryFeed):
         self.sent = subs
         intent.mark_sent(version)
         # only a series that is new or whose parameters changed waits for a new history; an
-        # unchanged one keeps its buffer and merges whatever comes (issue 14.4)
+        # unchanged one keeps its buffer and merges whatever comes
         self.awaiting_history = {
             s.code for s in subs if s.type in (None, "series", "both") and before.get(s.code) != s
         }

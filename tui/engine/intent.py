@@ -36,7 +36,7 @@ class SubscriptionIntent:
 
     def adopt(self, subs: list[Subscription]) -> bool:
         """Make ``subs`` the desired set; True if it changed (the feed then sends it). The
-        same set in another order is no change: a reorder spends no budget (issue 13)."""
+        same set in another order is no change: a reorder spends no budget."""
         if subs == self.desired or _canonical(subs) == _canonical(self.desired):
             return False
         self.desired = list(subs)

@@ -175,7 +175,7 @@ def fit_to_plan(
 
     Series come first (in the order given: the charted one, then any others), then quotes in
     the order given (the watchlist's), ten to a unit: the whole set is never refused for one
-    symbol too many (issue 13, the plan trap). ``in_order``: keep in the order given instead
+    symbol too many (the plan trap). ``in_order``: keep in the order given instead
     (a hub's union is already in its fair order). Returns ``(kept, left_out)``, each in the
     order given.
     """

@@ -37,7 +37,7 @@ def demo_keys() -> Keys:
 
 def demo_sim_settings(config: Config, *, seed: int = 7, speed: float = 1.0) -> SimSettings:
     """Simulator settings whose demo key is on the user's configured plan, so a watchlist
-    built in the demo fits the plan it will meet with a real key (issue 13, the plan trap)."""
+    built in the demo fits the plan it will meet with a real key (the plan trap)."""
     settings = SimSettings(seed=seed, speed=speed)
     plan = config.plan
     settings.plans[DEMO_PLAN] = PlanSpec(

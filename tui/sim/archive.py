@@ -2,8 +2,8 @@
 
 Every subscriber of the same (symbol, bar settings) streams the bars of one
 :class:`SeriesArchive`, and a later subscriber's history is those same bars (after a generated
-backfill of what came before the archive began): the stream and its history agree (issue 14,
-point 13), as they do on the real server. Delayed instruments keep a per-connection builder
+backfill of what came before the archive began): the stream and its history agree, as
+they do on the real server. Delayed instruments keep a per-connection builder
 (their data is served as of the past; see ``LiveConnection``).
 """
 

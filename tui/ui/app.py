@@ -200,7 +200,7 @@ class MarketpaneApp(KeyedApp):
         grid = self.query_one(QuoteGrid)
         grid_width = width
         if name == "wide":  # the grid gets what its columns need, the chart above the news
-            # the rest (at least WIDE_SIDE_MIN): wider never shows fewer columns (issue 13)
+            # the rest (at least WIDE_SIDE_MIN): wider never shows fewer columns
             grid_width = min(
                 natural_width(grid.column_keys, positions=bool(grid.figures)) + 2,
                 width - WIDE_SIDE_MIN,

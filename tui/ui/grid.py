@@ -280,7 +280,7 @@ class QuoteGrid(ScrollView, can_focus=True):
                 self.cells[code] = cells
                 self.strips.pop(code, None)
                 # the whole line: Textual writes a changed span from its line's start anyway,
-                # so one span a row is the fewest bytes (issue 18, measured in tmux)
+                # so one span a row is the fewest bytes (measured in tmux)
                 self._refresh_row(index)
 
     def render_line(self, y: int) -> Strip:
@@ -324,7 +324,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         for text, style in cells:
             chunk = text + " "
             if cursor is not None and style is self.palette.stale:
-                style = self.palette.cursor_dim  # readable on the cursor (issue 13)
+                style = self.palette.cursor_dim  # readable on the cursor
             combined = base + style
             if cursor is not None:  # the theme's cursor colour keeps every cell at 4.5:1;
                 combined = combined + Style(  # dim would undo that, so it is dropped

@@ -209,7 +209,7 @@ class NewsList(OptionList):
 
     def show(self, items: list[NewsItem]) -> None:
         """Replace the list with ``items`` (newest first, bounded); the highlighted story
-        stays highlighted as new ones arrive above it while the list has focus (issue 13);
+        stays highlighted as new ones arrive above it while the list has focus;
         an unfocused list keeps its place from the top."""
         held = self.selected_item() if self.has_focus else None
         self.items = items[:MAX_NEWS_LINES]
@@ -301,7 +301,7 @@ def feed_text(status: FeedStatus, now: float, palette: Palette, *, wide: bool) -
 PAUSED = "PAUSED"
 """The status bar badge the app passes while the display is paused."""
 BADGES = ("PAUSED", "DEMO", "REPLAY")
-"""Badges: drawn first, reversed, at every width (issue 13: visible down to 40x12)."""
+"""Badges: drawn first, reversed, at every width (visible down to 40x12)."""
 
 
 class StatusBar(Static):
