@@ -186,7 +186,7 @@ MUTATIONS = [
     (
         "case21 fencing",
         "tui/fleet/node.py",
-        '            if self.role == "leader" and boot_clock() - self.renewed_sent > limit:',
+        "            if self.role == Role.LEADER and boot_clock() - self.renewed_sent > limit:",
         "            if False:",
         "cut_off_from_nats",
         "tests/integration/test_fleet.py",

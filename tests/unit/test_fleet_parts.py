@@ -17,7 +17,7 @@ from tui.engine.store import MarketStore, StoreTap
 from tui.engine.stories import NewsItem
 from tui.fleet.broker import BrokerSetupError, connect_options, shown_url
 from tui.fleet.node import FleetNode
-from tui.fleet.nodebase import CLOSE_SECONDS, fence_after, renew_every
+from tui.fleet.nodebase import CLOSE_SECONDS, Role, fence_after, renew_every
 from tui.fleet.wire import Events, LeaderState, Row, SeriesRows, encode
 from tui.protocol.live import Bar, Quote, SeriesUpdate
 from tui.secrets import MASK, Keys, Secret, load_keys, mask_secrets
@@ -180,7 +180,7 @@ async def test_the_leader_sends_what_changed_and_a_new_price_with_its_change() -
 
 async def test_a_follower_merges_sparse_rows_and_asks_again_after_a_gap() -> None:
     node = _node()
-    node.role = "follower"
+    node.role = Role.FOLLOWER
     asked: list[int] = []
     node._ask_snapshot = lambda: asked.append(node.seq)  # type: ignore[method-assign]
 
@@ -195,7 +195,7 @@ async def test_a_follower_merges_sparse_rows_and_asks_again_after_a_gap() -> Non
     assert node.engine.store.quotes["X:A"].values == {"last_price": 1.0, "volume": 4.0}
     await node._on_events(events(4, {"volume": 5.0}))  # type: ignore[arg-type]
     assert asked == [1, 4]  # message 3 was missed
-    node.role = "leader"
+    node.role = Role.LEADER
     await node._on_events(events(5, {"volume": 9.0}))  # type: ignore[arg-type]
     assert node.engine.store.quotes["X:A"].values["volume"] == 5.0  # its own: ignored
 
@@ -214,7 +214,7 @@ def test_a_late_follower_takes_the_leaders_trend_but_never_a_shorter_one() -> No
 
 async def test_a_follower_shows_the_leaders_upstream_notices_once() -> None:
     node = _node()
-    node.role = "follower"
+    node.role = Role.FOLLOWER
     notice = Notice("warning", "The server says your plan allows 1 symbol subscription", 5.0)
 
     def state(seq: float) -> _Msg:

@@ -17,6 +17,7 @@ from tui.fleet.nodebase import (
     HUB_TTL_SECONDS,
     REQUEST_SECONDS,
     PeerHub,
+    Role,
     _why,
     log,
 )
@@ -40,7 +41,7 @@ class DesiredSide(FollowerSide):
         engine = self.engine
         wanted = (
             [*self.local, *engine.alert_subscriptions()]
-            if self.role == "leader"
+            if self.role == Role.LEADER
             else engine.wanted()
         )
         return HubEntry(self.hub_id, self.host, self.panes(), wanted, time.time())
@@ -61,7 +62,7 @@ class DesiredSide(FollowerSide):
                 await asyncio.wait_for(self._hubs.put(self.hub_id, payload), 2.0)
             except Exception as exc:
                 log.debug("could not publish the wanted set: %s", _why(exc))
-            if self.role == "follower" and entry.desired != last:
+            if self.role == Role.FOLLOWER and entry.desired != last:
                 self._ask_snapshot()  # what the leader already has, at once
             last = entry.desired
             await asyncio.sleep(0.05)  # several changes in a burst: one message
@@ -75,7 +76,7 @@ class DesiredSide(FollowerSide):
             return
         old = self.peers.get(entry.hub)
         self.peers[entry.hub] = PeerHub(entry, time.monotonic())
-        if self.role == "leader" and (old is None or old.entry.desired != entry.desired):
+        if self.role == Role.LEADER and (old is None or old.entry.desired != entry.desired):
             self._refit()
 
     async def _load_peers(self) -> None:

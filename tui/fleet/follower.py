@@ -16,6 +16,7 @@ from tui.fleet.nodebase import (
     LEADER_SILENT_SECONDS,
     REQUEST_SECONDS,
     NodeBase,
+    Role,
     _why,
     fence_after,
     log,
@@ -39,7 +40,7 @@ class FollowerSide(NodeBase):
     """The follower's handlers: the leader's events and state into this hub's engine."""
 
     async def _on_events(self, msg: Msg) -> None:
-        if self.role == "leader":
+        if self.role == Role.LEADER:
             return
         try:
             events = msgspec.msgpack.decode(msg.data, type=Events)
@@ -71,7 +72,7 @@ class FollowerSide(NodeBase):
             store.add_news(item)
 
     async def _on_state(self, msg: Msg) -> None:
-        if self.role == "leader":
+        if self.role == Role.LEADER:
             return
         try:
             state = msgspec.msgpack.decode(msg.data, type=LeaderState)
@@ -142,7 +143,7 @@ class FollowerSide(NodeBase):
         """Say so when the leader goes quiet (its sockets may be gone with it)."""
         while not self._stopping:
             await asyncio.sleep(1.0)
-            if self.role != "follower":
+            if self.role != Role.FOLLOWER:
                 continue
             state = self.leader_state
             if state is None:
@@ -164,7 +165,7 @@ class FollowerSide(NodeBase):
         self._resync_task = asyncio.get_running_loop().create_task(self._snapshot())
 
     async def _snapshot(self) -> None:
-        if self._nc is None or self.role == "leader":
+        if self._nc is None or self.role == Role.LEADER:
             return
         wanted = self.engine.wanted()
         ask = SnapshotAsk(

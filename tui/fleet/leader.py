@@ -18,6 +18,7 @@ from tui.fleet.nodebase import (
     PUBLISH_SECONDS,
     SNAPSHOT_NEWS,
     STATE_SECONDS,
+    Role,
     _why,
     log,
 )
@@ -132,7 +133,7 @@ class LeaderSide(DesiredSide):
             await asyncio.sleep(STATE_SECONDS)
 
     async def _on_snapshot_request(self, msg: Msg) -> None:
-        if self.role != "leader":
+        if self.role != Role.LEADER:
             return
         try:
             ask = msgspec.msgpack.decode(msg.data, type=SnapshotAsk)

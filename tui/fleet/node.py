@@ -36,6 +36,7 @@ from tui.fleet.nodebase import (
     CLOSE_SECONDS,
     HUB_TTL_SECONDS,
     REQUEST_SECONDS,
+    Role,
     _clock,
     _why,
     boot_clock,
@@ -80,7 +81,7 @@ class FleetNode(LeaderSide):
         self.hub_id = f"{self.host}-{os.getpid()}-{secrets.token_hex(2)}"
         self.lease_seconds = settings.lease_seconds
         self.broker = shown_url(settings.broker or "")
-        self.role = "connecting"
+        self.role = Role.CONNECTING
         """``connecting`` (no broker yet), ``follower`` or ``leader``."""
         self.problem = None
         """What is wrong with the broker right now, in words, or None."""
@@ -128,7 +129,7 @@ class FleetNode(LeaderSide):
         """This hub's panes' union changed: check it, then subscribe it (leader) or ask the
         leader for it (follower)."""
         self.local = list(subs)
-        if self.role == "leader":
+        if self.role == Role.LEADER:
             return self._refit()
         return self.engine.set_desired(subs)  # validated and kept as requested; no socket
 
@@ -139,7 +140,7 @@ class FleetNode(LeaderSide):
             lines.append(f"fleet: {self.problem}")
         state = self.leader_state
         now = time.time()
-        if self.role == "leader":
+        if self.role == Role.LEADER:
             lines.append(
                 f"fleet: leader {self.host} since {_clock(self.since)}, lease renewed "
                 f"{boot_clock() - self.renewed_sent:.1f} s ago (TTL {self.lease_seconds:g} s)"
@@ -191,7 +192,7 @@ class FleetNode(LeaderSide):
             return
         self.problem = None
         self._cut_off = False
-        self.role = "follower"
+        self.role = Role.FOLLOWER
         self._show_waiting("looking for the fleet leader")
         nc = self._nc
         await nc.subscribe(self.names.events, cb=self._on_events)
@@ -229,7 +230,7 @@ class FleetNode(LeaderSide):
         """Leave the fleet: a leader closes its upstream with 1000 and releases the lease so
         a follower takes over at once; then the broker connection closes."""
         self._stopping = True
-        if self.role == "leader":
+        if self.role == Role.LEADER:
             await self._demote("this hub is stopping", release=True)
         if self._nc is not None:
             with contextlib.suppress(Exception):
@@ -248,7 +249,7 @@ class FleetNode(LeaderSide):
         self._state = await _bucket(js, self.names.state_bucket, ttl=None)
 
     async def _on_error(self, exc: Exception) -> None:
-        if self.role == "connecting":  # the client retries by itself: say why meanwhile
+        if self.role == Role.CONNECTING:  # the client retries by itself: say why meanwhile
             self._set_problem(f"broker unreachable: {self.broker}, retrying ({_why(exc)})")
         else:
             log.debug("broker: %s", _why(exc))
@@ -271,7 +272,7 @@ class FleetNode(LeaderSide):
         if text != self.problem:
             log.warning("%s", text)
         self.problem = text
-        if self.role != "leader":
+        if self.role != Role.LEADER:
             self._show_waiting(text)
 
     # ---- the lease ----------------------------------------------------------------------------
@@ -288,10 +289,10 @@ class FleetNode(LeaderSide):
             if not nc.is_connected:  # never a lease write queued to land after a reconnect
                 await asyncio.sleep(0.1)
                 continue
-            if self.role == "leader":  # (at once when a renewal is due: after a reconnect)
+            if self.role == Role.LEADER:  # (at once when a renewal is due: after a reconnect)
                 due = renew_every(self.lease_seconds) - (boot_clock() - self.renewed_sent)
                 await asyncio.sleep(max(0.2, due))
-                if self.role != "leader" or not nc.is_connected:
+                if self.role != Role.LEADER or not nc.is_connected:
                     continue
                 try:
                     await self._renew(self.lease_rev)
@@ -367,7 +368,7 @@ class FleetNode(LeaderSide):
         limit = fence_after(self.lease_seconds)
         while not self._stopping:
             await asyncio.sleep(0.1)
-            if self.role == "leader" and boot_clock() - self.renewed_sent > limit:
+            if self.role == Role.LEADER and boot_clock() - self.renewed_sent > limit:
                 await self._demote(
                     f"could not renew the fleet lease for {limit:.0f} s: upstream closed so "
                     "that another hub can take over"
@@ -375,9 +376,9 @@ class FleetNode(LeaderSide):
 
     async def _promote(self, revision: int, sent: float) -> None:
         async with self._role_lock:
-            if self.role == "leader" or self._stopping:
+            if self.role == Role.LEADER or self._stopping:
                 return
-            self.role = "leader"
+            self.role = Role.LEADER
             self.lease_rev = self.epoch = revision
             self.renewed_sent, self.renewed_at = sent, time.time()
             self.since = time.time()
@@ -407,17 +408,17 @@ class FleetNode(LeaderSide):
     def _dial_if_fresh(self) -> None:
         """Open the upstream only while the lease is surely held: a promotion that took long
         (a slow broker) waits for the next renewal rather than dial near the fence."""
-        if self.role == "leader" and (
+        if self.role == Role.LEADER and (
             boot_clock() - self.renewed_sent < fence_after(self.lease_seconds) / 2
         ):
             self.engine.start_upstream()  # (nothing if the sockets are already open)
 
     async def _demote(self, reason: str, *, release: bool = False) -> None:
         async with self._role_lock:
-            if self.role != "leader":
+            if self.role != Role.LEADER:
                 return
             log.warning("no longer the fleet leader: %s", reason)
-            self.role = "follower"
+            self.role = Role.FOLLOWER
             for task in self._leader_tasks:
                 task.cancel()
             await asyncio.gather(*self._leader_tasks, return_exceptions=True)

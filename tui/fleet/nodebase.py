@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tui.config import HubSettings
@@ -82,6 +83,17 @@ def _clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "?"
 
 
+class Role(StrEnum):
+    """What a hub is in the fleet."""
+
+    CONNECTING = "connecting"
+    """No broker yet."""
+    FOLLOWER = "follower"
+    """Another hub holds the lease; this one shows its data."""
+    LEADER = "leader"
+    """This hub holds the lease and the upstream sockets."""
+
+
 @dataclass
 class PeerHub:
     """Another hub's wanted set, and when this hub last heard it (monotonic)."""
@@ -102,7 +114,7 @@ class NodeBase:
     hub_id: str
     lease_seconds: float
     broker: str
-    role: str
+    role: Role
     problem: str | None
     leader: LeaseValue | None
     leader_state: LeaderState | None
