@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from tui.ui.app import MarketpaneApp
+from tui.session.values import ViewState
+
+
+class PaletteSource(Protocol):
+    """What the palette reads from the app: its key rows, its state and its themes."""
+
+    state: ViewState
+    marketpane_themes: list[str]
+
+    def action_rows(self) -> list[tuple[str, str, str]]: ...
 
 
 class MarketpaneCommands(Provider):
     """Every binding with a description, plus one entry per watchlist and theme."""
 
     def _commands(self) -> list[tuple[str, str]]:
-        app: MarketpaneApp = self.app  # type: ignore[assignment]
+        app: PaletteSource = self.app  # type: ignore[assignment]
         entries = [(d, action) for _, action, d in app.action_rows() if action]  # actions only
         for index, name in enumerate(app.state.watchlists):
             entries.append((f"Watchlist: {name}", f"switch_watchlist({index + 1})"))
