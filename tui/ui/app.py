@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import signal
 import time
-from collections import deque
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,29 +20,24 @@ from textual.app import App, ComposeResult
 from textual.containers import Container
 from textual.worker import Worker, WorkerState
 
-from tui.alerts.model import AlertView
-from tui.engine.capacity import PlanUse
-from tui.engine.engine import Engine
-from tui.engine.status import FeedState, FeedStatus, Notice
-from tui.engine.stories import NewsItem
-from tui.portfolio.model import Portfolio, PortfolioFile
+from tui.engine.status import Notice
+from tui.portfolio.model import Portfolio
 from tui.portfolio.pnl import portfolio_figures
 from tui.secrets import mask_secrets
-from tui.session.mirror import StoreMirror
 from tui.session.values import SessionBatch, SetTheme, ViewState
-from tui.ui.alerts import AlertListScreen, osc_notification
+from tui.ui.alerts import AlertListScreen
 from tui.ui.columns import natural_width
 from tui.ui.commands import MarketpaneCommands
+from tui.ui.dashboard import (
+    STATUS_TICK_SECONDS,
+    DashboardApp,
+)
 from tui.ui.grid import QuoteGrid
 from tui.ui.holdings import SymbolDetailScreen
-from tui.ui.keys import KeyedApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions
-from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
+from tui.ui.panels import ChartView, NewsList, NewsTicker, StatusBar
 from tui.ui.positions import totals_lines
-from tui.ui.screens import NoticeHistoryScreen
 from tui.ui.terminal import chain_exit_watchdog
-
-__all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
 WIDE_MIN_COLUMNS = 140
 """At least this wide: grid, chart and news side by side."""
@@ -53,72 +47,20 @@ MEDIUM_MIN_COLUMNS = 80
 """At least this wide (and 20 rows): grid above, chart and news below."""
 MEDIUM_MIN_ROWS = 20
 """Fewer rows than this use the compact pane layout."""
-STATUS_TICK_SECONDS = 1.0
-"""Ages, staleness and the status bar refresh this often (inside a batch's frame when one
-comes, so the tick costs no frame of its own)."""
-NOTICES_KEPT = 500
-"""Notices the history screen keeps."""
 EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 """Signals that close every socket with 1000 and restore the terminal before exiting."""
 
+__all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
-class MarketpaneApp(KeyedApp):
+
+class MarketpaneApp(DashboardApp):
     """Live quotes, chart and news in one keyboard-driven screen."""
 
     TITLE = "marketpane"
     COMMANDS: ClassVar = App.COMMANDS | {MarketpaneCommands}
     CSS_PATH = "app.tcss"
 
-    def __init__(self, session: SessionLink, options: ViewOptions) -> None:
-        super().__init__(session, options)
-        self.store = StoreMirror()
-        self.state = ViewState("", [], [], None, "", None, None)
-        self.statuses: list[FeedStatus] = []
-        self.budget_text = ""
-        self.via: str | None = None
-        """``leader on HOST`` when the hub is a fleet follower."""
-        self.pending: str | None = None
-        self.warning: str | None = None
-        self.replay_text: str | None = None
-        """Where a replay is, from the session (None: not a replay)."""
-        self.plan: PlanUse | None = None
-        self.marks: dict[str, str] = {}
-        self.series_marks: dict[str, str] = {}
-        self.layout_name = "medium"
-        self.chart_forced = False
-        self.news_forced = False
-        self.notice_log: deque[Notice] = deque(maxlen=NOTICES_KEPT)
-        self.portfolio = PortfolioFile()
-        """Every portfolio and its lots, as the session last sent them."""
-        self.alert_views: list[AlertView] = []
-        """Every alert and its state, as the last batch that carried them said."""
-        """Every notice shown, for the history screen (``N``)."""
-        """Compact layout: the news list in place of the grid (``n``)."""
-        self._last_tick = 0.0
-        session.on_batch = self._post_batch
-
-    # ---- what tests and the benchmark read --------------------------------------------------
-
-    @property
-    def engine(self) -> Engine | None:
-        """The in-process session's engine (None when the session lives elsewhere)."""
-        return getattr(self.session, "engine", None)
-
-    @property
-    def focused_code(self) -> str | None:
-        """The session's focused symbol, as last told."""
-        return self.state.focused_code
-
-    @property
-    def paused(self) -> bool:
-        """Whether the display is frozen, as last told."""
-        return self.state.paused
-
     # ---- setup ------------------------------------------------------------------------------
-
-    def now(self) -> float:
-        """Wall clock, or the pinned time of a snapshot test."""
-        return self.options.frozen_time if self.options.frozen_time is not None else time.time()
 
     def compose(self) -> ComposeResult:
         with Container(id="main"):
@@ -170,10 +112,6 @@ class MarketpaneApp(KeyedApp):
 
     def theme_chosen(self, name: str) -> None:
         self.session.send(SetTheme(name))
-
-    def _post_batch(self, batch: SessionBatch) -> None:
-        """Called by the session (same event loop): hand the batch to the message pump."""
-        self.post_message(BatchReady(batch))
 
     # ---- layout -----------------------------------------------------------------------------
 
@@ -254,37 +192,6 @@ class MarketpaneApp(KeyedApp):
         finally:  # the next batch once this one is on screen
             self.call_after_refresh(self.session.batch_done)
 
-    def _show_notice(self, notice: Notice) -> None:
-        """A notice as a toast; an alert's also rings the bell and sends a desktop
-        notification (OSC 777, for a terminal that shows them) when its flags say so."""
-        if not notice.alert:
-            self.notify(notice.text, severity=notice.level, timeout=6)
-            return
-        if notice.show:
-            self.notify(notice.text, title="Alert", severity=notice.level, timeout=12)
-        if notice.bell:
-            self.bell()
-        if notice.desktop:
-            self.write_osc(osc_notification(notice.text))
-
-    def write_osc(self, sequence: str) -> None:
-        """Write a terminal control sequence we made (never feed text: see
-        :func:`osc_notification`) straight to the terminal."""
-        driver = self._driver
-        if driver is not None:
-            driver.write(sequence)
-
-    def _apply_marks(self, batch: SessionBatch) -> None:
-        """Rows and charts not subscribed (plan full, or rejected by the server), and why."""
-        if batch.marks != self.marks:
-            self.marks = batch.marks
-            grid = self.query_one(QuoteGrid)
-            grid.marks = batch.marks
-            grid.refresh_rows(grid.codes, self.store, self.now())
-        if batch.series_marks != self.series_marks:
-            self.series_marks = batch.series_marks
-            self._update_chart()
-
     def _show_state(self, state: ViewState) -> None:
         """A new view state: the watchlist, focus, chart settings or a mode changed."""
         self.state = state
@@ -318,13 +225,6 @@ class MarketpaneApp(KeyedApp):
             if time.monotonic() - self._last_tick >= STATUS_TICK_SECONDS - 0.1:
                 self._tick_status()  # in the batch's frame rather than a frame of its own
 
-    def _holds(self, batch: SessionBatch) -> bool:
-        """Whether ``batch`` brings a quote a position is valued at (or an FX rate)."""
-        figures = self.query_one(QuoteGrid).figures
-        return bool(figures) and any(
-            q.code in figures or q.code.startswith("FX:") for q in batch.quotes
-        )
-
     def update_positions(self) -> None:
         """Value every position at the mirror's quotes; totals per portfolio in the
         positions view (``P``). New columns appear when the first lot does."""
@@ -354,10 +254,6 @@ class MarketpaneApp(KeyedApp):
         else:
             grid.refresh_rows(list(grid.figures), self.store, self.now())
 
-    def _live_ok(self) -> bool:
-        live = [s for s in self.statuses if s.name == "live"]
-        return not live or live[0].state is FeedState.LIVE
-
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "engine" and event.state is WorkerState.ERROR:
@@ -367,70 +263,6 @@ class MarketpaneApp(KeyedApp):
                 severity="error",
                 timeout=15,
             )
-
-    def _update_chart(self) -> None:
-        chart = self.query_one(ChartView)
-        state = self.state
-        chart.mode = state.chart_mode
-        chart.fill_gaps_seconds = state.fill_gaps_seconds
-        code = state.focused_code
-        gaps = "gaps filled" if state.fill_gaps_seconds else ""
-        label = " · ".join(p for p in (state.interval_label, state.adjustment, gaps) if p)
-        chart.mark = self.series_marks.get(code or "")
-        chart.decimals = self.query_one(QuoteGrid).precision_of(code or "")
-        chart.show(code, self.store.series.get(code or ""), label)
-
-    def _news_items(self) -> list[NewsItem]:
-        items = list(reversed(self.store.news))
-        if self.state.news_filter and self.focused_code:
-            symbol = self.focused_code.split(":", 1)[-1]
-            items = [i for i in items if symbol in i.tickers]
-        return items
-
-    def _refresh_news(self) -> None:
-        items = self._news_items()
-        self.query_one(NewsList).show(items)
-        self.query_one(NewsTicker).show(items[0] if items else None, self.palette)
-
-    def _tick_if_due(self) -> None:
-        """The once-a-second status tick, when no batch has carried it lately (a silent feed,
-        a replay, a paused screen)."""
-        if time.monotonic() - self._last_tick >= STATUS_TICK_SECONDS * 1.5:
-            self._tick_status()
-
-    def _tick_status(self) -> None:
-        """Ages, staleness and the status bar."""
-        self._last_tick = time.monotonic()
-        if not self.paused:
-            grid = self.query_one(QuoteGrid)
-            grid.feed_live = self._live_ok()
-            grid.resort(self.store)  # a sorted grid re-sorts once a second, not per tick
-            grid.tick(self.store, self.now())  # ages and staleness, once a second
-        extra: list[str] = []
-        if self.paused:
-            extra.append(PAUSED)
-        if self.state.demo:
-            extra.append("DEMO data (simulator)")
-        if self.state.replay:
-            extra.append(self.replay_text or "REPLAY of a recording")
-        if self.plan is not None:
-            extra.append(("!" if self.plan.left_out else "") + self.plan.describe())
-        if self.pending:
-            extra.append(self.pending)
-        if self.warning:
-            extra.append(self.warning)
-        if self.via is not None:  # a fleet follower: another host's hub holds the upstream
-            extra.append(f"via {self.via}")
-        elif getattr(self.session, "hub_pid", None) is not None:
-            extra.append("via hub")  # one upstream shared with the account's other panes
-        if self.budget_text:  # parts that do not fit are dropped from the end, whole
-            extra.append(self.budget_text)
-        if self.state.news_filter:
-            extra.append(f"news: {self.focused_code or 'all'}")
-        self.query_one(StatusBar).show(self.statuses, extra, self.palette, self.now())
-
-    def action_notice_history(self) -> None:
-        self.push_screen(NoticeHistoryScreen(list(self.notice_log)))
 
     def action_toggle_chart(self) -> None:
         self.chart_forced = not self.chart_forced
