@@ -124,6 +124,34 @@ async def test_refusals_other_uid_and_other_version(
         assert not hub.panes
 
 
+def test_a_refusal_written_before_the_hello_is_read_still_reaches_the_pane(tmp_path: Path) -> None:
+    """A hub refusing a connection at once (another user) writes why and closes without
+    reading the hello: the pane still reads the reason, not "Broken pipe"."""
+    from tui.hub.place import HubPlace
+    from tui.hub.wire import Refused
+
+    runtime = short_runtime_dir()
+    place = HubPlace("refuse", runtime)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(place.socket))
+    listener.listen(1)
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        conn.sendall(encode_frame(Refused("this hub serves its own user only")))
+        conn.close()  # unread: the pane's hello is still arriving
+
+    thread = threading.Thread(target=refuse)
+    thread.start()
+    big = hello([f"NASDAQ:S{i}" for i in range(50_000)])  # far past what a socket buffers
+    try:
+        with pytest.raises(HubError, match="its own user only"):
+            check_hello(place, big)
+    finally:
+        thread.join(5)
+        listener.close()
+
+
 async def test_malformed_frames_drop_that_pane_only(isolated_paths: Path, tmp_path: Path) -> None:
     async with run_simulator(fast_settings()) as sim, running_hub(sim, tmp_path) as hub:
         good = await attach(hub, ["BINANCE:BTCUSDT"])

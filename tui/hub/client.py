@@ -120,7 +120,10 @@ def request(place: HubPlace, frame: Frame, timeout: float = 5.0) -> Frame:
         sock.settimeout(timeout)
         try:
             sock.connect(str(place.socket))
-            sock.sendall(encode_frame(frame))
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                # A hub that refuses at once (another user) writes why and closes, maybe
+                # before it read all of this: what it wrote is still there to read.
+                sock.sendall(encode_frame(frame))
             head = _recv_exactly(sock, 4)
             body = _recv_exactly(sock, int.from_bytes(head, "big"))
         except OSError as exc:
