@@ -25,7 +25,7 @@ bench:
 	python -m benchmarks.bench
 
 screenshots:
-	python -m tui.ui.screenshots
+	python -m tests.screenshots
 
 bench-hub:
 	python -m benchmarks.hub_bench

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import msgspec
 
+from tests.screenshots import DEMO_PORTFOLIO
 from tui.alerts.model import AlertDelivery, AlertRule
 from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, preset_plan
@@ -22,7 +23,6 @@ from tui.sim.news import NewsGenerator
 from tui.sim.server import Simulator
 from tui.sim.universe import UNIVERSE
 from tui.ui.app import MarketpaneApp
-from tui.ui.screenshots import DEMO_PORTFOLIO
 
 FROZEN_NOW = 1_795_000_000.0
 """The pinned clock of snapshot tests (a weekday afternoon in New York)."""

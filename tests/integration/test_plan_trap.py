@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.integration.test_ui_flows import CALM, grid_text, open_add_symbol, until
+from tests.screenshots import PLAN_TRAP
 from tests.simhelp import fast_settings
 from tests.uihelp import sim_app
 from tui.config import Config, preset_plan
@@ -22,7 +23,6 @@ from tui.sim.server import Simulator, run_simulator
 from tui.sim.settings import DEMO_KEY, DEMO_SMALL_KEY, DEMO_STOCKNEWS_TOKEN
 from tui.ui.grid import QuoteGrid
 from tui.ui.screens import AddSymbolScreen
-from tui.ui.screenshots import PLAN_TRAP
 
 TWELVE = PLAN_TRAP  # the default watchlist plus two: built on a large plan
 """A watchlist built on a large plan: 12 quotes plus a chart need 3 units; pro allows 2."""

@@ -1,6 +1,6 @@
 """Regenerate ``screenshots/*.svg`` from the app running on the simulator (fixed seed).
 
-Run ``python -m tui.ui.screenshots`` from the repository root. Each shot starts a fresh
+Run ``python -m tests.screenshots`` from the repository root. Each shot starts a fresh
 simulator with seed 7 (sessions always open, so every asset class trades), runs the real app
 and engine headless at the given size, waits for data, and saves an SVG.
 """
