@@ -243,8 +243,8 @@ async def real_rates(
     app = _real_app(sim, codes, probe)
     results: list[Figures] = []
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: app.engine is not None and len(app.store.quotes) == len(codes))
-        live = app.engine.feeds[0].status
+        await _until(lambda: _engine(app) is not None and len(app.store.quotes) == len(codes))
+        live = _engine(app).feeds[0].status
         for rate in rates:
             sim.control(firehose=rate)
             await pilot.pause(1.0)
@@ -379,8 +379,8 @@ async def series_scenario(
     probe = Probe()
     app = _real_app(sim, codes[:1], probe, series=series)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: app.engine is not None and len(app.store.series) == len(codes))
-        live = app.engine.feeds[0].status
+        await _until(lambda: _engine(app) is not None and len(app.store.series) == len(codes))
+        live = _engine(app).feeds[0].status
         await pilot.pause(1.0)
         messages, cpu, probe.frames = live.messages, time.process_time(), 0
         await asyncio.sleep(seconds)
@@ -416,13 +416,13 @@ async def history_scenario(sim: SimProcess) -> dict[str, float]:
     app = _real_app(sim, [code], probe, series=series)
     arrived: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: app.engine is not None)
+        await _until(lambda: _engine(app) is not None)
 
         def timed(feed: str, frame: str | bytes, now: float) -> None:
             if len(frame) > 1_000_000:
                 arrived.append(time.time())
 
-        app.engine.frame_observers.append(timed)
+        _engine(app).frame_observers.append(timed)
         await _until(
             lambda: (
                 code in app.store.series
@@ -442,7 +442,7 @@ async def news_scenario(sim: SimProcess) -> dict[str, float]:
     probe = Probe()
     app = _real_app(sim, ["FX:EURUSD"], probe, news=True)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: app.engine is not None and len(app.store.news) >= 10)
+        await _until(lambda: _engine(app) is not None and len(app.store.news) >= 10)
         start_count = len(app.store.news)
         probe.news_drawn = 0
         cpu, started = time.process_time(), time.time()
@@ -460,7 +460,7 @@ async def news_scenario(sim: SimProcess) -> dict[str, float]:
 
 def _messages(app: Any) -> int:
     """Messages the app's engine has read on every feed so far."""
-    return sum(s.messages for s in app.engine.statuses()) if app.engine else 0
+    return sum(s.messages for s in _engine(app).statuses()) if _engine(app) else 0
 
 
 async def idle_scenario(sim: SimProcess, codes: list[str], seconds: float) -> dict[str, float]:
@@ -473,7 +473,7 @@ async def idle_scenario(sim: SimProcess, codes: list[str], seconds: float) -> di
     probe = Probe()
     app = _real_app(sim, codes, probe)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: app.engine is not None and len(app.store.quotes) == len(codes))
+        await _until(lambda: _engine(app) is not None and len(app.store.quotes) == len(codes))
         sim.control(firehose=len(codes), market="pause")
         await pilot.pause(2.0)
         received = _messages(app)
@@ -499,7 +499,7 @@ async def memory_scenario(sim: SimProcess) -> dict[str, float]:
     async with app.run_test(size=SIZE) as pilot:
         await _until(
             lambda: (
-                app.engine is not None
+                _engine(app) is not None
                 and len(app.store.series) == 20
                 and all(len(s.bars) >= 30_000 for s in app.store.series.values())
             ),
@@ -703,3 +703,8 @@ def bench_command(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(bench_command(sys.argv[1:]))
+
+
+def _engine(app: Any) -> Any:
+    """The in-process session's engine under the app (None until it has one)."""
+    return getattr(app.session, "engine", None)

@@ -158,9 +158,10 @@ async def read_app(url: str, seconds: float, symbols: int) -> dict[str, Any]:
     )
     counter = Counter()
     async with app.run_test(size=(160, 48)):
-        while app.engine is None or not app.engine.feeds[0].status.messages:
+        engine = getattr(app.session, "engine", None)  # the in-process session's
+        while engine is None or not engine.feeds[0].status.messages:
             await asyncio.sleep(0.01)
-        status = app.engine.feeds[0].status
+        status = engine.feeds[0].status
         counter.first = time.monotonic()
         await asyncio.sleep(WARMUP_SECONDS)  # the publisher learns the rate in its first second
         cpu0, frames0, steady = cpu_seconds(), frames, time.monotonic()

@@ -10,7 +10,7 @@ from tests.screenshots import DEMO_PORTFOLIO
 from tui.alerts.model import AlertDelivery, AlertRule
 from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, preset_plan
-from tui.engine.engine import EngineSettings
+from tui.engine.engine import Engine, EngineSettings
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.store import MarketStore
 from tui.engine.stories import news_from_newsfeed, news_from_stocknews
@@ -136,3 +136,9 @@ def pinned_app(
         theme=theme,
         layout=layout,
     )
+
+
+def engine_of(app: MarketpaneApp) -> Engine | None:
+    """The in-process session's engine under ``app`` (None when the session lives elsewhere)."""
+    engine = getattr(app.session, "engine", None)
+    return engine if isinstance(engine, Engine) else None

@@ -21,6 +21,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 
 from tests.hostile import HOSTILE, MARKUP_CLICK, WIDE, run_hostile
+from tests.uihelp import engine_of
 from tui.cli.launch import build_app, demo_keys, demo_runtime_config
 from tui.config import Config, load_config
 from tui.engine.engine import EngineSettings
@@ -262,8 +263,9 @@ async def test_hostile_server_cannot_drive_the_app(size: tuple[int, int]) -> Non
     async with run_hostile(heartbeat_offset_ms=5000.0) as server:
         app = hostile_app(server)
         async with app.run_test(size=size) as pilot:
-            assert app.engine is not None
-            live = app.engine.feeds[0].status
+            engine = engine_of(app)
+            assert engine is not None
+            live = engine.feeds[0].status
             await _until(pilot, lambda: len(app._notifications) >= 2)
             await _until(pilot, lambda: bool(app.store.news) and bool(app.store.quotes))
             await _until(pilot, lambda: live.latency_ms is not None)

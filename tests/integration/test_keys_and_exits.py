@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.enginehelp import make_engine, quotes, wait_for
 from tests.simhelp import fast_settings
-from tests.uihelp import sim_app
+from tests.uihelp import engine_of, sim_app
 from tui.cli.launch import run_until_closed
 from tui.engine.engine import Engine
 from tui.engine.keys import KEYS_PER_DAY
@@ -149,7 +149,7 @@ def test_a_crash_closes_every_socket_with_1000_and_exits_non_zero() -> None:
         app = sim_app(sim)
 
         def crash_when_live() -> None:
-            engine = app.engine
+            engine = engine_of(app)
             if engine is not None and all(feed.ws is not None for feed in engine.feeds):
                 raise RuntimeError("boom")
 

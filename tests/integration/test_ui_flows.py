@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from tests.simhelp import fast_settings
-from tests.uihelp import pinned_app, sim_app
+from tests.uihelp import engine_of, pinned_app, sim_app
 from tui.config import load_config
 from tui.sim.server import run_simulator
 from tui.ui.app import MarketpaneApp
@@ -70,7 +70,7 @@ async def test_add_and_remove_symbol_persist(tmp_path: Path) -> None:
             await until(pilot, lambda: "NYSE:IBM" in app.query_one(QuoteGrid).codes)
             saved, _ = load_config(config_path)
             assert saved.watchlist().symbols[-1].code == "NYSE:IBM"
-            engine = app.engine
+            engine = engine_of(app)
             assert engine is not None
             await until(pilot, lambda: any(s.code == "NYSE:IBM" for s in engine.desired))
             grid = app.query_one(QuoteGrid)

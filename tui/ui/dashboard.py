@@ -8,7 +8,6 @@ from collections import deque
 
 from tui.alerts.model import AlertView
 from tui.engine.capacity import PlanUse
-from tui.engine.engine import Engine
 from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.stories import NewsItem
 from tui.portfolio.model import PortfolioFile
@@ -58,11 +57,6 @@ class DashboardApp(KeyedApp):
         """Compact layout: the news list in place of the grid (``n``)."""
         self._last_tick = 0.0
         session.on_batch = self._post_batch
-
-    @property
-    def engine(self) -> Engine | None:
-        """The in-process session's engine (None when the session lives elsewhere)."""
-        return getattr(self.session, "engine", None)
 
     @property
     def focused_code(self) -> str | None:
