@@ -24,6 +24,7 @@ from tui.alerts.model import AlertDelivery, AlertRule, AlertView, Firing
 from tui.config import Config
 from tui.engine.status import FeedState, FeedStatus, Notice
 from tui.engine.store import MarketStore
+from tui.protocol.live import Subscription
 
 if TYPE_CHECKING:
     import httpx
@@ -54,6 +55,7 @@ class AlertMonitor:
         unserved: Callable[[], dict[str, str]],
         on_symbols: Callable[[], None],
         on_views: Callable[[], None] = lambda: None,
+        persist: Callable[[list[AlertRule]], str | None] | None = None,
         clock: Callable[[], float] = time.time,
         environ: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -79,7 +81,7 @@ class AlertMonitor:
             environ=environ,
             transport=transport,
         )
-        self.persist: Callable[[list[AlertRule]], str | None] | None = None
+        self.persist = persist
         """Writes the rules to the config file (set by whoever owns it: a pane's session, or
         the hub); returns an error text or None."""
         self.fired: deque[Firing] = deque(maxlen=200)
@@ -153,6 +155,11 @@ class AlertMonitor:
         firing = self.book.test_firing(rule_id)
         self._deliver(firing)
         return firing
+
+    def quotes_beyond(self, asked: list[Subscription]) -> list[Subscription]:
+        """Quote subscriptions for the symbols the rules watch that ``asked`` has no quote of."""
+        quoted = {s.code for s in asked if s.is_quote}
+        return [Subscription(code=c, type="quote") for c in self.symbols() if c not in quoted]
 
     def symbols(self) -> list[str]:
         """Symbols the live rules need quotes for."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from tui.alerts.model import AlertRule
 from tui.config import Config
 from tui.engine.alerting import AlertMonitor
 from tui.engine.budget import SubscriptionBudget
@@ -60,6 +61,7 @@ class Engine:
         record_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         upstream: bool = True,
+        persist_alerts: Callable[[list[AlertRule]], str | None] | None = None,
     ) -> None:
         self.config = config
         self._keys = keys
@@ -129,6 +131,7 @@ class Engine:
             unserved=lambda: self.capacity.marks,
             on_symbols=self._refit,
             on_views=self.status_changed,
+            persist=persist_alerts,
             clock=clock,
         )
         """The alerts: evaluated here on store changes, so they fire wherever this engine
@@ -215,14 +218,7 @@ class Engine:
 
     def alert_subscriptions(self) -> list[Subscription]:
         """Quotes for alert symbols no view asked for (they count against the plan)."""
-        if not hasattr(self, "alerts"):
-            return []
-        asked = {s.code for s in self.requested if s.is_quote}
-        return [
-            Subscription(code=code, type="quote")
-            for code in self.alerts.symbols()
-            if code not in asked
-        ]
+        return self.alerts.quotes_beyond(self.requested) if hasattr(self, "alerts") else []
 
     def reject_subscription(self, code: str | None, *, what: str, series_only: bool) -> None:
         """The server refused ``code``: forget it without a resend, and never send it again."""

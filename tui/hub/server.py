@@ -104,8 +104,8 @@ class Hub:
             on_batch=self._on_engine_batch,
             record_path=options.record_path,
             upstream=options.config.hub.broker is None,
+            persist_alerts=self._save_alerts,
         )
-        self.engine.alerts.persist = self._save_alerts
         self.engine.capacity.in_order = True  # the union is in its fair order (union_of)
         self.fleet: FleetNode | None = None
         """With ``[hub] broker``: this hub's part in the fleet (the lease decides whether the

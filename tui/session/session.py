@@ -115,6 +115,7 @@ class Session(Forwarding):
                 state_dir=options.state_dir,
                 on_batch=self._forward,
                 record_path=options.record_path,
+                persist_alerts=self._save_alerts,
             )
         self._alerts_version = -1
         self.portfolio_path = portfolio_path(options.config_path) if options.config_path else None
@@ -142,8 +143,6 @@ class Session(Forwarding):
                 self.portfolio = load_portfolio(self.portfolio_path)
             except PortfolioError as exc:
                 self._notices.append(Notice("error", f"Positions not loaded: {exc}", time.time()))
-        if self.engine is not None and not self.shared:
-            self.engine.alerts.persist = self._save_alerts
         self._refocus()
         self._update_desired()
 
