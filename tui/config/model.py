@@ -170,6 +170,9 @@ class Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Frames a second when the feeds carry under 500 messages a second."""
     idle_hz: Hz = 1.0
     """Frames a second when the feeds carry under 100 messages a second."""
+    row_hz: Hz = 4.0
+    """Redraws a second of one grid row at most: a price that changes faster is drawn at
+    this rate, always with its newest value (what a person can read, and fewer bytes)."""
     news_filter: bool = False
 
     def __post_init__(self) -> None:

@@ -77,11 +77,13 @@ class MarketpaneApp(DashboardApp):
         grid = self.query_one(QuoteGrid)
         grid.stale_after = self.display_config.stale_after_seconds
         grid.column_keys = self.display_config.columns
+        grid.row_seconds = 1.0 / self.display_config.row_hz
         self._apply_layout(self.size.width, self.size.height)
         self.session_worker = self.run_worker(
             self.session.run(), name="engine", group="engine", exit_on_error=False
         )
         self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
+        self.set_interval(grid.row_seconds / 2, self._draw_waiting_rows)
         if self.options.handle_signals:
             loop = asyncio.get_running_loop()
             for signum in EXIT_SIGNALS:
@@ -216,7 +218,8 @@ class MarketpaneApp(DashboardApp):
         grid.feed_live = self._live_ok()
         with self.batch_update():
             if batch.quotes:
-                grid.refresh_rows({q.code for q in batch.quotes}, self.store, now)
+                grid.refresh_rows({q.code for q in batch.quotes}, self.store, now, paced=True)
+            grid.draw_due(self.store, now)  # rows whose turn came, at their newest value
             grid.tick_flashes(self.store, now)  # end flashes in the same frame
             if any(delta.code == self.focused_code for delta in batch.series):
                 self._update_chart()

@@ -114,6 +114,14 @@ class DashboardApp(KeyedApp):
             q.code in figures or q.code.startswith("FX:") for q in batch.quotes
         )
 
+    def _draw_waiting_rows(self) -> None:
+        """Rows that changed faster than ``display.row_hz`` are drawn on their turn even when
+        no batch comes then (a quiet market sends one a second)."""
+        grid = self.query_one(QuoteGrid)
+        if grid.waiting and not self.paused:
+            with self.batch_update():
+                grid.draw_due(self.store, self.now())
+
     def _live_ok(self) -> bool:
         live = [s for s in self.statuses if s.name == "live"]
         return not live or live[0].state is FeedState.LIVE

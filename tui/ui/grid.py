@@ -6,6 +6,8 @@ important drop first as the pane narrows. Only cells whose text changed are upda
 
 from __future__ import annotations
 
+import time
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -91,6 +93,14 @@ class QuoteGrid(ScrollView, can_focus=True):
         """The config's ``display.columns`` (None: every column)."""
         self.columns_shown: list[Column] = []
         self.cells: dict[str, list[tuple[str, Style]]] = {}
+        self.row_seconds = 0.25
+        """The least time between two draws of one row (``1 / display.row_hz``)."""
+        self.drawn_at: dict[str, float] = {}
+        """When each row's cells last changed on screen (monotonic)."""
+        self.waiting: set[str] = set()
+        """Rows with a change not drawn yet: their turn has not come (:meth:`draw_due`)."""
+        self.rows_drawn = 0
+        """Rows repainted because their cells changed (the tests and the benchmark read it)."""
         self.strips: dict[str, Strip] = {}
         self.cursor_row = 0
         self._precision: dict[str, int] = {}
@@ -262,13 +272,22 @@ class QuoteGrid(ScrollView, can_focus=True):
 
     # ---- content --------------------------------------------------------------------------
 
-    def refresh_rows(self, codes: set[str] | list[str], store: MarketStore, now: float) -> None:
-        """Recompute the cells of ``codes``; repaint only rows whose cells changed."""
+    def refresh_rows(
+        self, codes: set[str] | list[str], store: MarketStore, now: float, *, paced: bool = False
+    ) -> None:
+        """Recompute the cells of ``codes``; repaint only rows whose cells changed. ``paced``
+        (a batch's quotes): a row drawn less than ``1 / row_hz`` ago waits for its turn
+        (:meth:`draw_due`), when it is drawn with the newest value."""
         positions = {code: i for i, code in enumerate(self.codes)}
+        clock = time.monotonic()
         for code in codes:
             index = positions.get(code)
             if index is None:
                 continue
+            if paced and clock - self.drawn_at.get(code, -1.0) < self.row_seconds:
+                self.waiting.add(code)
+                continue
+            self.waiting.discard(code)
             mark = self.marks.get(code)
             if mark is not None:
                 cells = self._marked_cells(code, mark)
@@ -279,6 +298,8 @@ class QuoteGrid(ScrollView, can_focus=True):
             if old != cells:
                 self.cells[code] = cells
                 self.strips.pop(code, None)
+                self.drawn_at[code] = clock
+                self.rows_drawn += 1
                 # the whole line: Textual writes a changed span from its line's start anyway,
                 # so one span a row is the fewest bytes (measured in tmux)
                 self._refresh_row(index)
@@ -428,6 +449,15 @@ class QuoteGrid(ScrollView, can_focus=True):
             return [symbol]
         room = sum(c.width + 1 for c in rest) - 1
         return [symbol, (fit_cells(mark, room), self.palette.down)]
+
+    def draw_due(self, store: MarketStore, now: float) -> None:
+        """Draw the rows whose changes waited for their turn and whose turn has come."""
+        if not self.waiting:
+            return
+        clock = time.monotonic()
+        due = [c for c in self.waiting if clock - self.drawn_at.get(c, -1.0) >= self.row_seconds]
+        if due:
+            self.refresh_rows(due, store, now)
 
     def tick_flashes(self, store: MarketStore, now: float) -> None:
         """Redraw only rows whose price flash has ended (a row still flashing is kept)."""
