@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from textual.css.query import NoMatches
+
 from tui.alerts.model import AlertView
 from tui.engine.capacity import PlanUse
 from tui.engine.status import FeedState, FeedStatus, Notice
@@ -117,7 +119,10 @@ class DashboardApp(KeyedApp):
     def _draw_waiting_rows(self) -> None:
         """Rows that changed faster than ``display.row_hz`` are drawn on their turn even when
         no batch comes then (a quiet market sends one a second)."""
-        grid = self.query_one(QuoteGrid)
+        try:
+            grid = self.query_one(QuoteGrid)
+        except NoMatches:  # the app is closing: the dashboard's screen is gone
+            return
         if grid.waiting and not self.paused:
             with self.batch_update():
                 grid.draw_due(self.store, self.now())
