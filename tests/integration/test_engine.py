@@ -19,7 +19,7 @@ from tui.engine.engine import Engine
 from tui.engine.replay import read_recording, replay_into
 from tui.engine.status import Batch, FeedState
 from tui.protocol.live import Subscription
-from tui.sim.server import run_simulator
+from tui.sim.server import Simulator, run_simulator
 from tui.sim.settings import DEMO_SMALL_KEY, Faults
 
 
@@ -440,11 +440,8 @@ async def test_a_replay_never_says_a_subscription_change_is_pending(tmp_path: Pa
     assert batches and all(b.pending is None for b in batches), [b.pending for b in batches]
 
 
-async def test_a_replay_pauses_and_skips_ahead(tmp_path: Path) -> None:
-    """p pauses a replay's clock (no frame while paused); > skips it ahead (the frames between
-    are applied at once)."""
-    from tui.engine.replay import ReplayClock
-
+async def _one_frame_a_second(tmp_path: Path) -> tuple[Simulator, list[tuple[float, str, str]]]:
+    """A recording of NASDAQ:AAPL from the simulator, re-timed to one frame a second."""
     recording = tmp_path / "rec.jsonl"
     async with run_simulator(fast_settings()) as sim:
         engine = make_engine(sim, stocknews=False, record_path=recording)
@@ -457,6 +454,15 @@ async def test_a_replay_pauses_and_skips_ahead(tmp_path: Path) -> None:
     start = recorded[0][0]
     rows = [(start + i, feed, frame) for i, (_t, feed, frame) in enumerate(recorded)]  # 1/s
     assert len(rows) > 10
+    return sim, rows
+
+
+async def test_a_replay_pauses_and_skips_ahead(tmp_path: Path) -> None:
+    """p pauses a replay's clock (no frame while paused); > skips it ahead (the frames between
+    are applied at once)."""
+    from tui.engine.replay import ReplayClock
+
+    sim, rows = await _one_frame_a_second(tmp_path)
     fresh = make_engine(sim, live=False, newsfeed=False, stocknews=False)
     clock = ReplayClock()
     replay = asyncio.create_task(replay_into(fresh, rows, 1.0, clock))
@@ -484,18 +490,8 @@ async def test_a_replay_seeks_back_to_what_the_recording_held_then(tmp_path: Pat
     from tui.session.session import Session, SessionOptions
     from tui.session.values import SeekReplay, SessionBatch
 
-    recording = tmp_path / "rec.jsonl"
-    async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(sim, stocknews=False, record_path=recording)
-        engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _start(engine)
-        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
-        await asyncio.sleep(0.5)
-        await _finish(engine, task)
-    recorded = read_recording(recording)
-    start = recorded[0][0]
-    rows = [(start + i, feed, frame) for i, (_t, feed, frame) in enumerate(recorded)]  # 1/s
-    assert len(rows) > 10
+    _sim, rows = await _one_frame_a_second(tmp_path)
+    start = rows[0][0]
     session = Session(
         SessionOptions(config=Config(), keys=Keys(), replay=(rows, 4.0), persist=False)
     )
