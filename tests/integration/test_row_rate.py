@@ -65,3 +65,20 @@ async def test_a_paced_row_still_flashes_and_an_unchanged_row_writes_nothing() -
         grid.refresh_rows(list(grid.codes), store, now, paced=True)  # nothing changed
         grid.draw_due(store, now)
         assert grid.rows_drawn == drawn
+
+
+async def test_a_row_removed_while_waiting_leaves_nothing_waiting() -> None:
+    app = pinned_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.2)
+        grid = app.query_one(QuoteGrid)
+        store = app.store
+        now = app.now()
+        base = store.quotes[CODE].values["last_price"]
+        for step in (1, 2):  # the second change comes too soon: it waits
+            store.apply_quote(Quote(code=CODE, last_price=base + step), None, now)
+            grid.refresh_rows({CODE}, store, now, paced=True)
+        assert CODE in grid.waiting
+        grid.set_symbols([c for c in grid.codes if c != CODE], store)
+        await pilot.pause(grid.row_seconds + 0.1)  # its turn comes while it is gone
+        assert not grid.waiting and CODE not in grid.drawn_at

@@ -62,6 +62,8 @@ class SixteenColours(LineFilter):
         self.table = _READABLE_ON_BLACK if dark else _READABLE_ON_WHITE
         self.cursor = RichColor.parse(cursor).triplet
         self.flashes = {RichColor.parse(f).triplet for f in flashes}
+        self._strong: dict[tuple[int, int, int], bool] = {}
+        """Grounds seen so far, and whether each is a highlight (3:1 against the theme's)."""
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
         return [
@@ -78,13 +80,15 @@ class SixteenColours(LineFilter):
             extra = Style(bold=True, underline=True)
         elif ground is not None and ground in self.flashes:
             extra = Style(bold=True)
-        elif (
-            ground is not None
-            and not style.reverse
-            and _contrast(ground, self.ground.get_truecolor()) >= 3
-        ):
+        elif ground is not None and not style.reverse and self._is_strong(ground):
             extra = Style(reverse=True)  # a highlight (a list's cursor) on a strong ground
         return Style(color=fg, bgcolor=self.ground) + style.without_color + extra
+
+    def _is_strong(self, ground: tuple[int, int, int]) -> bool:
+        strong = self._strong.get(ground)
+        if strong is None:
+            strong = self._strong[ground] = _contrast(ground, self.ground.get_truecolor()) >= 3
+        return strong
 
 
 class NoColour(LineFilter):

@@ -282,7 +282,9 @@ class QuoteGrid(ScrollView, can_focus=True):
         clock = time.monotonic()
         for code in codes:
             index = positions.get(code)
-            if index is None:
+            if index is None:  # no longer shown: nothing of it waits
+                self.waiting.discard(code)
+                self.drawn_at.pop(code, None)
                 continue
             if paced and clock - self.drawn_at.get(code, -1.0) < self.row_seconds:
                 self.waiting.add(code)
