@@ -64,7 +64,7 @@ async def test_sparse_quotes_never_blank_known_fields() -> None:
         task = await _start(engine)
         await wait_for(lambda: "BINANCE:BTCUSDT" in engine.store.quotes)
         row = engine.store.quotes["BINANCE:BTCUSDT"]
-        await wait_for(lambda: len(row.spark) >= 1 and row.changed_at.get("prev_close_price"))
+        await wait_for(lambda: len(row.spark) >= 1 and row.values.get("prev_close_price"))
         assert row.get("prev_close_price") is not None and row.get("market_cap") is None
         assert row.get("currency_code") == "USDT"
         await _finish(engine, task)

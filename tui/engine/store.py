@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import msgspec
+
 from tui.engine.columns import BarColumns
 from tui.engine.stories import SAME_STORY_SECONDS, NewsItem, merge_news, story_handles
 from tui.protocol.live import Bar, Quote, SeriesUpdate
@@ -26,6 +28,9 @@ MAX_NEWS = 1_000
 """News items kept."""
 QUOTE_FIELDS = tuple(f for f in Quote.__struct_fields__ if f != "code")
 """Quote fields merged by name."""
+_present = msgspec.to_builtins
+"""A quote's present fields as a dict (the struct omits its defaults: absent ones are left
+out)."""
 
 
 @dataclass
@@ -35,6 +40,9 @@ class QuoteRow:
     code: str
     values: dict[str, Any] = field(default_factory=dict)
     changed_at: dict[str, float] = field(default_factory=dict)
+    """When the last price last changed (the grid's flash), when the change was last derived
+    and when a field was cleared: other fields are not compared one by one (that would double
+    the cost of a merge for a time nothing shows)."""
     direction: int = 0
     """+1 when the last price last rose, -1 when it fell."""
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
@@ -199,33 +207,46 @@ class MarketStore:
         self._mark_urgent()
 
     def apply_quote(self, quote: Quote, server_ms: float | None, now: float) -> None:
-        """Merge a (possibly sparse) quote: absent fields never blank out known ones."""
+        """Merge a (possibly sparse) quote: absent fields never blank out known ones.
+
+        The present fields are taken in one C-level step (``to_builtins`` leaves out the
+        absent ones) and merged with one ``update``: only the price, which drives the
+        direction, the Trend and the flash, is compared with what was known."""
         row = self.quotes.get(quote.code)
         if row is None:
             row = self.quotes[quote.code] = QuoteRow(quote.code)
             self._mark_urgent()  # a symbol just added: show it without waiting
         values, changed_at = row.values, row.changed_at
-        for name in QUOTE_FIELDS:
-            value = getattr(quote, name)
-            if value is not None and values.get(name) != value:
-                if name == "last_price":
-                    old = values.get("last_price")
-                    if old is not None:
-                        row.direction = 1 if value > old else -1
-                    add_trend_point(row, value, now)
-                values[name] = value
-                changed_at[name] = now
-        if quote.last_price is not None and quote.change is None and quote.change_percent is None:
-            _derive_change(values, changed_at, now)
+        present: dict[str, Any] = _present(quote)
+        code = present.pop("code")
+        price = present.get("last_price")
+        if price is not None:
+            old = values.get("last_price")
+            if old != price:
+                if old is not None:
+                    row.direction = 1 if price > old else -1
+                if row.spark and row.spark_minute == now // SPARK_SECONDS:
+                    row.spark[-1] = price  # the common case of add_trend_point, inlined
+                else:
+                    add_trend_point(row, price, now)
+                changed_at["last_price"] = now
+            if "change" not in present and "change_percent" not in present:
+                values.update(present)
+                _derive_change(values, changed_at, now)
+            else:
+                values.update(present)
+        else:
+            values.update(present)
         row.updated_at = now
         row.server_ms = server_ms
-        if not self.changed_quotes and self.on_wake is not None:
+        changed = self.changed_quotes
+        if not changed and self.on_wake is not None:
             self.on_wake()
-        self.changed_quotes.add(quote.code)
-        if quote.code in self.alert_watch:
-            self.alert_changed.add(quote.code)
+        changed.add(code)
+        if code in self.alert_watch:
+            self.alert_changed.add(code)
         if self.tap is not None:
-            self.tap.quotes.add(quote.code)
+            self.tap.quotes.add(code)
 
     def merge_row(
         self,

@@ -48,6 +48,8 @@ def decode_failure(exc: Exception, frame: str | bytes) -> DecodeFailure:
 
 def is_pong(frame: str | bytes) -> bool:
     """True for the keep-alive text ``pong`` (surrounding white space tolerated)."""
+    if len(frame) > 16:  # every data frame: no copy made to find out
+        return False
     if isinstance(frame, bytes):
         return frame.strip() == b"pong"
     return frame.strip() == "pong"

@@ -195,8 +195,12 @@ def _details_text(value: object) -> str | None:
 
 
 def dispatch_live(frame: str | bytes) -> LiveEvent:
-    """Turn one raw ``/live`` frame into a typed event; never raises."""
-    if is_pong(frame):
+    """Turn one raw ``/live`` frame into a typed event; never raises.
+
+    A quote frame of printable ASCII (nearly every frame of a busy feed) takes a path with
+    no further calls: the checks of :func:`is_pong`, :func:`frame_is_plain` and
+    :func:`_classify` are written out here for it."""
+    if len(frame) <= 16 and is_pong(frame):
         return Pong()
     if isinstance(frame, str):
         try:
@@ -218,6 +222,14 @@ def dispatch_live(frame: str | bytes) -> LiveEvent:
         return event
     except (msgspec.DecodeError, UnicodeError) as exc:
         return decode_failure(exc, frame)
+    if (
+        env.data is not None
+        and env.series is None
+        and payload.isascii()
+        and payload.find(b"\\") < 0
+        and payload.find(b"\x7f") < 0
+    ):
+        return QuoteUpdate(env.last_update, env.total_items, env.data)
     return _classify(clean_model(env, frame), frame)
 
 
