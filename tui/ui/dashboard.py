@@ -7,6 +7,7 @@ import time
 from collections import deque
 
 from textual.css.query import NoMatches
+from textual.screen import Screen
 
 from tui.alerts.model import AlertView
 from tui.engine.capacity import PlanUse
@@ -19,6 +20,7 @@ from tui.ui.alerts import osc_notification
 from tui.ui.grid import QuoteGrid
 from tui.ui.keys import KeyedApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions
+from tui.ui.painter import PaneScreen
 from tui.ui.panels import PAUSED, ChartView, NewsList, NewsTicker, StatusBar
 from tui.ui.screens import NoticeHistoryScreen
 
@@ -59,6 +61,10 @@ class DashboardApp(KeyedApp):
         """Compact layout: the news list in place of the grid (``n``)."""
         self._last_tick = 0.0
         session.on_batch = self._post_batch
+
+    def get_default_screen(self) -> Screen[None]:
+        """The dashboard's screen writes only what changed (see :mod:`tui.ui.painter`)."""
+        return PaneScreen(id="_default")
 
     @property
     def focused_code(self) -> str | None:

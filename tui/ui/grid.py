@@ -47,6 +47,10 @@ STATUS_SHORT = {"PRE": "PRE", "REG": "REG", "POST": "POST", "CLOSED": "CLSD"}
 """Session status labels."""
 
 
+Cells = list[tuple[str, Style]]
+"""A row's cells: each one's text (padded to its column) and style."""
+
+
 class QuoteGrid(ScrollView, can_focus=True):
     """The watchlist as a table of live quotes, drawn line by line.
 
@@ -92,7 +96,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.column_keys: list[str] | None = None
         """The config's ``display.columns`` (None: every column)."""
         self.columns_shown: list[Column] = []
-        self.cells: dict[str, list[tuple[str, Style]]] = {}
+        self.cells: dict[str, Cells] = {}
         self.row_seconds = 0.25
         """The least time between two draws of one row (``1 / display.row_hz``)."""
         self.drawn_at: dict[str, float] = {}
@@ -270,6 +274,29 @@ class QuoteGrid(ScrollView, can_focus=True):
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
+    def _refresh_cells(self, index: int, old: Cells | None, new: Cells) -> None:
+        """Repaint only the runs of cells that differ between ``old`` and ``new`` (the whole
+        row when the columns differ): the dashboard's painter then writes just those."""
+        y = index + 1 - self.scroll_offset.y
+        if not 1 <= y < self.size.height:
+            return
+        if old is None or len(old) != len(new):
+            self.refresh(Region(0, y, self.size.width, 1))
+            return
+        x = 0
+        start: int | None = None
+        for before, after in zip(old, new, strict=True):
+            width = cell_len(after[0]) + 1
+            if before != after:
+                if start is None:
+                    start = x
+            elif start is not None:
+                self.refresh(Region(start, y, x - start, 1))
+                start = None
+            x += width
+        if start is not None:
+            self.refresh(Region(start, y, min(x, self.size.width) - start, 1))
+
     # ---- content --------------------------------------------------------------------------
 
     def refresh_rows(
@@ -302,9 +329,7 @@ class QuoteGrid(ScrollView, can_focus=True):
                 self.strips.pop(code, None)
                 self.drawn_at[code] = clock
                 self.rows_drawn += 1
-                # the whole line: Textual writes a changed span from its line's start anyway,
-                # so one span a row is the fewest bytes (measured in tmux)
-                self._refresh_row(index)
+                self._refresh_cells(index, old, cells)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -358,8 +383,10 @@ class QuoteGrid(ScrollView, can_focus=True):
         if used < width:
             pad = base + Style(bgcolor=cursor.bgcolor) if cursor is not None else base
             segments.append(Segment(" " * (width - used), pad))
-            return Strip(segments, width).simplify()  # one escape sequence per style run
-        return Strip(segments, used).crop(0, width).simplify()
+            return Strip(segments, width)
+        # a segment a cell, not simplified: a repainted cell is written from its own first
+        # column, and the painter writes no style code where a cell's style is its neighbour's
+        return Strip(segments, used).crop(0, width)
 
     def row_text(self, code: str) -> str:
         """The plain text of a row (for tests)."""
