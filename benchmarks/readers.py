@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -247,6 +248,7 @@ async def read_hub(url: str, seconds: float, symbols: int) -> dict[str, Any]:
         await session.close()
         task.cancel()
         await asyncio.to_thread(stop_hub, place)
+        shutil.rmtree(home, ignore_errors=True)
     return report
 
 

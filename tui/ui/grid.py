@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.engine.store import MarketStore, QuoteRow, trend_points
+from tui.engine.store import SPARK_SECONDS, MarketStore, QuoteRow, trend_points
 from tui.portfolio.pnl import Figures
 from tui.ui.columns import (
     NUMERIC_COLUMNS,
@@ -108,6 +108,8 @@ class QuoteGrid(ScrollView, can_focus=True):
         self.strips: dict[str, Strip] = {}
         self.cursor_row = 0
         self._precision: dict[str, int] = {}
+        self._keys: dict[str, tuple[object, ...] | None] = {}
+        """What each row's cells were last computed from (:meth:`_row_key`)."""
         self.follow: str | None = None
         """A symbol the cursor moves to when it next appears (the row ``u`` brings back)."""
         self.compact = False
@@ -285,17 +287,20 @@ class QuoteGrid(ScrollView, can_focus=True):
             return
         x = 0
         start: int | None = None
+        regions: list[Region] = []
         for before, after in zip(old, new, strict=True):
             width = cell_len(after[0]) + 1
             if before != after:
                 if start is None:
                     start = x
             elif start is not None:
-                self.refresh(Region(start, y, x - start, 1))
+                regions.append(Region(start, y, x - start, 1))
                 start = None
             x += width
         if start is not None:
-            self.refresh(Region(start, y, min(x, self.size.width) - start, 1))
+            regions.append(Region(start, y, min(x, self.size.width) - start, 1))
+        if regions:
+            self.refresh(*regions)  # one call a row: each costs Textual a walk to the screen
 
     # ---- content --------------------------------------------------------------------------
 
@@ -307,6 +312,8 @@ class QuoteGrid(ScrollView, can_focus=True):
         (:meth:`draw_due`), when it is drawn with the newest value."""
         positions = {code: i for i, code in enumerate(self.codes)}
         clock = time.monotonic()
+        epoch = (id(self.palette), self.private, self.feed_live, self.stale_after,
+                 id(self.figures), int(now // SPARK_SECONDS))  # fmt: skip
         for code in codes:
             index = positions.get(code)
             if index is None:  # no longer shown: nothing of it waits
@@ -319,10 +326,16 @@ class QuoteGrid(ScrollView, can_focus=True):
             self.waiting.discard(code)
             mark = self.marks.get(code)
             if mark is not None:
+                self._keys.pop(code, None)
                 cells = self._marked_cells(code, mark)
             else:
                 row = store.quotes.get(code)
-                cells = [self._cell(column, code, row, now) for column in self.columns_shown]
+                key = self._row_key(code, row, now, epoch)
+                if key is not None and key == self._keys.get(code) and code in self.cells:
+                    continue  # nothing a cell shows has changed (most rows, once a second)
+                self._keys[code] = key
+                decimals = self.precision(code, row) if row is not None else 0
+                cells = [self._cell(c, code, row, now, decimals) for c in self.columns_shown]
             old = self.cells.get(code)
             if old != cells:
                 self.cells[code] = cells
@@ -392,10 +405,29 @@ class QuoteGrid(ScrollView, can_focus=True):
         """The plain text of a row (for tests)."""
         return " ".join(text for text, _ in self.cells.get(code, []))
 
+    def _row_key(
+        self, code: str, row: QuoteRow | None, now: float, epoch: tuple[object, ...]
+    ) -> tuple[object, ...] | None:
+        """Everything a row's cells are drawn from, as of ``now``: equal keys, equal cells.
+        The clock enters only through what it changes (staleness, the age's words, the
+        flash, the Trend's minute in ``epoch``)."""
+        if row is None:
+            return None
+        closed = row.get("status") == "CLOSED"
+        stale = not self.feed_live or (not closed and now - row.updated_at > self.stale_after)
+        if closed:
+            age = closed_time_text(row.get("lp_time"), now)
+        else:
+            age = quote_age_text(now - row.updated_at) if row.updated_at else "—"
+        flash = now < row.changed_at.get("last_price", 0.0) + FLASH_SECONDS
+        return (dict(row.values), tuple(row.spark), row.direction, row.updated_at, stale, age,
+                flash, epoch, id(self.figures.get(code)))  # fmt: skip
+
     def _cell(
-        self, column: Column, code: str, row: QuoteRow | None, now: float
+        self, column: Column, code: str, row: QuoteRow | None, now: float, decimals: int = 0
     ) -> tuple[str, Style]:
-        """One cell's text (padded to the column width) and style."""
+        """One cell's text (padded to the column width) and style; ``decimals``: the row's
+        price precision (:meth:`precision`, found once a row)."""
         width = column.width
         palette = self.palette
         if row is None:
@@ -413,7 +445,7 @@ class QuoteGrid(ScrollView, can_focus=True):
         if key == "symbol":
             text = _short_code(code, width)
         elif key == "last":
-            text = price_text(row.get("last_price"), self.precision(code, row))
+            text = price_text(row.get("last_price"), decimals)
             flash_end = row.changed_at.get("last_price", 0.0) + FLASH_SECONDS
             if now < flash_end and not stale and row.direction:
                 style = palette.up_flash if row.direction > 0 else palette.down_flash
@@ -423,16 +455,16 @@ class QuoteGrid(ScrollView, can_focus=True):
             text = f"{arrow(pct)}{signed(pct, '%')}" if pct is not None else "—"
             style = palette.direction(pct)
         elif key == "chg":  # at the price's own precision, beside it
-            text = signed(change, decimals=self.precision(code, row))
+            text = signed(change, decimals=decimals)
             style = palette.direction(change)
         elif key == "spark":  # the window's own direction: a line that rises is never red
             points = trend_points(row, now)
             text = sparkline(points, width)
             style = palette.direction(points[-1] - points[0] if points else None)
         elif key == "bid":
-            text = price_text(row.get("bid"), self.precision(code, row))
+            text = price_text(row.get("bid"), decimals)
         elif key == "ask":
-            text = price_text(row.get("ask"), self.precision(code, row))
+            text = price_text(row.get("ask"), decimals)
         elif key == "volume":
             text = compact_number(row.get("volume"))
         elif key in POSITION_KEYS:
