@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -72,8 +73,10 @@ def ws_frame(payload: bytes) -> bytes:
     return head + payload
 
 
+@functools.cache
 def build_frames(symbols: int, sparse: bool) -> list[bytes]:
-    """The ring of frames: one message per symbol per price variant, symbols interleaved."""
+    """The ring of frames: one message per symbol per price variant, symbols interleaved;
+    built once per shape (33 ms for 50 symbols: a first price must not wait for it)."""
     make = sparse_quote if sparse else full_quote
     frames = []
     for step in range(VARIANTS):

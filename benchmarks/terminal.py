@@ -91,7 +91,9 @@ class Home:
 
         self.path = Path(tempfile.mkdtemp(prefix="mpt"))
         config = Config()
-        config.endpoints = Endpoints(live_url=live_url, rest_url="http://127.0.0.1:9/")
+        config.endpoints = Endpoints(
+            live_url=live_url, newsfeed_url="ws://127.0.0.1:9/", rest_url="http://127.0.0.1:9/"
+        )
         config.plan.subscriptions = max(100, symbols)
         config.watchlists[0].symbols = [WatchSymbol(code) for code in codes(symbols)]
         if row_hz is not None:
@@ -166,6 +168,7 @@ def first_price(
     """Seconds from launching the console script to its first price on the screen; with
     ``hub`` the pane starts the account's hub (none runs before)."""
     with Tmux() as tmux, Home(gen.url(max(symbols, 100), 20, symbols, False), symbols) as home:
+        tmux.new("terminal", size, "sleep 60")  # the user's terminal is running already
         start = time.monotonic()
         tmux.new("pane", size, home.shell("--hub" if hub else "--no-hub"))
         seen = None

@@ -149,7 +149,7 @@ def test_record_with_a_hub_goes_through_the_hub(
 
     hellos: list[Hello] = []
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setattr(client, "ensure_hub", lambda place, serve: False)
+    monkeypatch.setattr(client, "ensure_hub", lambda place, serve, **_: False)
     monkeypatch.setattr(client, "check_hello", lambda place, hello: hellos.append(hello))
     monkeypatch.chdir(tmp_path)
     options = parse_run_options(["--demo", "--hub", "--record", "rec.jsonl"])

@@ -39,6 +39,12 @@ def build_app(session_options: SessionOptions, **view: Any) -> MarketpaneApp:
     return MarketpaneApp(session, ViewOptions(display=session_options.config.display, **view))
 
 
+def _import_view() -> None:
+    """Import the view (Textual and the widgets, a tenth of a second or more) while a hub this
+    pane started comes up on the other core."""
+    import tui.ui.app  # noqa: F401
+
+
 def hub_session(options: RunOptions) -> RemoteSession:
     """Attach to this account's hub, starting it if none answers; :class:`HubError` says why
     that failed (the caller falls back to in-process, or refuses in ``require`` mode)."""
@@ -54,7 +60,7 @@ def hub_session(options: RunOptions) -> RemoteSession:
         serve += ["--demo", "--seed", str(options.seed)]
     if options.plan:
         serve += ["--plan", options.plan]
-    ensure_hub(place, serve)
+    ensure_hub(place, serve, while_starting=_import_view)
     record = str(options.record.resolve()) if options.record is not None else None
     hello = Hello(PROTOCOL, __version__, account, options.symbols, record=record)
     check_hello(place, hello)

@@ -93,14 +93,17 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(EXIT_USAGE)
 
 
-def _load(config_flag: str | None) -> tuple[Config, Path, bool]:
-    """Load the config (and check its colours and theme) or exit 2 with its error line."""
-    from tui.ui.themes import check_display_colours  # the view parses colours
-
+def _load(config_flag: str | None, *, colours: bool = True) -> tuple[Config, Path, bool]:
+    """Load the config (and check its colours and theme) or exit 2 with its error line.
+    ``colours=False`` (the hub, which draws nothing): the colours are left to the panes, and
+    Textual, which parses them, is never imported."""
     path = paths.config_path(config_flag)
     try:
         config, existed = load_config(path)
-        check_display_colours(config, path)
+        if colours:
+            from tui.ui.themes import check_display_colours  # the view parses colours
+
+            check_display_colours(config, path)
     except ConfigError as exc:
         _fail(str(exc))
     return config, path, existed
@@ -340,7 +343,7 @@ def _hub_command(argv: Sequence[str]) -> int:
     parser.add_argument("--record", metavar="FILE", help="record every inbound frame (serve)")
     _add_endpoint_flags(parser)
     args = parser.parse_args(list(argv))
-    config, path, _ = _load(args.config)
+    config, path, _ = _load(args.config, colours=False)
     _apply_endpoint_flags(args, config)
     record = _check_output_path("--record", args.record) if args.record else None
     if args.plan:

@@ -72,20 +72,32 @@ def hub_place(account: str) -> HubPlace:
         raise HubError(f"cannot start a hub: {unwritable(exc, paths.state_dir())}") from None
 
 
-def ensure_hub(place: HubPlace, serve_args: Sequence[str], timeout: float = START_SECONDS) -> bool:
+def ensure_hub(
+    place: HubPlace,
+    serve_args: Sequence[str],
+    timeout: float = START_SECONDS,
+    while_starting: Callable[[], object] | None = None,
+) -> bool:
     """Start a hub for ``place`` unless one answers; True if this call started it. A file lock
     makes two panes starting at once start one hub, and the hub's own lock (``owner``) keeps
     it one whoever else starts one; a socket no one answers (a crashed hub) is replaced by the
-    new hub. Unwritable state is a :class:`HubError` that says which folder."""
+    new hub. Unwritable state is a :class:`HubError` that says which folder.
+    ``while_starting`` is called once the hub's process is started, before waiting for it
+    (the pane's own start-up work overlaps the hub's)."""
     if hub_alive(place.socket):
         return False
     try:
-        return _start_hub(place, serve_args, timeout)
+        return _start_hub(place, serve_args, timeout, while_starting)
     except OSError as exc:
         raise HubError(f"cannot start a hub: {unwritable(exc, place.directory)}") from None
 
 
-def _start_hub(place: HubPlace, serve_args: Sequence[str], timeout: float) -> bool:
+def _start_hub(
+    place: HubPlace,
+    serve_args: Sequence[str],
+    timeout: float,
+    while_starting: Callable[[], object] | None,
+) -> bool:
     place.lock.touch(mode=0o600, exist_ok=True)
     with place.lock.open("r+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -104,13 +116,15 @@ def _start_hub(place: HubPlace, serve_args: Sequence[str], timeout: float) -> bo
         # Reap it when it ends (no zombie per hub restart); the pane never waits for it.
         threading.Thread(target=child.wait, name="hub-reaper", daemon=True).start()
         deadline = time.monotonic() + timeout
+        if while_starting is not None:
+            while_starting()
         while time.monotonic() < deadline:
             if hub_alive(place.socket):
                 return True
             code = child.poll()
             if code not in (None, 0, TAKEN_EXIT):
                 raise HubError(f"the hub exited with status {code}; its log: {place.log}")
-            time.sleep(0.05)
+            time.sleep(0.01)  # a connect attempt on a Unix socket costs microseconds
     raise HubError(f"the hub did not start within {timeout:.0f} s; its log: {place.log}")
 
 

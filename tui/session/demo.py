@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -11,8 +11,10 @@ from tui import paths
 from tui.config import Config, Display
 from tui.engine.context import EngineSettings
 from tui.secrets import Keys, Secret
-from tui.sim.server import SimulatorThread, SimUrls
 from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN, PlanSpec, SimSettings
+
+if TYPE_CHECKING:  # the simulator's server is imported only when a demo starts one
+    from tui.sim.server import SimulatorThread, SimUrls
 
 DEMO_PLAN = "demo"
 """The simulator's name for the plan the demo key is on (the user's configured plan)."""
@@ -69,5 +71,7 @@ def start_demo(
     caller stops the simulator."""
     if not demo:
         return None, config, keys
+    from tui.sim.server import SimulatorThread
+
     simulator = SimulatorThread(demo_sim_settings(config, seed=seed, speed=speed))
     return simulator, demo_runtime_config(config, simulator.start()), demo_keys()

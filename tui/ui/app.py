@@ -70,6 +70,14 @@ class MarketpaneApp(DashboardApp):
         yield NewsTicker(id="ticker")
         yield StatusBar(id="status")
 
+    def on_load(self) -> None:
+        """The session starts before the screen is built: its connections are made while
+        Textual composes and draws the first frame (its batches wait in the app's queue
+        until the dashboard is mounted)."""
+        self.session_worker = self.run_worker(
+            self.session.run(), name="engine", group="engine", exit_on_error=False
+        )
+
     def on_mount(self) -> None:
         self._load_themes()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
@@ -79,9 +87,6 @@ class MarketpaneApp(DashboardApp):
         grid.column_keys = self.display_config.columns
         grid.row_seconds = 1.0 / self.display_config.row_hz
         self._apply_layout(self.size.width, self.size.height)
-        self.session_worker = self.run_worker(
-            self.session.run(), name="engine", group="engine", exit_on_error=False
-        )
         self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
         self.set_interval(grid.row_seconds / 2, self._draw_waiting_rows)
         if self.options.handle_signals:

@@ -320,7 +320,11 @@ class QuoteGrid(ScrollView, can_focus=True):
                 self.waiting.discard(code)
                 self.drawn_at.pop(code, None)
                 continue
-            if paced and clock - self.drawn_at.get(code, -1.0) < self.row_seconds:
+            if (  # a row's first price is drawn at once: only a change to one shown waits
+                paced
+                and self._keys.get(code) is not None
+                and clock - self.drawn_at.get(code, -1.0) < self.row_seconds
+            ):
                 self.waiting.add(code)
                 continue
             self.waiting.discard(code)
