@@ -701,10 +701,10 @@ def bench_command(argv: Sequence[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(bench_command(sys.argv[1:]))
-
-
 def _engine(app: Any) -> Any:
     """The in-process session's engine under the app (None until it has one)."""
     return getattr(app.session, "engine", None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(bench_command(sys.argv[1:]))

@@ -160,6 +160,20 @@ def run(args: argparse.Namespace) -> tuple[list[Target], dict[str, Any]]:
     seconds = 2.0 if args.quick else 3.0
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_before": load_text()}
     print(f"machine: {report['load_before']}", flush=True)
+    # The micro figures first, on the quietest machine (the drawn panes leave load behind).
+    micro_decode = decode_merge_us()
+    micro_frame = asyncio.run(frame_ms())
+    from benchmarks.bench import first_frame_seconds, memory_in_fresh_process
+
+    first = statistics.median(first_frame_seconds() for _ in range(3))
+    print(f"  decode + merge {micro_decode[0]:.2f} µs, frame {micro_frame:.1f} ms, first frame "
+          f"{first:.2f} s", flush=True)  # fmt: skip
+    rss = None
+    if not args.quick:
+        try:
+            rss = memory_in_fresh_process()["peak_rss_mb"]
+        except subprocess.CalledProcessError as exc:
+            print(f"memory scenario failed: {exc}", flush=True)
     gen = LoadGen()
     try:
         results = sustained_all(gen, KINDS, runs, seconds, args.sparse)
@@ -168,17 +182,6 @@ def run(args: argparse.Namespace) -> tuple[list[Target], dict[str, Any]]:
             user = terminal.terminal_figures(gen, args.quick)
     finally:
         gen.stop()
-    micro_decode = decode_merge_us()
-    micro_frame = asyncio.run(frame_ms())
-    from benchmarks.bench import first_frame_seconds, memory_in_fresh_process
-
-    first = statistics.median(first_frame_seconds() for _ in range(3))
-    rss = None
-    if not args.quick:
-        try:
-            rss = memory_in_fresh_process()["peak_rss_mb"]
-        except subprocess.CalledProcessError as exc:
-            print(f"memory scenario failed: {exc}", flush=True)
     report["load_after"] = load_text()
     bare = results["websockets"].median or 1.0
     app, hub = results["app"], results["hub"]
