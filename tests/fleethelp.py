@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TypeVar
 import tomli_w
 
 from benchmarks.natsserver import stop_process
-from tests.hubhelp import PaneView
+from tests.hubhelp import PaneView, short_runtime_dir
 from tui import __version__
 from tui.config import Config, HubSettings, Plan
 from tui.hub.client import HubError, RemoteSession, hub_alive, hub_status
@@ -68,7 +67,7 @@ class HostHub:
         self.name, self.config, self.token = name, config, token
         self.home = root / name
         self.home.mkdir(parents=True)
-        self.runtime = Path(tempfile.mkdtemp(prefix=f"mp{name[:2]}", dir="/tmp"))
+        self.runtime = short_runtime_dir(f"mp{name[:2]}")
         self.config_path = self.home / "config.toml"
         self.write_config()
         self.place = HubPlace(account_of(config), self.runtime / "marketpane")

@@ -4,9 +4,11 @@ and private runtime folders short enough for a Unix socket path."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -117,9 +119,12 @@ async def attach(hub: Hub, symbols: list[str] | None = None, acks: bool = True) 
     return view
 
 
-def short_runtime_dir() -> Path:
-    """A private runtime directory with a short path (a Unix socket path has ~100 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))
+def short_runtime_dir(prefix: str = "mp") -> Path:
+    """A private runtime directory with a short path (a Unix socket path has ~100 bytes),
+    removed when this test process ends (it is outside pytest's own temporary folders)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _env(runtime: Path, home: Path) -> dict[str, str]:

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.natsserver import NatsServer, nats_server_binary
+from tests.hubhelp import short_runtime_dir
 from tests.integration.test_tmux import SCRIPT, _capture, _wait_for
 
 BINARY = nats_server_binary()
@@ -37,7 +37,7 @@ def _host(root: Path, name: str, broker: str) -> dict[str, str]:
         "MARKETPANE_CONFIG": str(config),
         "MARKETPANE_STATE_DIR": str(home / "state"),
         "MARKETPANE_SECRETS": str(home / "secrets.toml"),
-        "XDG_RUNTIME_DIR": tempfile.mkdtemp(prefix=f"mp{name[:2]}", dir="/tmp"),
+        "XDG_RUNTIME_DIR": str(short_runtime_dir(f"mp{name[:2]}")),
     }
 
 

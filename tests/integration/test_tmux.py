@@ -6,12 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.hubhelp import short_runtime_dir
 
 pytestmark = [
     pytest.mark.tmux,
@@ -64,7 +65,7 @@ def test_console_script_in_tmux(
             "MARKETPANE_CONFIG": isolated_paths / "config.toml",
             "MARKETPANE_STATE_DIR": isolated_paths / "state",
             "MARKETPANE_SECRETS": isolated_paths / "secrets.toml",
-            "XDG_RUNTIME_DIR": Path(tempfile.mkdtemp(prefix="mp", dir="/tmp")),  # its own hub
+            "XDG_RUNTIME_DIR": short_runtime_dir(),  # its own hub
         }.items()
     )
     # -u COLUMNS -u LINES: the test runner's environment may carry a fixed size, and Textual
@@ -109,7 +110,7 @@ def test_two_panes_share_one_hub_in_tmux(isolated_paths: Path, tmp_path: Path) -
     closed (SIGHUP, as a dropped SSH session), the other still live."""
     if not SCRIPT.exists():
         pytest.skip("console script not installed (pip install -e .)")
-    runtime = Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))  # a short socket path
+    runtime = short_runtime_dir()  # a short socket path
     session = f"mp-{uuid.uuid4().hex[:8]}"
     variables = {
         "MARKETPANE_CONFIG": isolated_paths / "config.toml",
@@ -192,7 +193,7 @@ def test_alert_reaches_tmux_display_message_and_runs_nothing(
     from tui.alerts.model import AlertDelivery, AlertRule
     from tui.config import Config, save_config
 
-    runtime = Path(tempfile.mkdtemp(prefix="mp", dir="/tmp"))
+    runtime = short_runtime_dir()
     pwned = runtime / "p"  # a short path: the status line shows it whole
     config = Config()
     config.alerts = [
