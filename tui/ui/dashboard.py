@@ -165,7 +165,10 @@ class DashboardApp(KeyedApp):
         """The once-a-second status tick, when no batch has carried it lately (a silent feed,
         a replay, a paused screen)."""
         if time.monotonic() - self._last_tick >= STATUS_TICK_SECONDS * 1.5:
-            self._tick_status()
+            try:
+                self._tick_status()
+            except NoMatches:  # the app is closing: the dashboard's widgets are gone
+                return
 
     def _tick_status(self) -> None:
         """Ages, staleness and the status bar."""
