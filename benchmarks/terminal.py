@@ -21,21 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
+from benchmarks.ladder import Generator
 from benchmarks.readers import proc_cpu_seconds
 
 SCRIPT = Path(sys.executable).with_name("marketpane")
 WARMUP_SECONDS = 4.0
 """Start-up and the first full frames, left out of every figure."""
-
-
-class Generator(Protocol):
-    """The load generator as these scenarios use it (:class:`benchmarks.perf.LoadGen`)."""
-
-    def url(self, rate: float, seconds: float, symbols: int, sparse: bool) -> str: ...
-
-    def result(self) -> dict[str, Any]: ...
 
 
 def codes(symbols: int) -> list[str]:

@@ -225,18 +225,11 @@ class MarketStore:
             if old != price:
                 if old is not None:
                     row.direction = 1 if price > old else -1
-                if row.spark and row.spark_minute == now // SPARK_SECONDS:
-                    row.spark[-1] = price  # the common case of add_trend_point, inlined
-                else:
-                    add_trend_point(row, price, now)
+                add_trend_point(row, price, now)
                 changed_at["last_price"] = now
-            if "change" not in present and "change_percent" not in present:
-                values.update(present)
-                _derive_change(values, changed_at, now)
-            else:
-                values.update(present)
-        else:
-            values.update(present)
+        values.update(present)
+        if price is not None and "change" not in present and "change_percent" not in present:
+            _derive_change(values, changed_at, now)
         row.updated_at = now
         row.server_ms = server_ms
         changed = self.changed_quotes

@@ -21,7 +21,7 @@ from tui.protocol.common import (
     excerpt,
     is_pong,
 )
-from tui.protocol.text import clean_model
+from tui.protocol.text import clean_model, frame_is_plain
 
 BarType = Literal["tick", "second", "minute", "hour", "day", "week"]
 """Every ``bar_type`` the guide lists (section 2, Series Data Parameters)."""
@@ -197,10 +197,9 @@ def _details_text(value: object) -> str | None:
 def dispatch_live(frame: str | bytes) -> LiveEvent:
     """Turn one raw ``/live`` frame into a typed event; never raises.
 
-    A quote frame of printable ASCII (nearly every frame of a busy feed) takes a path with
-    no further calls: the checks of :func:`is_pong`, :func:`frame_is_plain` and
-    :func:`_classify` are written out here for it."""
-    if len(frame) <= 16 and is_pong(frame):
+    A plain quote frame (nearly every frame of a busy feed) is made a :class:`QuoteUpdate`
+    at once, without the walk of :func:`clean_model` or the questions of :func:`_classify`."""
+    if is_pong(frame):
         return Pong()
     if isinstance(frame, str):
         try:
@@ -222,13 +221,7 @@ def dispatch_live(frame: str | bytes) -> LiveEvent:
         return event
     except (msgspec.DecodeError, UnicodeError) as exc:
         return decode_failure(exc, frame)
-    if (
-        env.data is not None
-        and env.series is None
-        and payload.isascii()
-        and payload.find(b"\\") < 0
-        and payload.find(b"\x7f") < 0
-    ):
+    if env.data is not None and env.series is None and frame_is_plain(payload):
         return QuoteUpdate(env.last_update, env.total_items, env.data)
     return _classify(clean_model(env, frame), frame)
 
