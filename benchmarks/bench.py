@@ -196,22 +196,30 @@ def _real_app(
     series: list[Subscription] | None = None,
     news: bool = False,
 ) -> Any:
-    from tui.cli.launch import build_app
-    from tui.session.session import SessionOptions
+    from tui.session.session import Session, SessionOptions
+    from tui.ui.app import MarketpaneApp, ViewOptions
+
+    class SeriesSession(Session):
+        """Subscribes ``series`` beside the watchlist's quotes (they replace its chart's)."""
+
+        def desired_subscriptions(self) -> list[Subscription]:
+            extra = list(series or [])
+            replaced = {s.code for s in extra if s.type in (None, "series", "both")}
+            own = [
+                s for s in super().desired_subscriptions() if s.is_quote or s.code not in replaced
+            ]
+            return own + [s for s in extra if s not in own]
 
     config = bench_config(sim)
     keys = Keys(insightsentry_api_key=Secret(BENCH_KEY))
-    return build_app(
-        SessionOptions(
-            config=config,
-            keys=keys,
-            symbols=list(codes),
-            persist=False,
-            engine_settings=EngineSettings(newsfeed=news, stocknews=False),
-            extra_subscriptions=list(series or []),
-        ),
-        probe=probe,
+    options = SessionOptions(
+        config=config,
+        keys=keys,
+        symbols=list(codes),
+        persist=False,
+        engine_settings=EngineSettings(newsfeed=news, stocknews=False),
     )
+    return MarketpaneApp(SeriesSession(options), ViewOptions(display=config.display, probe=probe))
 
 
 async def _until_stable(count: Any, quiet: float, timeout: float) -> None:

@@ -133,8 +133,7 @@ def attach(host: Host, symbols: int, tasks: set[asyncio.Task[None]]) -> Pane:
     hello = Hello(PROTOCOL, __version__, host.place.account, codes(symbols))
     session = RemoteSession(host.place, hello)
     pane = Pane(session)
-    session.on_batch = pane.on_batch
-    tasks.add(asyncio.create_task(session.run()))
+    tasks.add(asyncio.create_task(session.run(pane.on_batch)))
     return pane
 
 

@@ -42,7 +42,6 @@ class HeadlessPane:
         self.mirror = StoreMirror()
         self.batches = 0
         self.latencies: list[float] = []
-        session.on_batch = self.on_batch
 
     def on_batch(self, batch: SessionBatch) -> None:
         now_ms = time.time() * 1000
@@ -96,7 +95,7 @@ async def in_process(sim: SimProcess, rate: float, seconds: float) -> dict[str, 
         )
     )
     pane = HeadlessPane(session)
-    task = asyncio.create_task(session.run())
+    task = asyncio.create_task(session.run(pane.on_batch))
     while len(pane.mirror.quotes) < len(QUOTE_CODES):
         await asyncio.sleep(0.05)
     figures = await _measure(sim, [pane], rate, seconds, None)
@@ -142,7 +141,7 @@ async def through_hub(
                         place, Hello(PROTOCOL, __version__, account, QUOTE_CODES)
                     )
                     panes.append(HeadlessPane(remote))
-                    tasks.append(asyncio.create_task(remote.run()))
+                    tasks.append(asyncio.create_task(remote.run(panes[-1].on_batch)))
                 while any(len(p.mirror.quotes) < len(QUOTE_CODES) for p in panes):
                     await asyncio.sleep(0.05)
                 out[count] = await _measure(sim, panes, rate, seconds, hub.pid)

@@ -213,8 +213,7 @@ async def read_hub(url: str, seconds: float, symbols: int) -> dict[str, Any]:
         batches += 1
         asyncio.get_running_loop().call_soon(session.batch_done)
 
-    session.on_batch = on_batch
-    task = asyncio.create_task(session.run())
+    task = asyncio.create_task(session.run(on_batch))
     counter = Counter()
     try:
         while not hub_status(place).received:

@@ -10,8 +10,11 @@ from typing import Any
 
 from tui.config import Config, Endpoints
 from tui.engine.engine import Engine, EngineSettings
+from tui.engine.status import FeedStatus
+from tui.engine.store import MarketStore
 from tui.protocol.live import Subscription
 from tui.secrets import Keys, Secret
+from tui.session.session import Session, SessionOptions
 from tui.sim.server import Simulator
 from tui.sim.settings import DEMO_KEY, DEMO_STOCKNEWS_TOKEN
 
@@ -87,3 +90,22 @@ def rapidapi_engine(sim: Simulator, state_dir: Path, **settings: Any) -> Engine:
         state_dir=state_dir,
         **settings,
     )
+
+
+class StaticSession(Session):
+    """A session that shows a fixed store and statuses and never connects (snapshots)."""
+
+    def __init__(
+        self, options: SessionOptions, store: MarketStore, statuses: list[FeedStatus]
+    ) -> None:
+        self.store, self.statuses = store, statuses
+        super().__init__(options)
+
+    def _own_engine(self) -> Engine | None:
+        return None
+
+    def shown_store(self) -> MarketStore:
+        return self.store
+
+    def shown_statuses(self) -> list[FeedStatus]:
+        return self.statuses

@@ -149,7 +149,7 @@ class HostHub:
         hello = Hello(PROTOCOL, __version__, self.place.account, symbols)
         session = RemoteSession(self.place, hello)
         view = kind(session)
-        tasks.add(asyncio.create_task(session.run()))
+        tasks.add(asyncio.create_task(session.run(view.on_batch)))
         return view
 
 

@@ -46,7 +46,6 @@ class PaneView:
         self.statuses: list[FeedStatus] = []
         self.portfolio: PortfolioFile | None = None
         self.alerts: list[AlertView] | None = None
-        session.on_batch = self.on_batch
 
     def on_batch(self, batch: SessionBatch) -> None:
         self.batches += 1
@@ -115,7 +114,7 @@ async def running_hub(
 async def attach(hub: Hub, symbols: list[str] | None = None, acks: bool = True) -> PaneView:
     session = RemoteSession(hub.options.place, hello(symbols))
     view = PaneView(session, acks=acks)
-    TASKS.add(asyncio.create_task(session.run()))
+    TASKS.add(asyncio.create_task(session.run(view.on_batch)))
     return view
 
 

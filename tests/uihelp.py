@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
+from tests.enginehelp import StaticSession
 from tests.screenshots import DEMO_PORTFOLIO
 from tui.alerts.model import AlertDelivery, AlertRule
 from tui.cli.launch import build_app, demo_keys, demo_runtime_config
@@ -22,7 +24,7 @@ from tui.sim.market import Market
 from tui.sim.news import NewsGenerator
 from tui.sim.server import Simulator
 from tui.sim.universe import UNIVERSE
-from tui.ui.app import MarketpaneApp
+from tui.ui.app import MarketpaneApp, ViewOptions
 
 FROZEN_NOW = 1_795_000_000.0
 """The pinned clock of snapshot tests (a weekday afternoon in New York)."""
@@ -112,6 +114,17 @@ def sample_portfolio() -> PortfolioFile:
     return msgspec.structs.replace(DEMO_PORTFOLIO)
 
 
+def static_app(
+    options: SessionOptions,
+    store: MarketStore,
+    statuses: list[FeedStatus] | None = None,
+    **view: Any,
+) -> MarketpaneApp:
+    """The app over a :class:`StaticSession`; ``view`` sets :class:`ViewOptions` fields."""
+    session = StaticSession(options, store, statuses or [])
+    return MarketpaneApp(session, ViewOptions(display=options.config.display, **view))
+
+
 def pinned_app(
     theme: str | None = None,
     layout: str | None = None,
@@ -122,16 +135,12 @@ def pinned_app(
 ) -> MarketpaneApp:
     """The app over a pinned store (or ``store``) and clock (``later`` seconds on), with no
     network (for snapshots)."""
-    return build_app(
+    return static_app(
         SessionOptions(
-            config=Config(),
-            keys=demo_keys(),
-            demo=True,
-            static_store=store if store is not None else pinned_store(),
-            static_statuses=pinned_statuses(),
-            persist=False,
-            portfolio=portfolio,
+            config=Config(), keys=demo_keys(), demo=True, persist=False, portfolio=portfolio
         ),
+        store if store is not None else pinned_store(),
+        pinned_statuses(),
         frozen_time=FROZEN_NOW + later,
         theme=theme,
         layout=layout,

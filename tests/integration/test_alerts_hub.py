@@ -141,8 +141,8 @@ async def test_a_pane_adds_an_alert_through_the_hub_and_every_pane_sees_it(
                 views.append([f"{v.rule.id}:{v.status}" for v in alerts])
             original(batch)  # type: ignore[arg-type]
 
-        second.session.on_batch = watch
         await wait_for(lambda: first.batches and second.batches)
+        second.session.on_batch = watch  # once it runs (run sets the view's own)
         first.session.send(AddAlert(AlertRule(id="new", when="NASDAQ:AAPL > 100000")))
         await wait_for(lambda: [r.id for r in hub.engine.alerts.rules()] == ["1"])
         await wait_for(lambda: views and views[-1] == ["1:armed"])

@@ -431,8 +431,7 @@ async def test_a_replay_never_says_a_subscription_change_is_pending(tmp_path: Pa
         batches.append(batch)
         asyncio.get_running_loop().call_soon(session.batch_done)
 
-    session.on_batch = on_batch
-    runner = asyncio.create_task(session.run())
+    runner = asyncio.create_task(session.run(on_batch))
     await wait_for(lambda: any(q.code == "NASDAQ:AAPL" for b in batches for q in b.quotes), 10)
     session.stop()
     runner.cancel()
@@ -503,8 +502,7 @@ async def test_a_replay_seeks_back_to_what_the_recording_held_then(tmp_path: Pat
         mirror.apply_batch(batch)
         asyncio.get_running_loop().call_soon(session.batch_done)
 
-    session.on_batch = on_batch
-    runner = asyncio.create_task(session.run())
+    runner = asyncio.create_task(session.run(on_batch))
     try:
         last = rows[-1][0]
         await wait_for(lambda: session.replay_clock.ended, 10)  # the whole recording played

@@ -295,8 +295,7 @@ async def test_a_pane_survives_kill_9_of_its_hub(
             statuses.append([f"{s.name}:{s.state.value}" for s in batch.statuses])
             original(batch)
 
-        session.on_batch = watch
-        task = asyncio.create_task(session.run())
+        task = asyncio.create_task(session.run(watch))
         try:
             await wait_for(lambda: "BINANCE:BTCUSDT" in view.mirror.quotes, timeout=15)
             first_pid = session.hub_pid

@@ -124,7 +124,7 @@ async def attach_to(place: HubPlace, symbols: list[str] | None) -> PaneView:
     """A test pane on a hub in another process."""
     session = RemoteSession(place, Hello(PROTOCOL, __version__, place.account, symbols))
     view = PaneView(session)
-    TASKS.add(asyncio.create_task(session.run()))
+    TASKS.add(asyncio.create_task(session.run(view.on_batch)))
     return view
 
 
@@ -141,7 +141,7 @@ async def test_a_record_pane_beside_a_hub_pane_records_through_the_hub(
             Hello(PROTOCOL, __version__, "test", ["BINANCE:ETHUSDT"], record=str(path)),
         )
         recorder = PaneView(session)
-        TASKS.add(asyncio.create_task(session.run()))
+        TASKS.add(asyncio.create_task(session.run(recorder.on_batch)))
         await wait_for(lambda: "BINANCE:ETHUSDT" in recorder.mirror.quotes)
         await asyncio.sleep(1.0)
         recorder.session.stop()

@@ -85,7 +85,7 @@ async def test_four_panes_cli_commands_and_hub_kills_never_two_upstreams(
                 restart=lambda: ensure_hub(place, serve),
             )
             panes.append(PaneView(session))
-            TASKS.add(asyncio.create_task(session.run()))
+            TASKS.add(asyncio.create_task(session.run(panes[-1].on_batch)))
         kills = 0
         try:
             started = time.monotonic()

@@ -44,7 +44,6 @@ class FakeView:
         self.state: ViewState | None = None
         self.notices: list[str] = []
         self.batches = 0
-        session.on_batch = self.on_batch
 
     def on_batch(self, batch: SessionBatch) -> None:
         encoded = msgspec.msgpack.encode(batch)  # it must cross a process boundary
@@ -86,7 +85,7 @@ async def test_session_drives_watchlists_against_the_simulator(isolated_paths: P
     async with run_simulator(fast_settings()) as sim:
         session = _session(sim, config_path)
         view = FakeView(session)
-        task = asyncio.create_task(session.run())
+        task = asyncio.create_task(session.run(view.on_batch))
         await wait_for(lambda: view.state is not None and len(view.mirror.quotes) == 9)
         assert view.state is not None and view.state.focused_code == "NASDAQ:AAPL"
         await wait_for(lambda: "NASDAQ:AAPL" in view.mirror.series)
@@ -156,7 +155,7 @@ async def test_symbols_list_is_one_code_path_and_never_saved(isolated_paths: Pat
             )
         )
         view = FakeView(session)
-        task = asyncio.create_task(session.run())
+        task = asyncio.create_task(session.run(view.on_batch))
         await wait_for(lambda: view.state is not None and view.state.codes == ["NASDAQ:AAPL"])
         session.send(AddSymbol("NASDAQ:MSFT"))
         await wait_for(lambda: "NASDAQ:MSFT" in view.mirror.quotes)

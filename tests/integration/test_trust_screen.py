@@ -15,8 +15,8 @@ from rich.segment import Segment
 from rich.style import Style
 
 from tests.integration.test_render import StatusApp
-from tests.uihelp import FROZEN_NOW, pinned_app, pinned_statuses, pinned_store
-from tui.cli.launch import build_app, demo_keys
+from tests.uihelp import FROZEN_NOW, pinned_app, pinned_statuses, pinned_store, static_app
+from tui.cli.launch import demo_keys
 from tui.config import Config, ConfigError, load_config
 from tui.engine.status import FeedState, FeedStatus
 from tui.engine.stories import NewsItem
@@ -289,14 +289,9 @@ async def test_interval_keys_do_not_stack_toasts_and_gap_fill_shows() -> None:
 
 async def test_theme_choice_is_saved(tmp_path: Path) -> None:
     config_path = tmp_path / "config.toml"
-    app = build_app(
-        SessionOptions(
-            config=Config(),
-            config_path=config_path,
-            keys=demo_keys(),
-            static_store=pinned_store(),
-            persist=True,
-        ),
+    app = static_app(
+        SessionOptions(config=Config(), config_path=config_path, keys=demo_keys(), persist=True),
+        pinned_store(),
         frozen_time=FROZEN_NOW,
     )
     async with app.run_test(size=(100, 30)) as pilot:

@@ -3,11 +3,12 @@ watchlists already name: in the add box and in ``alert add``; an ambiguous one i
 
 from __future__ import annotations
 
+from tests.enginehelp import StaticSession
 from tui.cli.alerts import with_full_code
 from tui.config import Config, Watchlist, WatchSymbol, resolve_ticker
 from tui.engine.store import MarketStore
 from tui.secrets import Keys
-from tui.session.session import Session, SessionOptions
+from tui.session.session import SessionOptions
 from tui.session.values import AddSymbol
 
 
@@ -27,10 +28,8 @@ def test_a_bare_ticker_resolves_only_when_one_exchange_has_it() -> None:
 
 
 def test_the_add_box_takes_a_bare_ticker_from_another_watchlist() -> None:
-    session = Session(
-        SessionOptions(
-            config=Config(), keys=Keys(), static_store=MarketStore(), persist=False, demo=True
-        )
+    session = StaticSession(
+        SessionOptions(config=Config(), keys=Keys(), persist=False, demo=True), MarketStore(), []
     )
     session.send(AddSymbol("solusdt"))  # on the crypto list only
     assert session.watchlist().symbols[-1].code == "BINANCE:SOLUSDT"

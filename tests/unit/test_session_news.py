@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tests.enginehelp import StaticSession
 from tui.config import Config
 from tui.engine.store import MarketStore
 from tui.secrets import Keys
-from tui.session.session import Session, SessionOptions
+from tui.session.session import SessionOptions
 
 
 def test_a_story_sent_again_unchanged_is_not_a_second_line() -> None:
@@ -15,15 +16,12 @@ def test_a_story_sent_again_unchanged_is_not_a_second_line() -> None:
     from tui.engine.stories import NewsItem
     from tui.session.values import SessionBatch
 
-    session = Session(
-        SessionOptions(
-            config=Config(), keys=Keys(), static_store=MarketStore(), persist=False, demo=True
-        )
+    session = StaticSession(
+        SessionOptions(config=Config(), keys=Keys(), persist=False, demo=True), MarketStore(), []
     )
     sent: list[SessionBatch] = []
-    session.on_batch = sent.append
     story = NewsItem("k1", "Title", "", ["XOM"], "wire", 1.0, "newsfeed")
     rated = NewsItem("k1", "Title", "", ["XOM"], "wire", 1.0, "newsfeed", score=0.5)
     for news in ([story], [story], [rated], [story]):
-        session.deliver(Batch(news=news))
+        sent.append(session.deliver(Batch(news=news)))
     assert [b.news for b in sent] == [[story], [], [rated], []]

@@ -44,8 +44,7 @@ class HeadlessSession:
                 on_values(values)
             loop.call_soon(self.session.batch_done)
 
-        self.session.on_batch = on_batch
-        await self.session.run()
+        await self.session.run(on_batch)
 
     async def close(self) -> None:
         """Close every socket with 1000 (the hub keeps its own), then the simulator."""

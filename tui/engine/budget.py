@@ -33,10 +33,11 @@ class SubscriptionBudget:
         window_seconds: float = 3 * 3600,
         clock: Callable[[], float] = time.time,
         on_problem: Callable[[str], None] | None = None,
+        on_record: Callable[[], None] | None = None,
     ) -> None:
         self.path, self.limit, self.window, self.clock = path, limit, window_seconds, clock
         self.on_problem = on_problem
-        self.on_record: Callable[[], None] | None = None
+        self.on_record = on_record
         """Called after each message is counted (a fleet leader saves the window in the
         broker, so the next leader starts from it)."""
         self.sent: deque[float] = deque()

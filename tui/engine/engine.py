@@ -62,7 +62,11 @@ class Engine:
         clock: Callable[[], float] = time.time,
         upstream: bool = True,
         persist_alerts: Callable[[list[AlertRule]], str | None] | None = None,
+        on_wanted: Callable[[], None] | None = None,
+        on_budget_record: Callable[[], None] | None = None,
     ) -> None:
+        """``on_wanted``: called when :meth:`wanted` may have changed; ``on_budget_record``:
+        after each message the budget counts (a fleet hub publishes both)."""
         self.config = config
         self._keys = keys
         self.settings = settings or EngineSettings()
@@ -74,6 +78,7 @@ class Engine:
             window_seconds=plan.window_seconds,
             clock=clock,
             on_problem=lambda text: self.notice("warning", text),
+            on_record=on_budget_record,
         )
         self.rest = RestClient(
             config.endpoints,
@@ -116,8 +121,7 @@ class Engine:
         self.remote: RemoteUpstream | None = None
         """Set while this engine is a fleet follower: the leader holds the upstream, and its
         statuses, plan use, marks and budget stand in for this engine's own."""
-        self.on_wanted: Callable[[], None] | None = None
-        """Called when :meth:`wanted` may have changed (a fleet hub publishes it)."""
+        self.on_wanted = on_wanted
         self._running = False
         for problem in (self.budget.load_error, self.keys.load_error):
             if problem:

@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 class DesiredSide(FollowerSide):
     """The wanted sets: this hub's, published, and every other hub's, kept."""
 
-    def _wanted_changed(self) -> None:
+    def wanted_changed(self) -> None:
+        """The engine's wanted set may have changed (the hub calls this): publish it."""
         self._wanted_dirty.set()
+
+    def budget_recorded(self) -> None:
+        """The engine counted a message (the hub calls this): a leader saves the window."""
+        self._budget_dirty.set()
 
     def _entry(self) -> HubEntry:
         engine = self.engine

@@ -120,7 +120,6 @@ class FleetNode(LeaderSide):
         """The leader's notices already shown here (in order, bounded)."""
         self._sent = {}
         """What the leader last published of each row (the next message carries changes)."""
-        engine.on_wanted = self._wanted_changed
         self._show_waiting("connecting to the fleet broker")
 
     # ---- what the hub calls -------------------------------------------------------------------
@@ -389,7 +388,6 @@ class FleetNode(LeaderSide):
             await self._load_budget()
             engine = self.engine
             engine.store.tap = StoreTap()
-            engine.budget.on_record = self._budget_dirty.set
             assert self._nc is not None
             self._snapshot_sub = await self._nc.subscribe(
                 self.names.snapshot, cb=self._on_snapshot_request
@@ -426,7 +424,6 @@ class FleetNode(LeaderSide):
             engine = self.engine
             await engine.stop_upstream(CLOSE_SECONDS)  # 1000, before anything else
             engine.store.tap = None
-            engine.budget.on_record = None
             if self._snapshot_sub is not None:
                 with contextlib.suppress(Exception):
                     await self._snapshot_sub.unsubscribe()

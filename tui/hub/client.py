@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from tui import paths
 from tui.engine.status import FeedState, FeedStatus, Notice
@@ -194,7 +193,7 @@ class RemoteSession:
         restart: Callable[[], object] | None = None,
     ) -> None:
         self.place, self.hello, self.restart = place, hello, restart
-        self.on_batch: Any = None
+        self.on_batch: Callable[[SessionBatch], None] | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.pane: int | None = None
         self.hub_pid: int | None = None
@@ -249,8 +248,10 @@ class RemoteSession:
 
     # ---- running ------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Attach, pass batches to the view, and reattach (starting a hub) if it is lost."""
+    async def run(self, on_batch: Callable[[SessionBatch], None]) -> None:
+        """Attach, pass batches to ``on_batch``, and reattach (starting a hub) if it is
+        lost."""
+        self.on_batch = on_batch
         while not self._stopped:
             reason = await self._attach_once()
             if self._stopped:

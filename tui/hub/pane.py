@@ -26,7 +26,6 @@ from tui.engine.store import SeriesChange
 from tui.hub.wire import BatchFrame, Frame, Hello, encode_frame
 from tui.protocol.rules import SubscriptionRuleError, validate_symbol_code
 from tui.session.session import Session
-from tui.session.values import SessionBatch
 
 log = logging.getLogger("marketpane.hub")
 
@@ -142,11 +141,7 @@ class Pane:
             return
         batch, self.pending, self.owed = self.pending, Batch(), False
         self.waiting_since = time.monotonic()
-        self.session.deliver(batch)
-
-    def send(self, batch: SessionBatch) -> None:
-        """The session's batch, onto the socket."""
-        self.write(BatchFrame(batch))
+        self.write(BatchFrame(self.session.deliver(batch)))
 
     def write(self, frame: Frame) -> None:
         """One frame onto the socket, unless the pane has left more than it may unread."""

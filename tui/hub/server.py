@@ -96,6 +96,9 @@ class Hub:
 
     def __init__(self, options: HubOptions) -> None:
         self.options = options
+        self.fleet: FleetNode | None = None
+        """With ``[hub] broker``: this hub's part in the fleet (the lease decides whether the
+        engine opens the upstream)."""
         self.engine = Engine(
             options.runtime_config or options.config,
             options.keys,
@@ -105,11 +108,10 @@ class Hub:
             record_path=options.record_path,
             upstream=options.config.hub.broker is None,
             persist_alerts=self._save_alerts,
+            on_wanted=self._wanted_changed,
+            on_budget_record=self._budget_recorded,
         )
         self.engine.capacity.in_order = True  # the union is in its fair order (union_of)
-        self.fleet: FleetNode | None = None
-        """With ``[hub] broker``: this hub's part in the fleet (the lease decides whether the
-        engine opens the upstream)."""
         if options.config.hub.broker is not None:
             self.fleet = FleetNode(
                 self.engine,
@@ -134,6 +136,14 @@ class Hub:
         for pane in list(self.panes.values()):
             pane.offer(batch)
         asyncio.get_running_loop().call_soon(self.engine.batch_done)
+
+    def _wanted_changed(self) -> None:
+        if self.fleet is not None:
+            self.fleet.wanted_changed()
+
+    def _budget_recorded(self) -> None:
+        if self.fleet is not None:
+            self.fleet.budget_recorded()
 
     def set_pane_desired(self, number: int, subs: list[Subscription]) -> str | None:
         """A pane's desired set changed: subscribe the union of every pane's."""
@@ -254,10 +264,9 @@ class Hub:
             ),
             engine=self.engine,
             desired_sink=lambda subs: self.set_pane_desired(number, subs),
+            mark_note=lambda: self.use_note(number),
         )
-        session.mark_note = lambda: self.use_note(number)
         pane = Pane(number, session, writer)
-        session.on_batch = pane.send
         self.panes[number] = pane
         self._idle_since = None
         writer.write(encode_frame(Welcome(number, __version__, os.getpid())))

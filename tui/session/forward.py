@@ -6,7 +6,7 @@ import time
 
 import msgspec
 
-from tui.engine.status import Batch
+from tui.engine.status import Batch, FeedStatus
 from tui.engine.store import MarketStore
 from tui.engine.stories import NewsItem
 from tui.session.alerting import AlertCommands
@@ -39,16 +39,27 @@ class Forwarding(AlertCommands):
             del self._news_forms[next(iter(self._news_forms))]
         return fresh
 
-    def deliver(self, batch: Batch) -> None:
-        """Turn an engine batch into a session batch for the view (the hub calls this with
-        the batches it paced for this pane)."""
-        self._forward(batch)
+    def deliver(self, batch: Batch) -> SessionBatch:
+        """An engine batch as a session batch for the view (the hub calls this with the
+        batches it paced for this pane, and sends the result)."""
+        return self._compose(batch)
 
-    def _forward(self, batch: Batch, store: MarketStore | None = None) -> None:
-        """Turn an engine batch into values and hand it to the view."""
-        if self.on_batch is None:
-            return
-        store = store or (self.engine.store if self.engine else MarketStore())
+    def shown_store(self) -> MarketStore:
+        """Where the quotes, series and news shown come from: the engine's store."""
+        return self.engine.store if self.engine else MarketStore()
+
+    def shown_statuses(self) -> list[FeedStatus]:
+        """The feeds' statuses shown (the engine's)."""
+        return self.engine.statuses() if self.engine else []
+
+    def _forward(self, batch: Batch) -> None:
+        """Turn an engine batch into values and hand it to the view (once it runs)."""
+        if self.on_batch is not None:
+            self.on_batch(self._compose(batch))
+
+    def _compose(self, batch: Batch) -> SessionBatch:
+        """What the view needs of an engine batch: values, never the store's objects."""
+        store = self.shown_store()
         quotes = [quote_state(store.quotes[c]) for c in batch.quotes if c in store.quotes]
         series: list[SeriesDelta] = []
         for code, change in batch.series.items():
@@ -71,7 +82,7 @@ class Forwarding(AlertCommands):
                 )
             )
         engine = self.engine
-        statuses = engine.statuses() if engine else (self.options.static_statuses or [])
+        statuses = self.shown_statuses()
         rewound = self.replay_clock.rewinds != self._rewinds_sent
         if rewound:  # the view starts again from an empty store, so every story is new
             self._rewinds_sent = self.replay_clock.rewinds
@@ -90,29 +101,27 @@ class Forwarding(AlertCommands):
         if engine is not None and engine.alerts.version != self._alerts_version:
             self._alerts_version = engine.alerts.version
             alerts = list(engine.alerts.views())
-        self.on_batch(
-            SessionBatch(
-                rewound=rewound,
-                replay=self.replay_clock.describe() if self.options.replay else None,
-                quotes=quotes,
-                series=series,
-                news=self._unsent(batch.news),
-                notices=notices,
-                statuses=[msgspec.structs.replace(s) for s in statuses],
-                budget=engine.budget_text() if engine else "",
-                # A replay sends nothing upstream: no subscription change is ever pending.
-                pending=engine.pending if engine and self.options.replay is None else None,
-                warning=engine.loop_warning() if engine else None,
-                state=state,
-                removed=forget,
-                plan=engine.plan_use() if engine else None,
-                marks=self._own(engine.marks()[0]) if engine else {},
-                series_marks=self._own(engine.marks()[1]) if engine else {},
-                via=engine.via if engine else None,
-                alerts=alerts,
-                portfolio=portfolio,
-                sent_at=batch.sent_at or time.time(),
-            )
+        return SessionBatch(
+            rewound=rewound,
+            replay=self.replay_clock.describe() if self.options.replay else None,
+            quotes=quotes,
+            series=series,
+            news=self._unsent(batch.news),
+            notices=notices,
+            statuses=[msgspec.structs.replace(s) for s in statuses],
+            budget=engine.budget_text() if engine else "",
+            # A replay sends nothing upstream: no subscription change is ever pending.
+            pending=engine.pending if engine and self.options.replay is None else None,
+            warning=engine.loop_warning() if engine else None,
+            state=state,
+            removed=forget,
+            plan=engine.plan_use() if engine else None,
+            marks=self._own(engine.marks()[0]) if engine else {},
+            series_marks=self._own(engine.marks()[1]) if engine else {},
+            via=engine.via if engine else None,
+            alerts=alerts,
+            portfolio=portfolio,
+            sent_at=batch.sent_at or time.time(),
         )
 
     def _own(self, marks: dict[str, str]) -> dict[str, str]:
@@ -129,4 +138,4 @@ class Forwarding(AlertCommands):
 
     def publish_static_changes(self) -> None:
         """A batch of state and notices only (no engine)."""
-        self._forward(Batch(), self.options.static_store or MarketStore())
+        self._forward(Batch())

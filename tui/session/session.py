@@ -77,22 +77,22 @@ class Session(Forwarding):
     def __init__(
         self,
         options: SessionOptions,
-        on_batch: Callable[[SessionBatch], None] | None = None,
         *,
         engine: Engine | None = None,
         desired_sink: Callable[[list[Subscription]], str | None] | None = None,
+        mark_note: Callable[[], str] | None = None,
     ) -> None:
-        """``engine`` and ``desired_sink``: a pane's session inside the hub shares the hub's
-        engine, and hands its desired set to the hub, which subscribes the union of every
-        pane's."""
+        """``engine``, ``desired_sink`` and ``mark_note``: a pane's session inside the hub
+        shares the hub's engine, hands its desired set to the hub (which subscribes the union
+        of every pane's), and asks it who uses a full plan (``in use by pane 1 (...)``), to add
+        to this pane's marks of the rows and charts the plan left out. Its batches are taken
+        with :meth:`deliver`; a session of its own sends them to :meth:`run`'s callback."""
         self.options = options
         self.shared = engine is not None
         self.desired_sink = desired_sink
-        self.mark_note = None
-        """In a hub: who uses a full plan (``in use by pane 1 (...)``), added to this pane's
-        marks of rows and charts the plan left out."""
+        self.mark_note = mark_note
         self.config = options.config
-        self.on_batch = on_batch
+        self.on_batch = None
         self.transient = None
         if options.symbols is not None:
             symbols = [WatchSymbol(code=c) for c in options.symbols]
@@ -106,17 +106,7 @@ class Session(Forwarding):
         self._forget = []
         self._state_dirty = True
         self._notices = []
-        self.engine = engine
-        if engine is None and options.static_store is None:
-            self.engine = Engine(
-                options.runtime_config or options.config,
-                options.keys,
-                settings=options.engine_settings,
-                state_dir=options.state_dir,
-                on_batch=self._forward,
-                record_path=options.record_path,
-                persist_alerts=self._save_alerts,
-            )
+        self.engine = engine if engine is not None else self._own_engine()
         self._alerts_version = -1
         self.portfolio_path = portfolio_path(options.config_path) if options.config_path else None
         self.portfolio = options.portfolio or PortfolioFile()
@@ -279,8 +269,24 @@ class Session(Forwarding):
 
     # ---- running ----------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Run the engine (or replay a recording, or show a static store) until closed."""
+    def _own_engine(self) -> Engine | None:
+        """The engine this session runs when it shares none (a snapshot's session has
+        none, and shows a fixed store)."""
+        options = self.options
+        return Engine(
+            options.runtime_config or options.config,
+            options.keys,
+            settings=options.engine_settings,
+            state_dir=options.state_dir,
+            on_batch=self._forward,
+            record_path=options.record_path,
+            persist_alerts=self._save_alerts,
+        )
+
+    async def run(self, on_batch: Callable[[SessionBatch], None]) -> None:
+        """Run the engine (or replay a recording, or show a static store) until closed,
+        handing each batch to ``on_batch`` (the next comes after :meth:`batch_done`)."""
+        self.on_batch = on_batch
         if self.engine is None:
             self.publish_static()
             return
@@ -307,15 +313,14 @@ class Session(Forwarding):
             self.engine.publish_now()
 
     def publish_static(self) -> None:
-        """One batch with everything in the static store (snapshot tests)."""
-        store = self.options.static_store
-        assert store is not None
+        """With no engine: one batch with everything the shown store holds."""
+        store = self.shown_store()
         batch = Batch(
             quotes=set(store.quotes),
             series={code: SeriesChange(reloaded=True, appended=0) for code in store.series},
             news=list(store.news),
         )
-        self._forward(batch, store)
+        self._forward(batch)
 
     def batch_done(self) -> None:
         """The view has drawn the last batch; the next may come (the hub paces a shared

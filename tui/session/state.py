@@ -20,8 +20,7 @@ from tui.config import (
 )
 from tui.engine.engine import Engine, EngineSettings
 from tui.engine.replay import ReplayClock
-from tui.engine.status import FeedStatus, Notice
-from tui.engine.store import MarketStore
+from tui.engine.status import Notice
 from tui.portfolio.model import (
     PortfolioFile,
 )
@@ -75,13 +74,8 @@ class SessionOptions:
     state_dir: Path | None = None
     record_path: Path | None = None
     replay: tuple[list[tuple[float, str, str]], float] | None = None
-    static_store: MarketStore | None = None
-    """Show this store and never connect (snapshot tests)."""
-    static_statuses: list[FeedStatus] | None = None
     portfolio: PortfolioFile | None = None
     """The portfolios to show (default: ``portfolio.toml`` beside the config file)."""
-    extra_subscriptions: list[Subscription] = field(default_factory=list)
-    """Sent beside the watchlist's (the benchmark subscribes series for every symbol)."""
 
 
 class SessionBase(ABC):
@@ -187,19 +181,20 @@ class SessionBase(ABC):
         self._persist()
         self._changed()
 
-    def _update_desired(self) -> None:
-        """Quotes for the watchlist plus the focused symbol's series (the engine debounces)."""
-        if self.engine is None:
-            return
+    def desired_subscriptions(self) -> list[Subscription]:
+        """Quotes for the watchlist plus the focused symbol's series."""
         entries = self.watchlist().symbols
         subs: list[Subscription] = [e.quote_subscription() for e in entries if e.quote]
         focused = self.entry(self.focused_code)
         if focused is not None:
             subs.append(focused.series_subscription())
-        extra = self.options.extra_subscriptions
-        replaced = {s.code for s in extra if s.type in (None, "series", "both")}
-        subs = [s for s in subs if s.is_quote or s.code not in replaced]  # extra series win
-        subs.extend(s for s in extra if s not in subs)
+        return subs
+
+    def _update_desired(self) -> None:
+        """Hand the desired set to the engine (which debounces) or to the hub."""
+        if self.engine is None:
+            return
+        subs = self.desired_subscriptions()
         error = (self.desired_sink or self.engine.set_desired)(subs)
         if error:
             self.notice("error", f"Subscription not changed: {error}")

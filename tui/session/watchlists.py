@@ -53,7 +53,7 @@ class WatchlistCommands(SessionBase):
         "unknown symbol" even when a full plan keeps it from ever reaching the server (never
         "the plan's fault"). Nothing happens if REST cannot tell."""
         engine = self.engine
-        if engine is None or self.options.static_store is not None:
+        if engine is None:
             return
         try:
             loop = asyncio.get_running_loop()

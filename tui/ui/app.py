@@ -75,7 +75,7 @@ class MarketpaneApp(DashboardApp):
         Textual composes and draws the first frame (its batches wait in the app's queue
         until the dashboard is mounted)."""
         self.session_worker = self.run_worker(
-            self.session.run(), name="engine", group="engine", exit_on_error=False
+            self.session.run(self._post_batch), name="engine", group="engine", exit_on_error=False
         )
 
     def on_mount(self) -> None:

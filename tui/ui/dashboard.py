@@ -60,7 +60,6 @@ class DashboardApp(KeyedApp):
         """Every notice shown, for the history screen (``N``)."""
         """Compact layout: the news list in place of the grid (``n``)."""
         self._last_tick = 0.0
-        session.on_batch = self._post_batch
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard's screen writes only what changed (see :mod:`tui.ui.painter`)."""

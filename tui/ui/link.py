@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,13 +17,12 @@ from tui.session.values import Command, SessionBatch
 class SessionLink(Protocol):
     """What the view needs of a session, in this process or behind a socket."""
 
-    on_batch: Any
-
     def send(self, command: Command) -> None: ...
 
     def batch_done(self) -> None: ...
 
-    async def run(self) -> None: ...
+    async def run(self, on_batch: Callable[[SessionBatch], None]) -> None:
+        """Run until closed, handing each batch to ``on_batch``."""
 
     async def search(self, query: str) -> list[SymbolInfo]: ...
 
