@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.enginehelp import sim_config, wait_for
 from tests.simhelp import fast_settings
 from tui.alerts.model import AlertDelivery, AlertRule, Firing
@@ -175,6 +177,7 @@ async def test_sentiment_rule_fires_on_a_matching_story_only(tmp_path: Path) -> 
             assert "-0.80" in fired(engine)[0]
 
 
+@pytest.mark.long(8)
 async def test_stale_quote_and_a_feed_down(tmp_path: Path) -> None:
     """``stale 2s`` fires when no quote came for two seconds (the market is paused) and
     re-arms on a fresh quote; ``feed live down 1s`` fires for a feed that cannot connect."""

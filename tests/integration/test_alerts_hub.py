@@ -56,6 +56,7 @@ def lines(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.long(12)
 async def test_cli_alert_fires_in_the_hub_with_no_pane_within_a_second(
     isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

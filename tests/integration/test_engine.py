@@ -12,6 +12,8 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+import pytest
+
 from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.simhelp import fast_settings
 from tui.engine.budget import SubscriptionBudget
@@ -382,6 +384,7 @@ async def test_quiet_market_batches_slowly_but_a_history_goes_at_once() -> None:
         await _finish(engine, task)
 
 
+@pytest.mark.long(8)
 async def test_lone_update_in_a_quiet_market_is_shown_at_once() -> None:
     """Rule (performance issue): the quiet-market hold runs from the last batch that carried
     data, so an update after a silence is not made to wait for it (status-only batches, one a
@@ -479,6 +482,7 @@ async def test_a_replay_pauses_and_skips_ahead(tmp_path: Path) -> None:
     assert "NASDAQ:AAPL" in fresh.store.quotes
 
 
+@pytest.mark.long(9)
 async def test_a_replay_seeks_back_to_what_the_recording_held_then(tmp_path: Path) -> None:
     """< in a replay: the view is emptied and filled again from the recording's start up to
     the target, so its quotes are the recorded ones of that moment; the status text says

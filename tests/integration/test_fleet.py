@@ -147,6 +147,7 @@ def report(fleet: Fleet) -> str:
     return "\n".join(f"--- {name}\n{hub.errors()}" for name, hub in fleet.hubs.items())
 
 
+@pytest.mark.long(16)
 async def test_one_upstream_for_the_fleet_and_every_pane_fresh(tmp_path: Path) -> None:
     """Three hosts, two panes each, one ``/live`` connection for the account at any moment;
     every pane on every hub shows fresh prices, and says which host leads. The broker asks
@@ -188,6 +189,7 @@ def budget_used(text: str) -> int:
     return int(text.split()[1].split("/")[0])
 
 
+@pytest.mark.long(8)
 async def test_kill_9_of_the_leader_a_follower_leads_within_the_lease(tmp_path: Path) -> None:
     """``kill -9`` of the leader: a follower leads within the lease TTL plus a few seconds (the
     gap is printed), panes on the other hosts resume, and the budget carries over."""
@@ -217,6 +219,7 @@ async def test_kill_9_of_the_leader_a_follower_leads_within_the_lease(tmp_path: 
         assert overlaps(fleet.live_spans(), 0.0) == []
 
 
+@pytest.mark.long(8)
 async def test_a_leader_cut_off_from_nats_closes_its_upstream_before_its_lease_expires(
     tmp_path: Path,
 ) -> None:
@@ -246,6 +249,7 @@ async def test_a_leader_cut_off_from_nats_closes_its_upstream_before_its_lease_e
         assert overlaps(fleet.live_spans(), 0.0) == []
 
 
+@pytest.mark.long(19)
 async def test_nats_restarted_one_leader_results_and_nothing_is_duplicated(
     tmp_path: Path,
 ) -> None:

@@ -81,7 +81,12 @@ async def _outage(fleet: Fleet, seconds: float) -> float:
 
 @pytest.mark.parametrize(
     ("seconds", "times"),
-    [(5.0, 3), (30.0, int(os.environ.get("MARKETPANE_LONG_OUTAGES", "1")))],
+    [
+        pytest.param(5.0, 3, marks=pytest.mark.long(23)),
+        pytest.param(
+            30.0, int(os.environ.get("MARKETPANE_LONG_OUTAGES", "1")), marks=pytest.mark.long(34)
+        ),
+    ],
 )
 async def test_after_a_broker_restart_a_leader_is_back_within_3_s_and_no_pane_lies(
     tmp_path: Path, seconds: float, times: int
@@ -98,6 +103,7 @@ async def test_after_a_broker_restart_a_leader_is_back_within_3_s_and_no_pane_li
         assert list((await fleet.roles()).values()).count("leader") == 1
 
 
+@pytest.mark.long(21)
 async def test_a_lease_write_held_in_the_network_never_takes_over(tmp_path: Path) -> None:
     """The leader's broker link holds every byte for longer than the lease (a proxy that
     delivers late): it fences, another hub leads, and the late renewal never makes the old
@@ -119,6 +125,7 @@ async def test_a_lease_write_held_in_the_network_never_takes_over(tmp_path: Path
         assert overlaps(fleet.live_spans(), 0.0) == []
 
 
+@pytest.mark.long(29)
 async def test_a_leader_paused_20_s_fences_within_1_s_of_resuming_and_never_redials(
     tmp_path: Path,
 ) -> None:

@@ -52,6 +52,7 @@ def _hub(variables: dict[str, str], action: str) -> str:
     ).stdout
 
 
+@pytest.mark.long(9)
 def test_two_hosts_in_tmux_one_leads_the_other_follows_then_takes_over(tmp_path: Path) -> None:
     """Two hosts' dashboards: the second says ``via leader on alpha`` and moves; when alpha's
     hub stops, beta's takes the lease at once and its pane says ``via hub``, still moving."""

@@ -331,6 +331,7 @@ SCALE = 6.0
 news), so its twenty seconds hold as many of each as two minutes do at the real timings."""
 
 
+@pytest.mark.long(20)
 async def test_two_then_eight_panes_for_two_minutes_on_a_one_connection_plan(
     isolated_paths: Path, tmp_path: Path
 ) -> None:

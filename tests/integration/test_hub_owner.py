@@ -165,6 +165,7 @@ async def _status_within(place: HubPlace, seconds: float = 2.0) -> None:
     assert time.monotonic() - started < seconds
 
 
+@pytest.mark.long(23)
 async def test_abusive_clients_do_not_stall_the_hub(
     isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -128,6 +128,7 @@ async def test_print_a_portfolio_with_exact_pnl(
         assert nope.returncode == 2 and "portfolios: main" in nope.stderr
 
 
+@pytest.mark.long(12)
 async def test_print_through_the_hub_and_watch_ten_seconds(
     isolated_paths: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -547,6 +547,7 @@ async def _reconnect_soak(cycles: int) -> None:
         await proxy.stop()
 
 
+@pytest.mark.long(11)
 async def test_case11_reconnects_leave_resources_flat() -> None:
     """Guide section 5: 'remove any listeners/timers attached to the old socket before
     reconnecting to avoid leaks'. 30 fault-injected reconnects (500 with -m soak)."""

@@ -33,6 +33,7 @@ def _alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1][0] != "Z"
 
 
+@pytest.mark.long(16)
 def test_a_pane_streaming_5000_quotes_a_second_dies_with_its_terminal(
     isolated_paths: Path,
 ) -> None:
