@@ -27,6 +27,7 @@ from tui.hub.client import HubError, ensure_hub, hub_status, stop_hub
 from tui.hub.place import account_id, place_for
 from tui.secrets import Keys, Secret
 from tui.session.demo import demo_runtime_config
+from tui.sim.live import LiveSession
 from tui.sim.server import run_simulator
 from tui.sim.settings import DEMO_KEY
 
@@ -56,7 +57,6 @@ def lines(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.long(12)
 async def test_cli_alert_fires_in_the_hub_with_no_pane_within_a_second(
     isolated_paths: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,7 +88,12 @@ async def test_cli_alert_fires_in_the_hub_with_no_pane_within_a_second(
                 'when = "NASDAQ:AAPL crosses 200"' in (isolated_paths / "config.toml").read_text()
             )
             # no pane: the alert alone subscribes its symbol
-            await wait_for(lambda: any(s.quote_codes for s in sim.live_sessions), timeout=10)
+            await wait_for(
+                lambda: any(
+                    isinstance(s, LiveSession) and s.quote_codes for s in sim.live_sessions
+                ),
+                timeout=10,
+            )
             await asyncio.sleep(1.5)  # the hub has seen the side it starts on
             assert hub_status(place).panes == 0
             crossed = time.time()

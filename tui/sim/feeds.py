@@ -37,7 +37,7 @@ from tui.sim.news import Story
 from tui.sim.outbox import ConnectionRecord, Outbox, now_ms
 
 if TYPE_CHECKING:
-    from tui.sim.server import Simulator
+    from tui.sim.host import SimHost
 
 RECENT_ON_CONNECT = 10
 """Items replayed on every ``/newsfeed`` connect (guide section 1, News Feed Instant Access)."""
@@ -51,7 +51,7 @@ def _terms(value: str | None) -> list[str]:
 class NewsfeedSession:
     """Serves one ``/newsfeed`` connection."""
 
-    def __init__(self, sim: Simulator, ws: ServerConnection, record: ConnectionRecord) -> None:
+    def __init__(self, sim: SimHost, ws: ServerConnection, record: ConnectionRecord) -> None:
         self.sim, self.ws, self.record = sim, ws, record
         self.outbox = Outbox(ws, record, sim.faults, sim.settings.send_queue_limit)
         self.auth: NewsfeedAuth | None = None
@@ -135,7 +135,7 @@ class NewsfeedSession:
 class StockNewsSession:
     """Serves one StockNews ``/ws`` connection."""
 
-    def __init__(self, sim: Simulator, ws: ServerConnection, record: ConnectionRecord) -> None:
+    def __init__(self, sim: SimHost, ws: ServerConnection, record: ConnectionRecord) -> None:
         self.sim, self.ws, self.record = sim, ws, record
         self.outbox = Outbox(ws, record, sim.faults, sim.settings.send_queue_limit)
         self.tickers: set[str] = set()

@@ -37,7 +37,7 @@ from tui.sim.settings import PlanSpec
 from tui.sim.universe import KNOWN_UNITS, USD_RATES
 
 if TYPE_CHECKING:
-    from tui.sim.server import Simulator
+    from tui.sim.host import SimHost
 
 
 ERROR_TABLE: dict[str, int | None] = {
@@ -57,7 +57,7 @@ ERROR_TABLE: dict[str, int | None] = {
 class LiveSession(LiveOutput):
     """Serves one ``/live`` connection."""
 
-    def __init__(self, sim: Simulator, ws: ServerConnection, record: ConnectionRecord) -> None:
+    def __init__(self, sim: SimHost, ws: ServerConnection, record: ConnectionRecord) -> None:
         self.sim, self.ws, self.record = sim, ws, record
         self.faults = sim.faults
         self.outbox = Outbox(ws, record, sim.faults, sim.settings.send_queue_limit)

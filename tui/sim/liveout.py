@@ -19,7 +19,7 @@ from tui.sim.settings import Faults
 from tui.sim.universe import trades_at
 
 if TYPE_CHECKING:
-    from tui.sim.server import Simulator
+    from tui.sim.host import SimHost
 
 Held = tuple[float, float, dict[str, list[Trade]], dict[str, Quote]]
 """Delayed data waiting for release: (release time, market time, trades, quotes)."""
@@ -28,7 +28,7 @@ Held = tuple[float, float, dict[str, list[Trade]], dict[str, Quote]]
 class LiveOutput:
     """The sending half of a ``/live`` connection (set up by :class:`~tui.sim.live.LiveSession`)."""
 
-    sim: Simulator
+    sim: SimHost
     faults: Faults
     outbox: Outbox
     quote_codes: list[str]

@@ -22,7 +22,7 @@ from websockets.http11 import Request, Response
 from tui.protocol.rest import SymbolInfo, SymbolSearchResponse
 
 if TYPE_CHECKING:
-    from tui.sim.server import Simulator
+    from tui.sim.host import SimHost
 
 PAGE_SIZE = 50
 """Symbols per search page (protocol-notes)."""
@@ -44,7 +44,7 @@ def json_response(
     return response
 
 
-async def handle_rest(sim: Simulator, ws: ServerConnection, request: Request) -> Response:
+async def handle_rest(sim: SimHost, ws: ServerConnection, request: Request) -> Response:
     """Answer one REST request."""
     faults = sim.faults
     if faults.rest_delay_seconds:
@@ -70,7 +70,7 @@ async def handle_rest(sim: Simulator, ws: ServerConnection, request: Request) ->
     return json_response(ws, 404, {"message": f"No route for {url.path}"})
 
 
-def _authorised(sim: Simulator, request: Request) -> bool:
+def _authorised(sim: SimHost, request: Request) -> bool:
     """Bearer direct key, or a RapidAPI key."""
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer ") and sim.plan_for(auth[7:].strip()) is not None:
@@ -78,7 +78,7 @@ def _authorised(sim: Simulator, request: Request) -> bool:
     return request.headers.get("x-rapidapi-key", "") in sim.settings.rapidapi_keys
 
 
-def _websocket_key(sim: Simulator, ws: ServerConnection, request: Request) -> Response:
+def _websocket_key(sim: SimHost, ws: ServerConnection, request: Request) -> Response:
     rapid_key = request.headers.get("x-rapidapi-key")
     if not rapid_key:
         return json_response(ws, 401, {"message": "Missing x-rapidapi-key header."})
@@ -104,7 +104,7 @@ def _websocket_key(sim: Simulator, ws: ServerConnection, request: Request) -> Re
     return json_response(ws, 200, {"api_key": key, "expiration": expiration})
 
 
-def _search(sim: Simulator, ws: ServerConnection, query: dict[str, str]) -> Response:
+def _search(sim: SimHost, ws: ServerConnection, query: dict[str, str]) -> Response:
     text = query.get("query", "").strip().lower()
     page = max(1, int(query.get("page", "1") or 1)) if query.get("page", "1").isdigit() else 1
     wanted_type = query.get("type", "").lower()
@@ -139,7 +139,7 @@ def _search(sim: Simulator, ws: ServerConnection, query: dict[str, str]) -> Resp
     return json_response(ws, 200, body)
 
 
-def _quotes(sim: Simulator, ws: ServerConnection, query: dict[str, str]) -> Response:
+def _quotes(sim: SimHost, ws: ServerConnection, query: dict[str, str]) -> Response:
     codes = [c for c in query.get("codes", "").split(",") if c]
     if not codes or len(codes) > MAX_QUOTE_CODES:
         return json_response(ws, 400, {"message": f"Pass 1 to {MAX_QUOTE_CODES} codes."})
@@ -148,7 +148,7 @@ def _quotes(sim: Simulator, ws: ServerConnection, query: dict[str, str]) -> Resp
     return json_response(ws, 200, {"total_items": len(data), "data": data})
 
 
-def _control(sim: Simulator, ws: ServerConnection, path: str, query: dict[str, str]) -> Response:
+def _control(sim: SimHost, ws: ServerConnection, path: str, query: dict[str, str]) -> Response:
     """Simulator-only diagnostics: ``/sim/stats`` and
     ``/sim/control?firehose=N&publish=N&market=pause|run``."""
     if path == "/sim/control":
