@@ -118,10 +118,29 @@ def screen_text(app: App[Any], color_system: str | None) -> str:
 
 
 def app_text(app: App[Any]) -> str:
-    """The current screen as the app itself would write it (its own console and styles)."""
+    """The current screen as the app itself would write it (its own console and styles).
+
+    Each segment's codes are made afresh for this console's colour system: Rich and Textual
+    keep a style's codes on the style object itself (``Style._ansi``), whatever system made
+    them, and styles are shared between apps, so a process that drew in truecolor first would
+    be read in truecolor again under 256 colours. A user's pane has one colour system."""
     update = app.screen._compositor.render_update(full=True)
     assert isinstance(update, LayoutUpdate)
-    return "\n".join("".join(strip.render(app.console) for strip in line) for line in update.strips)
+    system = app.console._color_system
+    lines: list[str] = []
+    for line in update.strips:
+        out: list[str] = []
+        for strip in line:
+            for segment in strip:
+                style = segment.style
+                if style is None or segment.control:
+                    out.append(segment.text)
+                else:  # a new style object: its codes are made for this colour system
+                    fresh = style.copy()
+                    fresh._ansi = None
+                    out.append(fresh.render(segment.text, color_system=system))
+        lines.append("".join(out))
+    return "\n".join(lines)
 
 
 class _Pen:
