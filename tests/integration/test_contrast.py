@@ -82,14 +82,14 @@ async def test_every_screen_and_toast_is_readable(
         await pilot.pause(0.2)
         for name, keys in SCREENS.items():
             await pilot.press(*keys)
-            await pilot.pause(0.2)
+            await pilot.pause()  # pressing waited for the screen's events; now it is idle
             assert app.screen is not app.screen_stack[0] or name == "positions", name
             text = app_text(app)
             problems += _problems(text, name, _in_front(app))
             if system == "no-color":
                 assert colour_codes(text) == 0, f"{name}: colour codes under NO_COLOR"
             await pilot.press("P" if name == "positions" else "escape")
-            await pilot.pause(0.1)
+            await pilot.pause()
         for severity in ("information", "warning", "error"):
             app.notify(f"A {severity} toast a user must be able to read", severity=severity)
         await pilot.pause(0.3)
@@ -112,7 +112,7 @@ async def test_every_cell_is_readable(
         async with app.run_test(size=(160, 48)) as pilot:
             for size in ((160, 48), (80, 24)):
                 await pilot.resize_terminal(*size)
-                await pilot.pause(0.3)
+                await pilot.pause()
                 text = app_text(app)
                 found = list(cells(text))
                 assert len(found) > 400, "the screen drew almost nothing"
