@@ -65,8 +65,7 @@ class Engine:
         on_wanted: Callable[[], None] | None = None,
         on_budget_record: Callable[[], None] | None = None,
     ) -> None:
-        """``on_wanted``: called when :meth:`wanted` may have changed; ``on_budget_record``:
-        after each message the budget counts (a fleet hub publishes both)."""
+        """``on_wanted``: :meth:`wanted` may have changed; ``on_budget_record``: one counted."""
         self.config = config
         self._keys = keys
         self.settings = settings or EngineSettings()
