@@ -80,7 +80,8 @@ async def trade(engine: Engine, sim: Simulator, price: float) -> None:
     """One scripted trade, and wait until the engine's store has it."""
     sim.trade(CODE, price)
     await wait_for(lambda: engine.store.quotes.get(CODE) and _last(engine) == price)
-    await asyncio.sleep(0.3)  # the monitor evaluates every 0.2 s
+    # The monitor (every 0.2 s) has evaluated it once it takes the change off the store's list.
+    await wait_for(lambda: CODE not in engine.store.alert_changed)
 
 
 def _last(engine: Engine) -> object:
