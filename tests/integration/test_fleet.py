@@ -136,8 +136,8 @@ async def running_fleet(tmp_path: Path, token: str | None = None) -> AsyncIterat
             for views in fleet.panes.values() if "fleet" in locals() else []:
                 for view in views:
                     view.session.stop()
-            for hub in hubs.values():
-                await asyncio.to_thread(hub.stop)
+            # All at once: each hub's SIGTERM exit (sockets closed with 1000) is its own.
+            await asyncio.gather(*(asyncio.to_thread(hub.stop) for hub in hubs.values()))
             for proxy in proxies.values():
                 await proxy.stop()
             nats.stop()
