@@ -33,6 +33,7 @@ def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield home
 
 
+@pytest.hookimpl(trylast=True)  # after ``-m`` deselects: the slices are cut from what runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On several workers, start the tests marked ``long`` first, spread so each worker's
     share of them takes about as long: work stealing hands each worker a contiguous slice

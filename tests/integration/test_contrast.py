@@ -13,6 +13,7 @@ from textual.widgets._toast import ToastRack
 from textual.widgets._tooltip import Tooltip
 
 from tests.contrast import app_text, cells, colour_codes, worst
+from tests.enginehelp import wait_for
 from tests.uihelp import pinned_app, sample_portfolio
 from tui.ui.app import MarketpaneApp
 
@@ -79,7 +80,7 @@ async def test_every_screen_and_toast_is_readable(
     problems: list[str] = []
     app = pinned_app(theme=theme, portfolio=sample_portfolio())
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await pilot.pause(0.2)
+        await pilot.pause()
         for name, keys in SCREENS.items():
             await pilot.press(*keys)
             await pilot.pause()  # pressing waited for the screen's events; now it is idle
@@ -92,10 +93,12 @@ async def test_every_screen_and_toast_is_readable(
             await pilot.pause()
         for severity in ("information", "warning", "error"):
             app.notify(f"A {severity} toast a user must be able to read", severity=severity)
-        await pilot.pause(0.3)
+
+        def toasts_drawn() -> bool:
+            return "".join(c.char for c in cells(app_text(app))).count("toast") == 3
+
+        await wait_for(toasts_drawn, timeout=5)  # TimeoutError: the toasts were not drawn
         text = app_text(app)
-        shown = "".join(c.char for c in cells(text))
-        assert shown.count("toast") == 3, "the toasts were not drawn"
         problems += _problems(text, "toasts")
     assert not problems, "\n".join(problems)
 
