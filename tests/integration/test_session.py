@@ -165,6 +165,35 @@ async def test_symbols_list_is_one_code_path_and_never_saved(isolated_paths: Pat
         await asyncio.wait_for(task, 5)
 
 
+async def test_a_started_session_connects_before_its_view_and_hands_over_what_came(
+    isolated_paths: Path,
+) -> None:
+    """``start`` runs the session with no view yet (the launcher imports the view
+    meanwhile): the quotes come and are kept, the engine is not held behind a batch nobody
+    drew, and ``run`` hands over every kept batch first, in order, then the live ones."""
+    async with run_simulator(fast_settings()) as sim:
+        session = _session(sim, isolated_paths / "config.toml")
+        session.start()
+        await wait_for(lambda: sum(len(b.quotes) for b in session._held) >= 9)
+        assert len(session._held) >= 2  # the first batch (statuses) did not hold up the quotes
+        assert session.engine is not None and not session.engine._ui_busy  # each one let go
+        kept = [b.sent_at for b in session._held]
+        view = FakeView(session)
+        seen: list[float] = []
+
+        def on_batch(batch: SessionBatch) -> None:
+            seen.append(batch.sent_at)
+            view.on_batch(batch)
+
+        task = asyncio.create_task(session.run(on_batch))
+        await wait_for(lambda: len(seen) > len(kept) + 2)  # and the live ones after them
+        assert seen[: len(kept)] == kept and seen == sorted(seen)
+        assert len(view.mirror.quotes) == 9 and not session._held
+        assert len(sim.records_for("live")) == 1  # one connection, from start to the view
+        await session.close()
+        await asyncio.wait_for(task, 5)
+
+
 def test_the_core_imports_no_textual() -> None:
     """The layering rule, checked in a fresh interpreter: protocol, engine, session, simulator,
     config, secrets, the launcher, the hub and the fleet bring in no Textual, and no Rich beyond

@@ -40,8 +40,8 @@ def build_app(session_options: SessionOptions, **view: Any) -> MarketpaneApp:
 
 
 def _import_view() -> None:
-    """Import the view (Textual and the widgets, a tenth of a second or more) while a hub this
-    pane started comes up on the other core."""
+    """Import the view (Textual and the widgets, a fifth of a second or more) while the session
+    connects, or while a hub this pane started comes up on the other core."""
     import tui.ui.app  # noqa: F401
 
 
@@ -139,30 +139,51 @@ def _run_in_process(
             "without --no-hub to join the fleet)"
         )
         startup_notice = f"{startup_notice}. {fleet}" if startup_notice else fleet
+    session_options = SessionOptions(
+        config=options.config,
+        config_path=options.config_path,
+        keys=keys,
+        runtime_config=runtime,
+        demo=demo,
+        symbols=options.symbols,
+        engine_settings=paced_settings(options.config.display),
+        state_dir=state_dir_for(options.demo),
+        record_path=options.record,
+        replay=replay,
+    )
+    view: dict[str, Any] = {
+        "theme": options.theme,
+        "layout": options.layout,
+        "handle_signals": True,
+        "first_frame_file": Path(first_frame) if first_frame else None,
+        "startup_notice": startup_notice,
+    }
     try:
-        app = build_app(
-            SessionOptions(
-                config=options.config,
-                config_path=options.config_path,
-                keys=keys,
-                runtime_config=runtime,
-                demo=demo,
-                symbols=options.symbols,
-                engine_settings=paced_settings(options.config.display),
-                state_dir=state_dir_for(options.demo),
-                record_path=options.record,
-                replay=replay,
-            ),
-            theme=options.theme,
-            layout=options.layout,
-            handle_signals=True,
-            first_frame_file=Path(first_frame) if first_frame else None,
-            startup_notice=startup_notice,
-        )
-        return run_until_closed(app, headless=first_frame is not None)
+        headless = first_frame is not None
+        return asyncio.run(_start_then_show(session_options, view, headless=headless))
     finally:
         if simulator is not None:
             simulator.stop()
+
+
+async def _start_then_show(
+    session_options: SessionOptions, view: dict[str, Any], *, headless: bool
+) -> int:
+    """Start the session first, then import the view on a thread: the connections are made
+    and the first quotes come while Textual and the widgets load (a fifth of a second or
+    more), so the first frame can already show prices."""
+    session = Session(session_options)
+    session.start()
+    try:
+        await asyncio.to_thread(_import_view)
+    except BaseException:  # interrupted while loading: the sockets still close with 1000
+        await session.close(CLOSE_SECONDS)
+        raise
+    from tui.ui.app import MarketpaneApp, ViewOptions
+
+    app = MarketpaneApp(session, ViewOptions(display=session_options.config.display, **view))
+    await run_then_close(app, headless=headless)
+    return app.return_code or 0
 
 
 def run_until_closed(app: MarketpaneApp, *, headless: bool = False) -> int:

@@ -94,13 +94,14 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load(config_flag: str | None, *, colours: bool = True) -> tuple[Config, Path, bool]:
-    """Load the config (and check its colours and theme) or exit 2 with its error line.
-    ``colours=False`` (the hub, which draws nothing): the colours are left to the panes, and
-    Textual, which parses them, is never imported."""
+    """Load the config (and check the colours it names) or exit 2 with its error line.
+    Textual, which parses colours, is imported only when the config names one (the dashboard
+    starts connecting before it loads the view) and never with ``colours=False`` (the hub,
+    which draws nothing: the colours are left to the panes)."""
     path = paths.config_path(config_flag)
     try:
         config, existed = load_config(path)
-        if colours:
+        if colours and (config.display.up_color or config.display.down_color):
             from tui.ui.themes import check_display_colours  # the view parses colours
 
             check_display_colours(config, path)
