@@ -22,6 +22,7 @@ from tui.session.session import Session, SessionOptions
 
 if TYPE_CHECKING:
     from tui.cli.options import RunOptions
+    from tui.config import Display
     from tui.hub.client import RemoteSession
     from tui.ui.app import MarketpaneApp
 
@@ -88,18 +89,12 @@ def run_app(
                 sys.stderr.write(f"marketpane: error: {exc}; {taken}\n")
                 return 2
             return _run_in_process(options, replay, startup_notice=f"{exc}; running in-process")
-        from tui.ui.app import MarketpaneApp, ViewOptions
-
-        app = MarketpaneApp(
-            remote,
-            ViewOptions(
-                display=options.config.display,
-                theme=options.theme,
-                layout=options.layout,
-                handle_signals=True,
-            ),
-        )
-        return run_until_closed(app)
+        view: dict[str, Any] = {
+            "theme": options.theme,
+            "layout": options.layout,
+            "handle_signals": True,
+        }
+        return asyncio.run(_start_then_show(remote, options.config.display, view))
     return _run_in_process(options, replay)
 
 
@@ -160,19 +155,24 @@ def _run_in_process(
     }
     try:
         headless = first_frame is not None
-        return asyncio.run(_start_then_show(session_options, view, headless=headless))
+        session = Session(session_options)
+        display = session_options.config.display
+        return asyncio.run(_start_then_show(session, display, view, headless=headless))
     finally:
         if simulator is not None:
             simulator.stop()
 
 
 async def _start_then_show(
-    session_options: SessionOptions, view: dict[str, Any], *, headless: bool
+    session: Session | RemoteSession,
+    display: Display,
+    view: dict[str, Any],
+    *,
+    headless: bool = False,
 ) -> int:
     """Start the session first, then import the view on a thread: the connections are made
-    and the first quotes come while Textual and the widgets load (a fifth of a second or
-    more), so the first frame can already show prices."""
-    session = Session(session_options)
+    (to the upstream, or to the hub) and the first quotes come while Textual and the widgets
+    load (a fifth of a second or more), so the first frame can already show prices."""
     session.start()
     try:
         await asyncio.to_thread(_import_view)
@@ -181,22 +181,22 @@ async def _start_then_show(
         raise
     from tui.ui.app import MarketpaneApp, ViewOptions
 
-    app = MarketpaneApp(session, ViewOptions(display=session_options.config.display, **view))
-    await run_then_close(app, headless=headless)
-    return app.return_code or 0
+    app = MarketpaneApp(session, ViewOptions(display=display, **view))
+    return await run_then_close(app, headless=headless)
 
 
 def run_until_closed(app: MarketpaneApp, *, headless: bool = False) -> int:
-    """Run ``app`` on a new event loop and return its exit status: 0 after ``q``, 128 + the
-    signal after SIGHUP/SIGTERM/SIGINT, 1 after a crash."""
-    asyncio.run(run_then_close(app, headless=headless))
-    return app.return_code or 0
+    """Run ``app`` on a new event loop and return its exit status (see
+    :func:`run_then_close`)."""
+    return asyncio.run(run_then_close(app, headless=headless))
 
 
-async def run_then_close(app: MarketpaneApp, *, headless: bool = False) -> None:
+async def run_then_close(app: MarketpaneApp, *, headless: bool = False) -> int:
     """Run the app; however it ends (quit, signal, crash), close every socket with 1000 before
-    the event loop goes away. A crash leaves ``app.return_code`` at 1."""
+    the event loop goes away. Returns the exit status: 0 after ``q``, 128 + the signal after
+    SIGHUP/SIGTERM/SIGINT, 1 after a crash."""
     try:
         await app.run_async(headless=headless)
     finally:
         await app.session.close(CLOSE_SECONDS)
+    return app.return_code or 0

@@ -46,6 +46,7 @@ from tui.hub.wire import (
     read_frame,
 )
 from tui.protocol.rest import SymbolInfo
+from tui.session.early import StartsEarly
 from tui.session.session import SearchError
 from tui.session.values import Command, Reconnect, SessionBatch
 
@@ -183,7 +184,7 @@ def stop_hub(place: HubPlace) -> None:
     request(place, StopRequest())
 
 
-class RemoteSession:
+class RemoteSession(StartsEarly):
     """A session in the hub, as the view sees it (see :class:`~tui.ui.link.SessionLink`)."""
 
     def __init__(
@@ -248,10 +249,9 @@ class RemoteSession:
 
     # ---- running ------------------------------------------------------------------------------
 
-    async def run(self, on_batch: Callable[[SessionBatch], None]) -> None:
+    async def _run(self) -> None:
         """Attach, pass batches to ``on_batch``, and reattach (starting a hub) if it is
         lost."""
-        self.on_batch = on_batch
         while not self._stopped:
             reason = await self._attach_once()
             if self._stopped:

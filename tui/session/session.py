@@ -31,6 +31,7 @@ from tui.portfolio.model import (
 )
 from tui.protocol.live import Subscription
 from tui.protocol.rest import SymbolInfo
+from tui.session.early import StartsEarly
 from tui.session.filewatch import FileWatch
 from tui.session.forward import Forwarding
 from tui.session.state import (
@@ -56,7 +57,6 @@ from tui.session.values import (
     ReplaceAlert,
     ReplaceLot,
     SeekReplay,
-    SessionBatch,
     SetTheme,
     ShowPositions,
     SwitchWatchlist,
@@ -71,7 +71,7 @@ from tui.session.values import (
 __all__ = ["INTERVALS", "SearchError", "Session", "SessionOptions"]
 
 
-class Session(Forwarding):
+class Session(StartsEarly, Forwarding):
     """The dashboard's state and actions over one feed engine."""
 
     def __init__(
@@ -108,8 +108,6 @@ class Session(Forwarding):
         self._notices = []
         self.engine = engine if engine is not None else self._own_engine()
         self._alerts_version = -1
-        self._started: asyncio.Task[None] | None = None
-        self._held: list[SessionBatch] = []
         self.portfolio_path = portfolio_path(options.config_path) if options.config_path else None
         self.portfolio = options.portfolio or PortfolioFile()
         self._portfolio_dirty = True
@@ -285,32 +283,8 @@ class Session(Forwarding):
             persist_alerts=self._save_alerts,
         )
 
-    def start(self) -> None:
-        """Start running before a view exists, so the connections are made while the view
-        is still being imported; the batches wait until :meth:`run` takes them."""
-        self.on_batch = self._hold
-        self._started = asyncio.get_running_loop().create_task(self._run(), name="session")
-
-    def _hold(self, batch: SessionBatch) -> None:
-        """Keep a batch for the view to come, and let the next come at once: the first
-        quotes must not wait behind a first batch of statuses no view has drawn yet."""
-        self._held.append(batch)
-        self.batch_done()
-
-    async def run(self, on_batch: Callable[[SessionBatch], None]) -> None:
-        """Run the engine (or replay a recording, or show a static store) until closed,
-        handing each batch to ``on_batch`` (the next comes after :meth:`batch_done`). After
-        :meth:`start`, the batches that waited go first; cancelling this cancels the run."""
-        self.on_batch = on_batch
-        if self._started is None:
-            await self._run()
-            return
-        held, self._held = self._held, []
-        for batch in held:
-            on_batch(batch)
-        await self._started
-
     async def _run(self) -> None:
+        """Run the engine (or replay a recording, or show a static store) until closed."""
         if self.engine is None:
             self.publish_static()
             return
