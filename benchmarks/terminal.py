@@ -11,6 +11,7 @@ generator of :mod:`benchmarks.loadgen`:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -35,11 +36,15 @@ def codes(symbols: int) -> list[str]:
     return [f"SIM:T{n:04d}" for n in range(1, symbols + 1)]
 
 
+_SERVERS = itertools.count(1)
+
+
 class Tmux:
     """A tmux server of our own: nothing of the user's default server is touched."""
 
     def __init__(self) -> None:
-        self.socket = f"mpbench{os.getpid()}"
+        # One socket per scenario: a server just killed may still hold the last one's name.
+        self.socket = f"mpbench{os.getpid()}-{next(_SERVERS)}"
 
     def __enter__(self) -> Tmux:
         return self
