@@ -46,7 +46,7 @@ class Bar(msgspec.Struct, omit_defaults=True, gc=False):
     volume: float | None = None
 
 
-class Quote(msgspec.Struct, omit_defaults=True):
+class Quote(msgspec.Struct, omit_defaults=True, gc=False):
     """One entry of a quote message's ``data`` list (guide section 3, Quote Data).
 
     Updates can be sparse (protocol-notes): every field but ``code`` may be absent, and an
@@ -75,7 +75,7 @@ class Quote(msgspec.Struct, omit_defaults=True):
     write ``900.0`` as readily as ``900``."""
 
 
-class _LiveEnvelope(msgspec.Struct):
+class _LiveEnvelope(msgspec.Struct, gc=False):
     """Superset of every ``/live`` JSON object; unknown keys are ignored by msgspec."""
 
     message: str | None = None
@@ -159,7 +159,7 @@ class SeriesUpdate(msgspec.Struct, frozen=True):
     series: list[Bar]
 
 
-class QuoteUpdate(msgspec.Struct, frozen=True):
+class QuoteUpdate(msgspec.Struct, frozen=True, gc=False):
     """A quote message with ``last_update``, ``total_items`` and ``data`` (guide section 3)."""
 
     last_update: float | None
