@@ -21,6 +21,10 @@ from tui.sim.universe import trades_at
 if TYPE_CHECKING:
     from tui.sim.host import SimHost
 
+FIREHOSE_CATCH_UP_SECONDS = 0.05
+"""At most this much of the firehose's rate is sent in one tick: a loop starved for longer
+lets the backlog go (a burst of seconds' worth would keep it from reading a close frame)."""
+
 Held = tuple[float, float, dict[str, list[Trade]], dict[str, Quote]]
 """Delayed data waiting for release: (release time, market time, trades, quotes)."""
 
@@ -178,6 +182,10 @@ class LiveOutput:
             if not codes:
                 continue
             burst = int((time.perf_counter() - started) * rate) - sent
+            cap = max(1, int(rate * FIREHOSE_CATCH_UP_SECONDS))
+            if burst > cap:  # starved: what is this far behind is let go, not sent in one go
+                sent += burst - cap
+                burst = cap
             put = self.outbox.put
             for _ in range(burst):
                 code = codes[seq % len(codes)]
