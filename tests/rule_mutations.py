@@ -113,8 +113,8 @@ MUTATIONS = [
     ),
     (
         "case15 signals close with 1000",
-        "tui/ui/app.py",
-        "                loop.add_signal_handler(signum, self._on_exit_signal, signum)",
+        "tui/cli/launch.py",
+        "            loop.add_signal_handler(signum, on_signal, signum)",
         "                pass",
         "signal",
         "tests/integration/test_tmux_exits.py",

@@ -5,6 +5,7 @@ within 5 s and closed its ``/live`` socket with 1000."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -105,3 +106,54 @@ def _die_with_the_terminal(isolated_paths: Path, rounds: int) -> None:
         subprocess.run(["tmux", "-L", server, "kill-server"], check=False, capture_output=True)
         thread.stop()
     print(f"gone after {min(took):.2f}-{max(took):.2f} s over {len(took)} rounds")
+
+
+def test_a_terminal_closed_during_start_up_still_closes_with_1000(
+    isolated_paths: Path, tmp_path: Path
+) -> None:
+    """The session connects before the view is loaded: a SIGHUP in that window (the terminal
+    closed while the pane starts) closes ``/live`` with 1000 and exits 129, rather than the
+    default action killing the process with its socket open. The window is widened by loading
+    every module from source (an empty bytecode cache), so the signal lands inside it."""
+    if not SCRIPT.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    thread = SimulatorThread(fast_settings(firehose_rate=500.0, market_paused=True))
+    urls = thread.start()
+    env = {
+        **os.environ,
+        "MARKETPANE_CONFIG": str(isolated_paths / "config.toml"),
+        "MARKETPANE_STATE_DIR": str(isolated_paths / "state"),
+        "MARKETPANE_SECRETS": str(isolated_paths / "secrets.toml"),
+        "INSIGHTSENTRY_API_KEY": DEMO_KEY,
+        "STOCKNEWS_TOKEN": DEMO_STOCKNEWS_TOKEN,
+        "PYTHONPYCACHEPREFIX": str(tmp_path / "no-bytecode"),
+        "TERM": "xterm-256color",
+    }
+    flags = [
+        "--no-hub", "--symbols", CODES, "--live-url", urls.live, "--newsfeed-url",
+        urls.newsfeed, "--stocknews-url", urls.stocknews, "--rest-url", urls.rest,
+    ]  # fmt: skip
+    main, other = os.openpty()  # a terminal of its own, closed with the test
+    try:
+        process = subprocess.Popen(
+            [str(SCRIPT), *flags], stdin=other, stdout=other, stderr=other, env=env
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            r.sent > 0 for r in thread.sim.records_for("live")
+        ):
+            time.sleep(0.01)
+        assert thread.sim.records_for("live"), "the session never connected"
+        process.send_signal(signal.SIGHUP)
+        code = process.wait(10)
+        record = thread.sim.records_for("live")[0]
+        deadline = time.monotonic() + 5
+        while record.closed_at is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert code == 128 + signal.SIGHUP, code
+        assert record.close_code_received == 1000, record.close_code_received
+        assert len(thread.sim.records_for("live")) == 1
+    finally:
+        os.close(main)
+        os.close(other)
+        thread.stop()

@@ -19,6 +19,7 @@ from tui.session.demo import (
     state_dir_for,
 )
 from tui.session.session import Session, SessionOptions
+from tui.ui.terminal import EXIT_SIGNALS, chain_exit_watchdog
 
 if TYPE_CHECKING:
     from tui.cli.options import RunOptions
@@ -172,13 +173,36 @@ async def _start_then_show(
 ) -> int:
     """Start the session first, then import the view on a thread: the connections are made
     (to the upstream, or to the hub) and the first quotes come while Textual and the widgets
-    load (a fifth of a second or more), so the first frame can already show prices."""
+    load (a fifth of a second or more), so the first frame can already show prices. An exit
+    signal before the view is up (a terminal closed during start-up) still closes every socket
+    with 1000; once the app exists it takes the signal itself."""
+    loop = asyncio.get_running_loop()
+    app: MarketpaneApp | None = None
+    early: asyncio.Future[int] = loop.create_future()
+
+    def on_signal(signum: int) -> None:
+        if app is not None:
+            app.exit_on_signal(signum)
+        elif not early.done():
+            early.set_result(128 + signum)
+
+    if view.get("handle_signals"):  # SIGHUP (a dropped SSH session), SIGTERM, SIGINT
+        for signum in EXIT_SIGNALS:
+            loop.add_signal_handler(signum, on_signal, signum)
+        chain_exit_watchdog(EXIT_SIGNALS)  # armed even while the loop is blocked
     session.start()
+    loading: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(_import_view))
+    waiting: list[asyncio.Future[Any]] = [loading, early]
     try:
-        await asyncio.to_thread(_import_view)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     except BaseException:  # interrupted while loading: the sockets still close with 1000
         await session.close(CLOSE_SECONDS)
         raise
+    if early.done():
+        session.stop()
+        await session.close(CLOSE_SECONDS)
+        return early.result()
+    loading.result()
     from tui.ui.app import MarketpaneApp, ViewOptions
 
     app = MarketpaneApp(session, ViewOptions(display=display, **view))

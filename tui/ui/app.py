@@ -8,9 +8,7 @@ from; the next batch is asked for only once this one is on screen.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import signal
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -36,9 +34,7 @@ from tui.ui.layout import LaidOutApp
 from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import ChartView, NewsList, NewsTicker, StatusBar
 from tui.ui.positions import totals_lines
-from tui.ui.terminal import chain_exit_watchdog
 
-EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 """Signals that close every socket with 1000 and restore the terminal before exiting."""
 
 __all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
@@ -80,11 +76,6 @@ class MarketpaneApp(LaidOutApp):
         self._apply_layout(self.size.width, self.size.height)
         self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
         self.set_interval(grid.row_seconds / 2, self._draw_waiting_rows)
-        if self.options.handle_signals:
-            loop = asyncio.get_running_loop()
-            for signum in EXIT_SIGNALS:
-                loop.add_signal_handler(signum, self._on_exit_signal, signum)
-            chain_exit_watchdog(EXIT_SIGNALS)  # armed even while the loop is blocked
         self._tick_status()
         if self.options.startup_notice:
             self.notify(self.options.startup_notice, severity="warning", timeout=10)

@@ -56,7 +56,7 @@ class ExitingApp(ThemedApp):
         self._exit_renderables.append(self.crash_report())
         self._close_messages_no_wait()
 
-    def _on_exit_signal(self, signum: int) -> None:
+    def exit_on_signal(self, signum: int) -> None:
         """SIGHUP (a dropped SSH session), SIGTERM or SIGINT: close every socket with 1000
         first (at most a second), then restore the terminal and exit with 128 + the signal's
         number. The watchdog (``terminal.py``) ends the process if that exit then hangs."""

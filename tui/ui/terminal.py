@@ -26,6 +26,9 @@ from typing import Any
 
 log = logging.getLogger("marketpane.ui")
 
+EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+"""The signals that close every socket with 1000 and exit with 128 + the signal."""
+
 EXIT_WATCHDOG_SECONDS = 4.0
 """How long after an exit signal the process may take before the watchdog ends it."""
 
