@@ -129,6 +129,26 @@ def paint_segments(pen: Pen, out: list[str], segments: Iterable[Segment]) -> Non
         pen.write(out, text, style)
 
 
+def _paint_until(
+    pen: Pen, out: list[str], segments: list[Segment], index: int, cells: int | None
+) -> None:
+    """Write ``segments[index:]``, only their first ``cells`` cells when given (a segment
+    that crosses the end is cut where the cells end, as :meth:`Strip.crop` cuts): no strip
+    is built for a span, a frame writes hundreds."""
+    if cells is None:
+        for text, style, _ in segments[index:]:
+            pen.write(out, text, style)
+        return
+    for segment in segments[index:]:
+        if cells <= 0:
+            return
+        width = segment.cell_length
+        if width > cells:
+            segment = segment.split_cells(cells)[0]
+        pen.write(out, segment.text, segment.style)
+        cells -= width
+
+
 class SpanUpdate(ChopsUpdate):
     """A partial update that writes each changed span, not the line up to it."""
 
@@ -152,11 +172,8 @@ class SpanUpdate(ChopsUpdate):
                         start += width
                     else:
                         continue
-                strip = Strip(segments[index:], strip.cell_length - (start - x))
-                if end > x2:
-                    strip = strip.crop(0, x2 - start)
                 out.append(_move_to(start, y))
-                paint_segments(pen, out, strip)
+                _paint_until(pen, out, segments, index, x2 - start if end > x2 else None)
             if y != last_y:
                 out.append("\n")
         pen.finish(out)
