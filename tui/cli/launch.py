@@ -90,13 +90,14 @@ def run_app(
                 sys.stderr.write(f"marketpane: error: {exc}; {taken}\n")
                 return 2
             return _run_in_process(options, replay, startup_notice=f"{exc}; running in-process")
-        view: dict[str, Any] = {
-            "theme": options.theme,
-            "layout": options.layout,
-            "handle_signals": True,
-        }
-        return asyncio.run(_start_then_show(remote, options.config.display, view))
+        return asyncio.run(_start_then_show(remote, options.config.display, _view(options)))
     return _run_in_process(options, replay)
+
+
+def _view(options: RunOptions, **more: Any) -> dict[str, Any]:
+    """The view's options (:class:`~tui.ui.link.ViewOptions` fields) for the real app; a dict,
+    as the view is imported only once the session has started."""
+    return {"theme": options.theme, "layout": options.layout, "handle_signals": True, **more}
 
 
 def _served_elsewhere(options: RunOptions) -> str | None:
@@ -147,13 +148,11 @@ def _run_in_process(
         record_path=options.record,
         replay=replay,
     )
-    view: dict[str, Any] = {
-        "theme": options.theme,
-        "layout": options.layout,
-        "handle_signals": True,
-        "first_frame_file": Path(first_frame) if first_frame else None,
-        "startup_notice": startup_notice,
-    }
+    view = _view(
+        options,
+        first_frame_file=Path(first_frame) if first_frame else None,
+        startup_notice=startup_notice,
+    )
     try:
         headless = first_frame is not None
         session = Session(session_options)
@@ -195,14 +194,14 @@ async def _start_then_show(
     waiting: list[asyncio.Future[Any]] = [loading, early]
     try:
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # interrupted while loading: the sockets still close with 1000
+        if not early.done():
+            loading.result()  # the view failed to load: raised here, after the sockets close
+    except BaseException:  # interrupted or failed while loading: still closed with 1000
         await session.close(CLOSE_SECONDS)
         raise
     if early.done():
-        session.stop()
         await session.close(CLOSE_SECONDS)
         return early.result()
-    loading.result()
     from tui.ui.app import MarketpaneApp, ViewOptions
 
     app = MarketpaneApp(session, ViewOptions(display=display, **view))

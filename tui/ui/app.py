@@ -35,8 +35,6 @@ from tui.ui.link import BatchReady, SessionLink, ViewOptions
 from tui.ui.panels import ChartView, NewsList, NewsTicker, StatusBar
 from tui.ui.positions import totals_lines
 
-"""Signals that close every socket with 1000 and restore the terminal before exiting."""
-
 __all__ = ["BatchReady", "MarketpaneApp", "SessionLink", "ViewOptions"]
 
 

@@ -136,8 +136,7 @@ def _paint_until(
     that crosses the end is cut where the cells end, as :meth:`Strip.crop` cuts): no strip
     is built for a span, a frame writes hundreds."""
     if cells is None:
-        for text, style, _ in segments[index:]:
-            pen.write(out, text, style)
+        paint_segments(pen, out, segments[index:])
         return
     for segment in segments[index:]:
         if cells <= 0:
