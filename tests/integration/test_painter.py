@@ -11,6 +11,8 @@ import pytest
 from rich.color import ColorSystem
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tests.terminal_model import Screen, apply_sgr
@@ -168,3 +170,42 @@ async def test_a_new_price_repaints_its_cells_and_not_the_symbol() -> None:
 def test_sgr_model_reads_resets() -> None:
     pen = apply_sgr(apply_sgr(apply_sgr(Screen(1, 1).pen, "1;38;5;34"), "39"), "")
     assert not pen.attributes and pen.fg == "default"
+
+
+def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+@pytest.mark.parametrize("system", [ColorSystem.STANDARD, ColorSystem.EIGHT_BIT,
+                                    ColorSystem.TRUECOLOR])  # fmt: skip
+async def test_the_grids_own_lines_are_the_ones_textuals_styles_would_draw(
+    system: ColorSystem,
+) -> None:
+    """The grid hands the compositor its cached rows past Textual's styles cache: header,
+    rows, cursor, a flash, blank lines and totals, whole and cropped, are what that cache
+    would have drawn, cell by cell."""
+    app = pinned_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.2)
+        app.console._color_system = system
+        app._colour_filters(app.current_theme)  # 16 colours: the themes' own filter
+        grid = app.query_one(QuoteGrid)
+        grid.restyle()
+        store, now = app.store, app.now()
+        code = grid.codes[2]
+        price = store.quotes[code].values["last_price"] * 1.01
+        store.apply_quote(Quote(code=code, last_price=round(price, 2)), None, now)
+        grid.refresh_rows({code}, store, now)
+        await pilot.press("down", "down")
+        await pilot.pause(0.1)
+        assert grid._plain_box()
+        width, height = grid.size
+        for crop in (Region(0, 0, width, height), Region(7, 1, width - 20, 4),
+                     Region(0, height - 3, width, 3)):  # fmt: skip
+            ours = grid.render_lines(crop)
+            theirs = ScrollView.render_lines(grid, crop)
+            assert len(ours) == len(theirs) == crop.height
+            for y, (mine, textuals) in enumerate(zip(ours, theirs, strict=True)):
+                assert _cells(mine) == _cells(textuals), (crop, y, mine.text)
+        grid.styles.padding = (0, 1)  # a box the grid does not draw itself: Textual does
+        assert not grid._plain_box()

@@ -322,6 +322,44 @@ class QuoteGrid(RowCells, ScrollView, can_focus=True):
                 self.rows_drawn += 1
                 self._refresh_cells(index, old, cells)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The grid's lines for ``crop``, each row's cached strip with the app's filters.
+
+        Textual's styles cache builds two new strips a line (its own and the filtered copy),
+        so even an unchanged row costs a strip and a filter pass. With no border, padding,
+        tint or opacity that layer adds nothing to a row, and a cached row keeps its filtered
+        copy; anything else goes through Textual as usual.
+        """
+        if not self._plain_box():
+            return super().render_lines(crop)
+        width = self.size.width
+        background = self.background_colors[1]
+        filters = self.get_line_filters()
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            strip = self.render_line(y).adjust_cell_length(width)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _plain_box(self) -> bool:
+        """No border, outline, padding, tint, opacity or hatch: Textual's styling of a line
+        would hand it back as it is."""
+        styles = self.styles
+        return (
+            not any(edge for edge, _ in styles.border)
+            and not any(edge for edge, _ in styles.outline)
+            and not any(styles.padding)
+            and not styles.tint.a
+            and self.opacity == 1.0
+            and styles.text_opacity == 1.0
+            and not (styles.has_rule("hatch") and styles.hatch != "none")
+        )  # (and no links to hover: the grid's segments carry none)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
