@@ -13,16 +13,18 @@ from collections.abc import Collection
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.simhelp import fast_settings
 from tui.engine.budget import SubscriptionBudget
+from tui.engine.direct import FrameConnection
 from tui.engine.engine import Engine
 from tui.engine.replay import read_recording, replay_into
 from tui.engine.status import Batch, FeedState
 from tui.protocol.live import Subscription
 from tui.sim.server import Simulator, run_simulator
-from tui.sim.settings import DEMO_SMALL_KEY, Faults
+from tui.sim.settings import DEMO_KEY, DEMO_SMALL_KEY, Faults
 
 
 async def _start(engine: Engine) -> asyncio.Task[None]:
@@ -223,6 +225,78 @@ async def test_malformed_frames_are_counted_and_survived() -> None:
         await wait_for(lambda: live.status.decode_errors >= 1000, 20)
         assert live.status.state is FeedState.LIVE and live.status.connects == 1
         assert "FX:EURUSD" in engine.store.quotes
+        await _finish(engine, task)
+
+
+async def test_fragmented_and_non_utf8_messages_are_taken_whole_and_in_order() -> None:
+    """Rule: a message in several frames is one message (RFC 6455, 5.4); a text frame that
+    is not UTF-8 is a bad frame, counted, and the connection stays (no traceback, no 1007
+    reconnect). The engine takes frames in the connection's own callback: every message the
+    server sent is counted once, in order, so exactly every fifth is the bad one."""
+    settings = fast_settings(firehose_rate=2000)
+    async with run_simulator(settings, Faults(fragmented_every=3, bad_utf8_every=5)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
+        task = await _start(engine)
+        live = engine.feeds[0]
+        await wait_for(lambda: live.status.messages >= 3000, 20)
+        engine.stop()  # the counts stop with the connection: then compare them
+        await asyncio.wait_for(task, 10)
+        status = live.status
+        assert status.connects == 1
+        assert status.decode_errors == status.messages // 5
+        (record,) = sim.records_for("live")
+        assert status.messages == record.sent  # none lost, none split into two
+        assert {"NASDAQ:AAPL", "FX:EURUSD"} <= set(engine.store.quotes)
+
+
+async def test_messages_that_come_before_the_reader_attaches_are_kept_in_order() -> None:
+    """The moment between the handshake and the engine attaching to the connection: what
+    the server sent then is handed over first, in order, then the rest as it comes."""
+    async with run_simulator(fast_settings(firehose_rate=500)) as sim:
+        assert sim.urls is not None
+        ws = await connect(sim.urls.live, create_connection=FrameConnection)
+        try:
+            subscribe = {
+                "api_key": DEMO_KEY,
+                "subscriptions": [{"code": "FX:EURUSD", "type": "quote"}],
+            }
+            await ws.send(json.dumps(subscribe))
+            await wait_for(lambda: len(ws._early) >= 20)  # nobody attached: kept
+            taken: list[tuple[bytes, bool]] = []
+            ws.attach(lambda data, text: taken.append((data, text)))
+            early = len(taken)
+            assert early >= 20 and not ws._early
+            await wait_for(lambda: len(taken) >= early + 20)  # then as they come
+            stamps = [json.loads(data)["last_update"] for data, _ in taken if b'"data"' in data]
+            assert stamps == sorted(stamps) and all(text for _, text in taken)
+            ws.detach()
+            count = len(taken)
+            await asyncio.sleep(0.2)
+            assert len(taken) == count and not ws._early  # a detached connection drops them
+        finally:
+            await ws.close()
+
+
+async def test_a_handler_that_fails_ends_the_session_as_an_internal_error() -> None:
+    """A bug in a frame's handler (called from the connection's callback) ends that session
+    with a clear reason and a reconnect, not a dead reader or a traceback on screen."""
+    async with run_simulator(fast_settings()) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL"))
+        live = engine.feeds[0]
+        handle = live.on_frame
+        failures = iter([True])
+
+        def on_frame(frame: str | bytes, now: float) -> object:
+            if next(failures, False):
+                raise RuntimeError("boom")
+            return handle(frame, now)
+
+        live.on_frame = on_frame  # type: ignore[method-assign,assignment]
+        task = await _start(engine)
+        await wait_for(lambda: live.status.connects >= 2 and "NASDAQ:AAPL" in engine.store.quotes)
+        assert "internal error (RuntimeError)" in (live.status.last_error or "")
         await _finish(engine, task)
 
 

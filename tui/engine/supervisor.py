@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from tui.engine.backoff import Backoff
+from tui.engine.direct import FrameConnection
 from tui.engine.keys import KeyUnavailable
 from tui.engine.policy import (
     Action,
@@ -232,6 +233,7 @@ class Supervisor:
                 open_timeout=self.settings.open_timeout,
                 close_timeout=self.settings.close_timeout,
                 compression=None,
+                create_connection=FrameConnection,
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -309,22 +311,44 @@ class Supervisor:
         return self._classify_close(ws)
 
     async def _read(self, ws: ClientConnection) -> SessionEnd | None:
-        """Read frames until the connection ends or a frame ends it."""
+        """Take frames as the connection parses them (:mod:`tui.engine.direct`) until it
+        ends or a frame ends it; a handler's exception ends the session as this task's."""
+        assert isinstance(ws, FrameConnection)  # every connection is dialled as one
         status = self.status
         observers = self.engine.frame_observers
+        ended: asyncio.Future[SessionEnd | None] = asyncio.get_running_loop().create_future()
+
+        def take(data: bytes, text: bool) -> None:
+            now = time.time()
+            status.messages += 1
+            status.bytes += len(data)
+            try:
+                if observers:
+                    frame = data.decode("utf-8", "replace") if text else data
+                    for observe in observers:
+                        observe(self.name, frame, now)
+                end = self.on_frame(data, now)
+            except Exception as exc:  # in the transport's callback: ends the session here
+                ws.detach()
+                ended.set_exception(exc)
+                return
+            if end is not None:
+                ws.detach()
+                ended.set_result(end)
+
+        def on_lost(_: object) -> None:  # every frame before the loss was taken already
+            if not ended.done():
+                ended.set_result(None)
+
+        lost = ws.connection_lost_waiter
+        lost.add_done_callback(on_lost)
+        ws.attach(take)
         try:
-            async for frame in ws:
-                now = time.time()
-                status.messages += 1
-                status.bytes += len(frame)
-                for observe in observers:
-                    observe(self.name, frame, now)
-                end = self.on_frame(frame, now)
-                if end is not None:
-                    return end
-        except ConnectionClosed:
-            pass
-        return self._classify_close(ws)
+            end = await ended
+        finally:
+            ws.detach()
+            lost.remove_done_callback(on_lost)
+        return end if end is not None else self._classify_close(ws)
 
     def _classify_close(self, ws: ClientConnection) -> SessionEnd:
         """What the server's close (or its absence) means, unless a frame already said."""

@@ -2,7 +2,8 @@
 
 A client that never reads cannot grow the simulator's memory: the queue holds at most
 ``limit`` messages; past that new messages are dropped and counted (slow-consumer policy).
-Send-side fault switches (malformed JSON, binary frames, dropping after N messages) act here.
+Send-side fault switches (malformed JSON, binary frames, fragments, text that is not UTF-8,
+dropping after N messages) act here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tui.sim.settings import Faults
 
 MALFORMED_FRAME = '{"last_update": 1, "data": [{"code": '
 """What a malformed-JSON fault sends instead of a real message."""
+NOT_UTF8 = b'{"last_update": 1, "data": [{"code": "\xff\xfe"}]}'
+"""What the bad-UTF-8 fault sends, as a text frame, instead of a real message."""
 
 
 @dataclass
@@ -86,13 +89,24 @@ class Outbox:
                         message = MALFORMED_FRAME
                     elif faults.binary_every and self.counter % faults.binary_every == 0:
                         message = message.encode() if isinstance(message, str) else message
-                    await ws.send(message)
+                    await self._send(message)
                     record.sent += 1
                     if faults.drop_after_messages and record.sent >= faults.drop_after_messages:
                         drop_connection(ws)
                         return
         except ConnectionClosed:
             return
+
+    async def _send(self, message: str | bytes) -> None:
+        """One message, in pieces or not UTF-8 when a fault says so."""
+        faults, count = self.faults, self.counter
+        if faults.bad_utf8_every and count % faults.bad_utf8_every == 0:
+            await self.ws.send(NOT_UTF8, text=True)
+        elif faults.fragmented_every and count % faults.fragmented_every == 0 and len(message) > 2:
+            third = len(message) // 3
+            await self.ws.send([message[:third], message[third : 2 * third], message[2 * third :]])
+        else:
+            await self.ws.send(message)
 
 
 def drop_connection(ws: ServerConnection) -> None:

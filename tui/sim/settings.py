@@ -56,6 +56,10 @@ class Faults:
     ignore_pings: bool = False
     malformed_every: int | None = None
     binary_every: int | None = None
+    fragmented_every: int | None = None
+    """Send every Nth message as one message in three frames (RFC 6455, 5.4)."""
+    bad_utf8_every: int | None = None
+    """Send every Nth message as a text frame whose bytes are not UTF-8."""
     oversized_frame: bool = False
     history_bars: int | None = None
     duplicate_bars: bool = False

@@ -73,7 +73,12 @@ class MarketpaneApp(LaidOutApp):
         grid.row_seconds = 1.0 / self.display_config.row_hz
         self._apply_layout(self.size.width, self.size.height)
         self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
-        self.set_interval(grid.row_seconds / 2, self._draw_waiting_rows)
+        self._waiting_timer = self.set_interval(  # runs only while a row waits (no wake-ups
+            grid.row_seconds / 2,
+            self._draw_waiting_rows,
+            pause=True,  # in a quiet market)
+        )
+        grid.on_wait = self._waiting_timer.resume
         self._tick_status()
         if self.options.startup_notice:
             self.notify(self.options.startup_notice, severity="warning", timeout=10)

@@ -8,6 +8,7 @@ from collections import deque
 
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 
 from tui.alerts.model import AlertView
 from tui.engine.capacity import PlanUse
@@ -52,14 +53,16 @@ class DashboardApp(KeyedApp):
         self.layout_name = "medium"
         self.chart_forced = False
         self.news_forced = False
+        """Compact layout: the news list in place of the grid (``n``)."""
         self.notice_log: deque[Notice] = deque(maxlen=NOTICES_KEPT)
+        """Every notice shown, for the history screen (``N``)."""
         self.portfolio = PortfolioFile()
         """Every portfolio and its lots, as the session last sent them."""
         self.alert_views: list[AlertView] = []
         """Every alert and its state, as the last batch that carried them said."""
-        """Every notice shown, for the history screen (``N``)."""
-        """Compact layout: the news list in place of the grid (``n``)."""
         self._last_tick = 0.0
+        self._waiting_timer: Timer | None = None
+        """Draws rows whose turn has come; paused while none waits."""
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard's screen writes only what changed (see :mod:`tui.ui.painter`)."""
@@ -131,6 +134,8 @@ class DashboardApp(KeyedApp):
         if grid.waiting and not self.paused:
             with self.batch_update():
                 grid.draw_due(self.store, self.now())
+        if not grid.waiting and self._waiting_timer is not None:
+            self._waiting_timer.pause()  # a batch that leaves a row waiting resumes it
 
     def _live_ok(self) -> bool:
         live = [s for s in self.statuses if s.name == "live"]

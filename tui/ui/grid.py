@@ -7,6 +7,7 @@ important drop first as the pane narrows. Only cells whose text changed are upda
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -77,6 +78,8 @@ class QuoteGrid(RowCells, ScrollView, can_focus=True):
         """When each row's cells last changed on screen (monotonic)."""
         self.waiting: set[str] = set()
         """Rows with a change not drawn yet: their turn has not come (:meth:`draw_due`)."""
+        self.on_wait: Callable[[], None] | None = None
+        """Called when a row starts waiting (the app's timer that draws them on their turn)."""
         self.rows_drawn = 0
         """Rows repainted because their cells changed (the tests and the benchmark read it)."""
         self.strips: dict[str, Strip] = {}
@@ -299,6 +302,8 @@ class QuoteGrid(RowCells, ScrollView, can_focus=True):
                 and self._keys.get(code) is not None
                 and clock - self.drawn_at.get(code, -1.0) < self.row_seconds
             ):
+                if not self.waiting and self.on_wait is not None:
+                    self.on_wait()
                 self.waiting.add(code)
                 continue
             self.waiting.discard(code)
