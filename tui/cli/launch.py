@@ -97,7 +97,13 @@ def run_app(
 def _view(options: RunOptions, **more: Any) -> dict[str, Any]:
     """The view's options (:class:`~tui.ui.link.ViewOptions` fields) for the real app; a dict,
     as the view is imported only once the session has started."""
-    return {"theme": options.theme, "layout": options.layout, "handle_signals": True, **more}
+    return {
+        "theme": options.theme,
+        "layout": options.layout,
+        "handle_signals": True,
+        "settle_heap": True,
+        **more,
+    }
 
 
 def _served_elsewhere(options: RunOptions) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -60,4 +61,6 @@ def serve_hub(
 
 
 async def _serve(options: HubOptions) -> None:
-    await Hub(options).serve()
+    hub = Hub(options)
+    gc.freeze()  # what start-up built lives as long as the hub: no full collection walks it
+    await hub.serve()

@@ -8,6 +8,8 @@ Shapes follow the vendor guide (``shared/api/000_*.txt``, sections 1, 2, 3, 5 an
 
 from __future__ import annotations
 
+import operator
+import typing
 from typing import Literal
 
 import msgspec
@@ -21,7 +23,7 @@ from tui.protocol.common import (
     excerpt,
     is_pong,
 )
-from tui.protocol.text import clean_model, frame_is_plain
+from tui.protocol.text import clean_model
 
 BarType = Literal["tick", "second", "minute", "hour", "day", "week"]
 """Every ``bar_type`` the guide lists (section 2, Series Data Parameters)."""
@@ -221,9 +223,28 @@ def dispatch_live(frame: str | bytes) -> LiveEvent:
         return event
     except (msgspec.DecodeError, UnicodeError) as exc:
         return decode_failure(exc, frame)
-    if env.data is not None and env.series is None and frame_is_plain(payload):
-        return QuoteUpdate(env.last_update, env.total_items, env.data)
+    quotes = env.data
+    if quotes is not None and env.series is None and _quotes_plain(quotes):
+        return QuoteUpdate(env.last_update, env.total_items, quotes)
     return _classify(clean_model(env, frame), frame)
+
+
+_QUOTE_TEXT = operator.attrgetter(
+    *(name for name, hint in typing.get_type_hints(Quote).items() if str in typing.get_args(hint)
+      or hint is str)
+)  # fmt: skip
+"""A quote's text fields (``code``, ``status``, ``currency_code``), in one call."""
+
+
+def _quotes_plain(quotes: list[Quote]) -> bool:
+    """Whether no text field of these quotes holds anything :func:`clean_text` would change
+    (a quote frame's only strings: the envelope's others are not kept). Three short strings
+    are checked faster than the whole frame is scanned."""
+    for quote in quotes:
+        for text in _QUOTE_TEXT(quote):
+            if text is not None and not text.isprintable():
+                return False
+    return True
 
 
 def _lenient_envelope(payload: bytes) -> tuple[_LiveEnvelope, int] | None:

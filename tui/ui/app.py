@@ -9,6 +9,7 @@ from; the next batch is asked for only once this one is on screen.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -83,6 +84,8 @@ class MarketpaneApp(LaidOutApp):
         if self.options.startup_notice:
             self.notify(self.options.startup_notice, severity="warning", timeout=10)
             self.notice_log.append(Notice("warning", self.options.startup_notice, time.time()))
+        if self.options.settle_heap:
+            self.call_after_refresh(gc.freeze)
         if self.options.first_frame_file is not None:
             self.call_after_refresh(self._first_frame, self.options.first_frame_file)
 

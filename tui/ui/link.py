@@ -54,5 +54,9 @@ class ViewOptions:
     """Benchmark hook: ``probe.drawn(app, batch)`` after each batch reaches the screen."""
     handle_signals: bool = False
     """Quit cleanly on SIGHUP, SIGTERM and SIGINT (the real app; tests leave them alone)."""
+    settle_heap: bool = False
+    """After the first frame, put what start-up built out of the garbage collector's sight
+    (``gc.freeze``): a full collection then walks only what came since, not every Textual
+    object (30 ms each, several a minute). The real app only: tests share their process."""
     first_frame_file: Path | None = None
     """Benchmark start-up probe: write the time of the first frame here, then quit."""
