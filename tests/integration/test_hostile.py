@@ -92,6 +92,7 @@ def test_every_field_of_every_feed_is_cleaned() -> None:
             {"data": [{"code": "A:B", "status": HOSTILE, "currency_code": HOSTILE}]}
         )
     )
+    code = dispatch_live(msgspec.json.encode({"data": [{"code": HOSTILE, "last_price": 1.0}]}))
     news = dispatch_newsfeed(
         msgspec.json.encode({"title": HOSTILE, "published_at": 1.0, "source": HOSTILE})
     )
@@ -110,9 +111,9 @@ def test_every_field_of_every_feed_is_cleaned() -> None:
             }
         ).decode()
     )
-    assert isinstance(quote, QuoteUpdate) and isinstance(news, NewsfeedItems)
-    assert isinstance(story, News)
-    for event in (live_error, quote, news, story):
+    assert isinstance(quote, QuoteUpdate) and isinstance(code, QuoteUpdate)
+    assert isinstance(news, NewsfeedItems) and isinstance(story, News)
+    for event in (live_error, quote, code, news, story):
         strings = _strings(event)
         assert any("CLICKME" in s for s in strings)
         assert all(_printable(s) for s in strings), strings
