@@ -41,6 +41,11 @@ DOWN_STATES = (FeedState.CONNECTING, FeedState.RECONNECTING, FeedState.STOPPED)
 """A feed in one of these is down (idle is not: nothing was asked of it)."""
 
 
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class AlertMonitor:
     """The book, its inputs and its delivery, for one engine."""
 
@@ -90,6 +95,8 @@ class AlertMonitor:
         """Bumped whenever :meth:`views` would say something new."""
         self._views: list[AlertView] = []
         self._down_since: dict[str, float | None] = {}
+        self._idle: asyncio.Future[None] | None = None
+        """The pause of a monitor with no rule (:meth:`_pause`), ended early by a new one."""
         self._watch()
 
     def _watchlist_codes(self, name: str) -> list[str]:
@@ -121,6 +128,8 @@ class AlertMonitor:
         if len(set(ids)) != len(ids):
             return "alert ids must be unique"
         self.book.set_rules(rules)
+        if self._idle is not None:  # the first rule: evaluate from now, not after a tick
+            _resolve(self._idle)
         self._watch()
         self._on_symbols()
         self.refresh_views()
@@ -190,7 +199,7 @@ class AlertMonitor:
         last_tick = 0.0
         try:
             while True:
-                await asyncio.sleep(EVAL_SECONDS)
+                await self._pause()
                 now = self.clock()
                 ticked = now - last_tick >= TICK_SECONDS
                 if ticked:
@@ -204,6 +213,21 @@ class AlertMonitor:
             if self.book.dirty:
                 self.book.save()
             await self.delivery.close()
+
+    async def _pause(self) -> None:
+        """:data:`EVAL_SECONDS` while there is a rule to evaluate; with none, a tick's time
+        (expiry, the views) unless a rule comes sooner: no wake-ups a quiet pane pays for."""
+        if self.book.rules:
+            await asyncio.sleep(EVAL_SECONDS)
+            return
+        loop = asyncio.get_running_loop()
+        self._idle = waiter = loop.create_future()
+        timer = loop.call_later(TICK_SECONDS, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._idle = None
 
     def _step(self, now: float, *, ticked: bool) -> None:
         firings = self.evaluate_changes(now)
