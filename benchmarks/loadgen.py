@@ -3,7 +3,8 @@
 ``python -m benchmarks.loadgen`` listens on loopback and prints ``port N``. A client connects
 to ``ws://127.0.0.1:N/r<rate>/s<seconds>/n<symbols>/<full|sparse>`` and sends any text frame
 (the subscription); the generator then writes ``rate`` quote messages a second for
-``seconds``, round-robin over ``symbols`` codes (``SIM:T0001``...), and prints one JSON line
+``seconds``, round-robin over ``symbols`` codes (``SIM:T0001``...), with a ``server_time``
+heartbeat every 10 s as ``/live`` sends it, and prints one JSON line
 per connection: messages offered, written, the achieved rate and its own CPU seconds.
 
 Every frame is built once, before the clock starts (a full quote is the guide's 18 fields,
@@ -27,6 +28,9 @@ import sys
 import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+HEARTBEAT_SECONDS = 10.0
+"""``{"server_time": ms}`` this often, from the start, as ``/live`` sends it ("approximately
+every 10 seconds"): a client that paces its reads around heartbeats is measured as it runs."""
 VARIANTS = 64
 """Distinct prices per symbol in the frame ring (the client's store sees real changes)."""
 
@@ -148,11 +152,17 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     sent = 0
     ring = len(frames)
     lost = False
+    next_beat = start
     while True:
-        elapsed = time.monotonic() - start
+        now = time.monotonic()
+        elapsed = now - start
         if elapsed >= seconds or reading.done():
             lost = reading.done()
             break
+        if now >= next_beat:
+            beat = json.dumps({"server_time": int(time.time() * 1000)}).encode()
+            writer.write(ws_frame(beat))
+            next_beat += HEARTBEAT_SECONDS
         due = min(int(rate * elapsed) + 1, int(rate * seconds))
         if due > sent:
             writer.write(b"".join(frames[i % ring] for i in range(sent, due)))

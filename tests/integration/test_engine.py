@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 
 from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
 from tests.simhelp import fast_settings
+from tui.engine import pacing
 from tui.engine.budget import SubscriptionBudget
 from tui.engine.direct import FrameConnection
 from tui.engine.engine import Engine
@@ -297,6 +298,60 @@ async def test_a_handler_that_fails_ends_the_session_as_an_internal_error() -> N
         task = await _start(engine)
         await wait_for(lambda: live.status.connects >= 2 and "NASDAQ:AAPL" in engine.store.quotes)
         assert "internal error (RuntimeError)" in (live.status.last_error or "")
+        await _finish(engine, task)
+
+
+async def test_a_quiet_feed_is_read_a_few_times_a_second_not_once_a_quote() -> None:
+    """In a quiet market (200 quotes a second here) the socket is read five times a second:
+    the engine holds its batches for half a second there anyway."""
+    async with run_simulator(fast_settings(firehose_rate=200)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
+        live = engine.feeds[0]
+        task = await _start(engine)
+        await wait_for(lambda: live.ws is not None and live.status.messages > 0)
+        await asyncio.sleep(3.0)  # past a new connection's prompt first seconds
+        ws = live.ws
+        assert isinstance(ws, FrameConnection)
+        reads, messages = ws.reads, live.status.messages
+        await asyncio.sleep(2.0)
+        per_read = (live.status.messages - messages) / max(1, ws.reads - reads)
+        assert per_read >= 5, per_read  # about 40 a read; read as they come, 1 or 2
+        assert live.status.connects == 1 and live.status.decode_errors == 0
+        await _finish(engine, task)
+
+
+@pytest.mark.parametrize("window", [True, False])
+async def test_paced_reads_never_make_the_latency_shown(
+    window: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads are prompt around a due heartbeat, and a heartbeat that waited behind a pause
+    anyway (``window`` off: nothing keeps them apart) gives no latency sample: the latency
+    shown is the network's, never the pause's (which would add up to 200 ms)."""
+    if not window:
+        monkeypatch.setattr(pacing, "HEARTBEAT_WINDOW_SECONDS", -1e9)
+    async with run_simulator(fast_settings(firehose_rate=200, heartbeat_seconds=1.0)) as sim:
+        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
+        live = engine.feeds[0]
+        samples: list[tuple[bool, float]] = []
+        beat = live.heartbeat
+
+        def heartbeat(server_ms: float, now: float) -> None:
+            samples.append((live.read_late, now * 1000.0 - server_ms))
+            beat(server_ms, now)
+
+        live.heartbeat = heartbeat  # type: ignore[method-assign]
+        task = await _start(engine)
+        await wait_for(lambda: len(samples) >= 7, 20)
+        prompt = [ms for late, ms in samples if not late]
+        assert max(prompt, default=0.0) < 40.0, samples  # loopback: a few ms
+        if window:
+            assert len(prompt) >= 3, samples  # the heartbeats found the socket read at once
+        else:
+            assert any(late for late, _ in samples), samples  # they waited, and said so
+        latency = live.status.latency_ms
+        assert latency is None or latency < 40.0, samples
         await _finish(engine, task)
 
 

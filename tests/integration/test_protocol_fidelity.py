@@ -195,6 +195,8 @@ SAMPLE_FAULTS = {
     "drop_after_messages": "10",
     "malformed_every": "3",
     "binary_every": "4",
+    "fragmented_every": "3",
+    "bad_utf8_every": "5",
     "history_bars": "30000",
     "error_then_close": "internal_server_error",
     "error_delay_seconds": "2",

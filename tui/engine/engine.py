@@ -444,6 +444,9 @@ class Engine:
                 self._last_bytes[feed.name] = status.bytes
             self._last_rates = now
             self._status_dirty = True
+            quiet = 0 < sum(f.status.rate for f in self.feeds) < self.settings.quiet_below_rate
+            for feed in self.feeds:
+                feed.pace.quiet = quiet  # its reads may be paced (tui.engine.pacing)
         hold = self._hold_seconds()
         held = hold - (now - self._last_batch)
         if held > 0:
@@ -466,12 +469,8 @@ class Engine:
     def _hold_seconds(self) -> float:
         """How long after the last batch pending changes may wait: nothing in a busy market,
         ``1/quiet_hz`` or ``1/idle_hz`` when the feeds are quiet and only quotes and bars
-        changed. A symbol's first quote, a history that just arrived, news and notices never
-        wait.
-
-        Under ``quiet_below_rate`` messages a second a person cannot tell 2 frames a second
-        from 20, but the terminal and the CPU can.
-        """
+        changed (a person cannot tell 2 frames a second from 20 there; the terminal and the
+        CPU can). A symbol's first quote, a history, news and notices never wait."""
         settings, store = self.settings, self.store
         if store.urgent or self.notices or self._urgent_state:
             return 0.0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote as url_quote
 
 from websockets.asyncio.client import ClientConnection
 
+from tui.engine.direct import FrameConnection
 from tui.engine.keys import KeyUnavailable
 from tui.engine.policy import Outcome, SessionEnd
 from tui.engine.status import FeedState
@@ -97,6 +99,7 @@ class LiveFeed(InsightSentryFeed):
     """``/live``: quotes and series, the subscription budget, in-band errors."""
 
     name = "live"
+    paces_reads = True
 
     def __init__(self, engine: FeedContext) -> None:
         super().__init__(engine)
@@ -170,6 +173,9 @@ class LiveFeed(InsightSentryFeed):
         if not essential and not engine.budget.allows(essential=False):
             return
         await ws.send(text)
+        self.pace.subscribed(time.time())
+        if isinstance(ws, FrameConnection):
+            ws.read_now()  # the new symbols' first quotes are read as they come
         engine.budget.record()
         self.status.subscriptions_sent += 1
         before = {s.code: s for s in self.sent if s.type in (None, "series", "both")}

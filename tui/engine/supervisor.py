@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from tui.engine.backoff import Backoff
 from tui.engine.direct import FrameConnection
 from tui.engine.keys import KeyUnavailable
+from tui.engine.pacing import ReadPace
 from tui.engine.policy import (
     Action,
     FeedCounters,
@@ -74,6 +75,13 @@ class Supervisor:
         self.counters = FeedCounters()
         self.sockets_open = 0
         self.rng = random.Random()
+        self.pace = ReadPace()
+        """When this feed's reads may be paced (only feeds that set :attr:`paces_reads`)."""
+        self.read_late = False
+        """Whether the frame being handled waited behind a paced read (its time is ours)."""
+
+    paces_reads = False
+    """Whether this feed's reads may be paced in a quiet market (:mod:`tui.engine.pacing`)."""
 
     # ---- subclass hooks -------------------------------------------------------------------
 
@@ -318,10 +326,15 @@ class Supervisor:
         observers = self.engine.frame_observers
         ended: asyncio.Future[SessionEnd | None] = asyncio.get_running_loop().create_future()
 
+        pace = self.pace if self.paces_reads else None
+        if pace is not None:
+            pace.opened(time.time())
+
         def take(data: bytes, text: bool) -> None:
             now = time.time()
             status.messages += 1
             status.bytes += len(data)
+            self.read_late = ws.late
             try:
                 if observers:
                     frame = data.decode("utf-8", "replace") if text else data
@@ -335,6 +348,8 @@ class Supervisor:
             if end is not None:
                 ws.detach()
                 ended.set_result(end)
+            elif pace is not None:
+                ws.pace = pace.seconds(now)
 
         def on_lost(_: object) -> None:  # every frame before the loss was taken already
             if not ended.done():
@@ -400,9 +415,13 @@ class Supervisor:
 
     def heartbeat(self, server_ms: float, now: float) -> None:
         """Latency = local ms - server_time (guide FAQ), smoothed while it moves a little; a
-        jump of more than a second is taken as it is, so lag and skew show at once."""
+        jump of more than a second is taken as it is, so lag and skew show at once. A
+        heartbeat that waited behind a paced read says nothing of the latency."""
         status = self.status
         status.heartbeat_at = now
+        self.pace.heartbeat(now)
+        if self.read_late:
+            return
         sample = now * 1000.0 - server_ms
         previous = status.latency_ms
         if previous is None or abs(sample - previous) > LATENCY_JUMP_MS:
