@@ -400,7 +400,7 @@ class Supervisor:
         """A good frame arrived."""
         self.last_alive = now
         self.bad_in_a_row = 0
-        if data:
+        if data and not self.had_data:  # the policy's memory is forgotten once a session
             self.had_data = True
             self.counters = FeedCounters()
 
