@@ -24,10 +24,15 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+from tui.engine.framing import BROKEN, TEXT, next_frame
 
 Sink = Callable[[bytes, bool], None]
 """Takes one whole message: its payload and whether it came as text."""
 
+HANDSHAKE_LIMIT = 65536
+"""A handshake answer longer than this is the library's to refuse."""
 EARLY_LIMIT = 1000
 """Messages kept for a reader that has not attached yet (the moment between the handshake and
 :meth:`FrameConnection.attach`); more than that is a server flooding a connection nobody
@@ -52,11 +57,20 @@ class FrameConnection(ClientConnection):
         self._holding = False
         self.reads = 0
         """Reads from the socket (each hands over every whole message it completed)."""
+        self._buffer: bytearray | None = bytearray()
+        """Bytes of a frame not whole yet (None: the library reads everything from now on)."""
+        self._framing = False
+        """The handshake is done and the connection open: frames are split here."""
 
     def data_received(self, data: bytes) -> None:
         self.reads += 1
         self.late, self._late_next = self._late_next, False
-        super().data_received(data)
+        if self._framing:
+            self._frames(data)
+        elif self._buffer is not None:
+            self._handshake(data)
+        else:
+            super().data_received(data)
         pace = self.pace
         transport = self.transport
         if pace > 0 and not self._holding and transport is not None:
@@ -65,6 +79,65 @@ class FrameConnection(ClientConnection):
             self._holding = True
             transport.pause_reading()
             self.loop.call_later(pace, self._resume)
+
+    def _handshake(self, data: bytes) -> None:
+        """The server's answer goes to the library exactly, up to its blank line; frames
+        after it are split here once the connection is open."""
+        buffer = self._buffer
+        assert buffer is not None
+        buffer += data
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buffer) > HANDSHAKE_LIMIT:
+                self._to_library(bytes(buffer))
+            return
+        answer, rest = bytes(buffer[: end + 4]), bytes(buffer[end + 4 :])
+        buffer.clear()
+        super().data_received(answer)
+        if self.response is not None and self.protocol.state is State.OPEN:
+            self._framing = True
+            if rest:
+                self._frames(rest)
+        else:
+            self._to_library(rest)
+
+    def _to_library(self, data: bytes) -> None:
+        """Everything from here on is the library's (a close, or something it refuses)."""
+        self._framing = False
+        self._buffer = None
+        if data:
+            super().data_received(data)
+
+    def _frames(self, data: bytes) -> None:
+        """Hand over every whole data frame; give the library every other frame whole."""
+        buffer = self._buffer
+        assert buffer is not None
+        view: bytes | bytearray = data
+        if buffer:
+            buffer += data
+            view = buffer
+        limit = self.protocol.max_message_size
+        pos = 0
+        while True:
+            found = next_frame(view, pos, limit)
+            if found is None:
+                break
+            kind, start, end = found
+            if kind > 0 and not self._parts:  # TEXT or BINARY
+                self._deliver(bytes(view[start:end]), kind == TEXT)
+            elif kind == BROKEN:
+                self._to_library(bytes(view[pos:]))
+                return
+            else:  # a control frame or a fragment (a data frame amid fragments is refused)
+                super().data_received(bytes(view[pos:end]))
+                if self.protocol.state is not State.OPEN:  # closing, or failed
+                    self._to_library(bytes(view[end:]))
+                    return
+            pos = end
+        if view is buffer:
+            del buffer[:pos]
+        elif pos < len(view):
+            buffer += view[pos:]
 
     def read_now(self) -> None:
         """Stop pacing until the next read says otherwise, and read what waits now."""
