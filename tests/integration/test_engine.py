@@ -259,6 +259,7 @@ async def test_messages_that_come_before_the_reader_attaches_are_kept_in_order()
     async with run_simulator(fast_settings(firehose_rate=500)) as sim:
         assert sim.urls is not None
         ws = await connect(sim.urls.live, create_connection=FrameConnection)
+        assert isinstance(ws, FrameConnection)
         try:
             subscribe = {
                 "api_key": DEMO_KEY,

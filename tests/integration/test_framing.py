@@ -119,6 +119,7 @@ async def test_any_frames_cut_anywhere_are_the_same_messages_in_order(
         ws = await connect(  # the raw server never answers a close: do not wait for it
             url, create_connection=FrameConnection, max_size=2**20, close_timeout=0.05
         )
+        assert isinstance(ws, FrameConnection)
         taken: list[tuple[bytes, bool]] = []
         ws.attach(lambda data, text: taken.append((data, text)))
         try:
