@@ -184,6 +184,22 @@ MUTATIONS = [
         "tests/integration/test_alert_delivery.py",
     ),
     (
+        "case22 a late heartbeat gives no latency",
+        "tui/engine/supervisor.py",
+        "        self.pace.heartbeat(now)\n        if self.read_late:\n            return\n",
+        "        self.pace.heartbeat(now)\n",
+        "paced_reads_never_make_the_latency_shown",
+        "tests/integration/test_engine.py",
+    ),
+    (
+        "case22 a paused read knows it waited",
+        "tui/engine/direct.py",
+        "        self._late_next = _unread_bytes(transport) != 0",
+        "        self._late_next = False",
+        "paced_reads_never_make_the_latency_shown",
+        "tests/integration/test_engine.py",
+    ),
+    (
         "case21 fencing",
         "tui/fleet/node.py",
         "            if self.role == Role.LEADER and boot_clock() - self.renewed_sent > limit:",

@@ -338,11 +338,15 @@ async def test_paced_reads_never_make_the_latency_shown(
         engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
         live = engine.feeds[0]
         samples: list[tuple[bool, float]] = []
+        moved_by_late: list[float] = []
         beat = live.heartbeat
 
         def heartbeat(server_ms: float, now: float) -> None:
             samples.append((live.read_late, now * 1000.0 - server_ms))
+            before = live.status.latency_ms
             beat(server_ms, now)
+            if live.read_late and live.status.latency_ms != before:
+                moved_by_late.append(now * 1000.0 - server_ms)
 
         live.heartbeat = heartbeat  # type: ignore[method-assign]
         task = await _start(engine)
@@ -353,6 +357,7 @@ async def test_paced_reads_never_make_the_latency_shown(
             assert len(prompt) >= 3, samples  # the heartbeats found the socket read at once
         else:
             assert any(late for late, _ in samples), samples  # they waited, and said so
+        assert not moved_by_late, moved_by_late  # a late heartbeat leaves the latency alone
         latency = live.status.latency_ms
         assert latency is None or latency < 40.0, samples
         await _finish(engine, task)
