@@ -96,6 +96,26 @@ async def test_invalid_symbol_typed_by_user_is_explained() -> None:
             await pilot.press("q")
 
 
+async def test_enter_never_picks_the_results_of_an_older_query() -> None:
+    """Results on screen answer what was typed before: typing on and pressing Enter at once
+    acts on the text, not on a stale result (on a busy machine the debounced search of a
+    prefix can show results just before Enter)."""
+    async with run_simulator(CALM) as sim:
+        app = sim_app(sim)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_add_symbol(pilot, app)
+            await pilot.press(*"app")
+            screen = app.screen
+            assert isinstance(screen, AddSymbolScreen)
+            results = screen.query_one("#results", OptionList)
+            await until(pilot, lambda: results.option_count > 0 and screen.results_for == "app")
+            await pilot.press(*"le zzz", "enter")  # before its own search has run
+            assert app.screen is screen  # still open: "APPLE ZZZ" is not a symbol
+            assert "EXCHANGE:SYMBOL" in str(screen.query_one("#hint").render())
+            await pilot.press("escape")
+            await pilot.press("q")
+
+
 async def test_switch_watchlist_and_reorder() -> None:
     async with run_simulator(CALM) as sim:
         app = sim_app(sim)

@@ -211,6 +211,8 @@ class AddSymbolScreen(ModalScreen[str | None]):
         self.warning = warning
         """Said before adding when the next symbol will not fit the plan."""
         self.timer: Timer | None = None
+        self.results_for: str | None = None
+        """The query the results shown answer (an older one's results are not picked)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -245,6 +247,7 @@ class AddSymbolScreen(ModalScreen[str | None]):
             Option(Text(f"{s.code:<22} {s.description or s.name or ''}"), id=s.code)
             for s in found[:30]
         )
+        self.results_for = query
         hint.update(
             Text(
                 f"{len(found)} found · ↓ to choose, Enter to add"
@@ -257,7 +260,8 @@ class AddSymbolScreen(ModalScreen[str | None]):
     def _submitted(self, event: Input.Submitted) -> None:
         results = self.query_one("#results", OptionList)
         code = event.value.strip().upper()
-        if results.option_count and ":" not in code:
+        fresh = self.results_for == event.value.strip()  # typed on since: not its results
+        if results.option_count and fresh and ":" not in code:
             option = results.get_option_at_index(results.highlighted or 0)
             self.dismiss(option.id)
             return
