@@ -16,6 +16,7 @@ heartbeat's latency) can tell a true time from one the pause made.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import struct
 import termios
@@ -54,7 +55,8 @@ class FrameConnection(ClientConnection):
         self.late = False
         """Whether the data being handed over waited in the kernel while reading was paused."""
         self._late_next = False
-        self._holding = False
+        self._holding: asyncio.TimerHandle | None = None
+        """The end of the current pause (None: reading)."""
         self.reads = 0
         """Reads from the socket (each hands over every whole message it completed)."""
         self._buffer: bytearray | None = bytearray()
@@ -73,12 +75,11 @@ class FrameConnection(ClientConnection):
             super().data_received(data)
         pace = self.pace
         transport = self.transport
-        if pace > 0 and not self._holding and transport is not None:
+        if pace > 0 and self._holding is None and transport is not None:
             if transport.is_closing():
                 return
-            self._holding = True
             transport.pause_reading()
-            self.loop.call_later(pace, self._resume)
+            self._holding = self.loop.call_later(pace, self._resume)
 
     def _handshake(self, data: bytes) -> None:
         """The server's answer goes to the library exactly, up to its blank line; frames
@@ -142,13 +143,12 @@ class FrameConnection(ClientConnection):
     def read_now(self) -> None:
         """Stop pacing until the next read says otherwise, and read what waits now."""
         self.pace = 0.0
-        if self._holding:
+        if self._holding is not None:
+            self._holding.cancel()
             self._resume()
 
     def _resume(self) -> None:
-        if not self._holding:
-            return  # resumed early by read_now: this is the pause's own timer
-        self._holding = False
+        self._holding = None
         transport = self.transport
         if transport is None or transport.is_closing():
             return

@@ -41,7 +41,7 @@ class ReadPace:
     def opened(self, now: float) -> None:
         """A new connection: nothing about its heartbeats is known yet."""
         self.heartbeat_every = self.last_heartbeat = None
-        self.unpaced_until = now + UNPACED_SECONDS
+        self.subscribed(now)  # it sends its subscription at once
 
     def subscribed(self, now: float) -> None:
         """A subscription went out: its first quotes are read as they come."""

@@ -74,10 +74,9 @@ class MarketpaneApp(LaidOutApp):
         grid.row_seconds = 1.0 / self.display_config.row_hz
         self._apply_layout(self.size.width, self.size.height)
         self.set_interval(STATUS_TICK_SECONDS / 2, self._tick_if_due)
-        self._waiting_timer = self.set_interval(  # runs only while a row waits (no wake-ups
-            grid.row_seconds / 2,
-            self._draw_waiting_rows,
-            pause=True,  # in a quiet market)
+        # draws rows on their turn; it runs only while one waits (no wake-ups when quiet)
+        self._waiting_timer = self.set_interval(
+            grid.row_seconds / 2, self._draw_waiting_rows, pause=True
         )
         grid.on_wait = self._waiting_timer.resume
         self._tick_status()
