@@ -28,7 +28,7 @@ from tui.engine.engine import EngineSettings
 from tui.engine.status import FeedState, FeedStatus, latency_words
 from tui.engine.store import MarketStore
 from tui.engine.stories import news_from_newsfeed, news_from_stocknews
-from tui.protocol.live import Quote, QuoteUpdate, dispatch_live
+from tui.protocol.live import QUOTE_TEXT_FIELDS, Quote, QuoteUpdate, dispatch_live
 from tui.protocol.newsfeed import NewsfeedItems, dispatch_newsfeed
 from tui.protocol.stocknews import News, StockNewsData, dispatch_stocknews
 from tui.protocol.text import clean_text, clean_value
@@ -117,6 +117,17 @@ def test_every_field_of_every_feed_is_cleaned() -> None:
         strings = _strings(event)
         assert any("CLICKME" in s for s in strings)
         assert all(_printable(s) for s in strings), strings
+
+
+@pytest.mark.parametrize("name", QUOTE_TEXT_FIELDS)
+def test_each_text_field_of_a_quote_is_cleaned_alone(name: str) -> None:
+    """The quote frame's fast path checks its text fields itself: hostile text in any one of
+    them (and nothing else odd in the frame) is still cleaned."""
+    fields = {"code": "A:B", "last_price": 1.0, name: HOSTILE}
+    event = dispatch_live(msgspec.json.encode({"data": [fields]}))
+    assert isinstance(event, QuoteUpdate)
+    text = getattr(event.data[0], name)
+    assert "CLICKME" in text and _printable(text), text
 
 
 def test_clean_value_fixes_frozen_structs_and_dict_keys() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tui.engine.columns import BarColumns
 from tui.engine.store import (
+    QUOTE_FIELDS,
     SPARK_POINTS,
     MarketStore,
     QuoteRow,
@@ -73,6 +76,25 @@ def test_sparse_quotes_merge_and_news_dedupe() -> None:
     assert store.add_news(news_from_newsfeed(item))
     assert not store.add_news(news_from_newsfeed(item))  # replayed on reconnect
     assert store.duplicates == 1
+
+
+def test_full_quote_becomes_the_values_and_sparse_ones_merge_into_it() -> None:
+    """A quote with every field replaces the row's values whole (nothing is left to merge);
+    the sparse quotes after it still merge into what it brought, and the derived change and
+    the direction follow the price."""
+    store = MarketStore()
+    full: dict[str, Any] = {name: 2.0 for name in QUOTE_FIELDS}
+    full.update(status="REG", currency_code="USD")
+    store.apply_quote(Quote(code="A:B", last_price=1.0, bid=0.5, volume=7.0), None, 1.0)
+    store.apply_quote(Quote(code="A:B", **full), 9.0, 2.0)
+    row = store.quotes["A:B"]
+    assert row.values == full and row.direction == 1 and row.server_ms == 9.0
+    store.apply_quote(Quote(code="A:B", last_price=1.5, bid=1.4), None, 3.0)
+    assert row.values == full | {"last_price": 1.5, "bid": 1.4, "change": -0.5,
+                                 "change_percent": -25.0}  # fmt: skip
+    assert row.direction == -1 and row.changed_at["last_price"] == 3.0
+    store.apply_quote(Quote(code="A:B", **full), None, 4.0)
+    assert row.values == full and row.direction == 1
 
 
 def _story(origin: str, **fields: object) -> NewsItem:

@@ -28,6 +28,7 @@ MAX_NEWS = 1_000
 """News items kept."""
 QUOTE_FIELDS = tuple(f for f in Quote.__struct_fields__ if f != "code")
 """Quote fields merged by name."""
+_FIELD_COUNT = len(QUOTE_FIELDS)
 _present = msgspec.to_builtins
 """A quote's present fields as a dict (the struct omits its defaults: absent ones are left
 out)."""
@@ -210,8 +211,10 @@ class MarketStore:
         """Merge a (possibly sparse) quote: absent fields never blank out known ones.
 
         The present fields are taken in one C-level step (``to_builtins`` leaves out the
-        absent ones) and merged with one ``update``: only the price, which drives the
-        direction, the Trend and the flash, is compared with what was known."""
+        absent ones) and merged with one ``update``, or, when every field is present, become
+        the row's values as they are (an ``update`` of 17 keys cost a third of the merge):
+        only the price, which drives the direction, the Trend and the flash, is compared with
+        what was known."""
         row = self.quotes.get(quote.code)
         if row is None:
             row = self.quotes[quote.code] = QuoteRow(quote.code)
@@ -225,9 +228,16 @@ class MarketStore:
             if old != price:
                 if old is not None:
                     row.direction = 1 if price > old else -1
-                add_trend_point(row, price, now)
+                spark = row.spark
+                if spark and row.spark_minute == now // SPARK_SECONDS:
+                    spark[-1] = price  # the minute's point moves (add_trend_point's common case)
+                else:
+                    add_trend_point(row, price, now)
                 changed_at["last_price"] = now
-        values.update(present)
+        if len(present) == _FIELD_COUNT:
+            row.values = values = present  # a full quote: every field new, no merge to do
+        else:
+            values.update(present)
         if price is not None and "change" not in present and "change_percent" not in present:
             _derive_change(values, changed_at, now)
         row.updated_at = now

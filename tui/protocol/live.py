@@ -8,7 +8,6 @@ Shapes follow the vendor guide (``shared/api/000_*.txt``, sections 1, 2, 3, 5 an
 
 from __future__ import annotations
 
-import operator
 import typing
 from typing import Literal
 
@@ -229,21 +228,23 @@ def dispatch_live(frame: str | bytes) -> LiveEvent:
     return _classify(clean_model(env, frame), frame)
 
 
-_QUOTE_TEXT = operator.attrgetter(
-    *(name for name, hint in typing.get_type_hints(Quote).items() if str in typing.get_args(hint)
-      or hint is str)
+QUOTE_TEXT_FIELDS = tuple(
+    name for name, hint in typing.get_type_hints(Quote).items()
+    if hint is str or str in typing.get_args(hint)
 )  # fmt: skip
-"""A quote's text fields (``code``, ``status``, ``currency_code``), in one call."""
+"""A quote's text fields: the only strings of a quote frame the model keeps."""
 
 
 def _quotes_plain(quotes: list[Quote]) -> bool:
-    """Whether no text field of these quotes holds anything :func:`clean_text` would change
-    (a quote frame's only strings: the envelope's others are not kept). Three short strings
-    are checked faster than the whole frame is scanned."""
-    for quote in quotes:
-        for text in _QUOTE_TEXT(quote):
-            if text is not None and not text.isprintable():
-                return False
+    """Whether no text field of these quotes holds anything :func:`clean_text` would change.
+
+    The three fields are joined in one f-string and checked at once (an absent one reads
+    ``None``, which is printable): faster than a check per field or a scan of the frame. A
+    test puts hostile text in each of :data:`QUOTE_TEXT_FIELDS` alone, so a text field added
+    to :class:`Quote` and not here fails it."""
+    for quote in quotes:  # noqa: SIM110 (all() over a generator costs more a frame)
+        if not f"{quote.code}{quote.status}{quote.currency_code}".isprintable():
+            return False
     return True
 
 
