@@ -14,233 +14,34 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-from textual.app import App, ComposeResult
-from textual.message import Message
-from textual.widgets import DataTable
-from websockets.asyncio.client import connect
-
-from tui.config import Config, Endpoints
-from tui.engine.engine import EngineSettings
+from benchmarks.harness import (
+    QUOTE_CODES,
+    SIZE,
+    Figures,
+    Probe,
+    SimProcess,
+    engine_of,
+    messages_read,
+    peak_rss_mb,
+    percentile,
+    real_app,
+    sustained,
+    until,
+    until_stable,
+)
+from benchmarks.naive import NaiveApp, naive_rates
 from tui.protocol.live import Subscription
-from tui.secrets import Keys, Secret
-from tui.session.values import SessionBatch
-from tui.sim.settings import BENCH_KEY
 
-SIZE = (160, 48)
-"""Terminal size of the headless app."""
 RATES = (2_000, 5_000, 10_000, 20_000, 40_000, 50_000, 60_000, 80_000, 100_000, 120_000)
 """Offered quote messages per second in the rising-rate scenario."""
-QUOTE_CODES = [f"SIM:T{i:04d}" for i in range(1, 51)]
-"""The 50 symbols of the quote and idle scenarios."""
-KEEPS_UP_P99_MS = 250.0
-"""A step is kept up with only if the p99 send-to-screen latency is at most this."""
-
-
-@dataclass
-class Figures:
-    """One client's figures for one scenario step."""
-
-    offered: float = 0.0
-    received: float = 0.0
-    server_sent: float = 0.0
-    """Messages a second the server wrote to this client (its view of what the client read:
-    a send waits while the client's socket is full)."""
-    frames: float = 0.0
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    cpu_per_100k: float | None = None
-    dropped: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def keeps_up(self) -> bool:
-        """Nothing dropped, at least 95 % processed, and the screen at most a quarter of a
-        second behind the server (p99): a client whose backlog grows is falling behind even
-        before the server starts dropping."""
-        return (
-            self.dropped == 0
-            and self.received >= 0.95 * self.offered
-            and self.p99_ms is not None
-            and self.p99_ms <= KEEPS_UP_P99_MS
-        )
-
-
-def sustained(steps: Sequence[Figures]) -> float:
-    """The rate received at the highest step kept up with, every lower step kept up too."""
-    best = 0.0
-    for figures in steps:
-        if not figures.keeps_up:
-            break
-        best = figures.received
-    return best
-
-
-def percentile(samples: list[float], q: float) -> float | None:
-    """The ``q`` quantile of ``samples`` (None when empty)."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class SimProcess:
-    """``marketpane sim`` in a subprocess, controlled over its REST diagnostics."""
-
-    def __init__(self, speed: float = 1.0) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tui",
-                "sim",
-                "--port",
-                "0",
-                "--always-open",
-                "--synthetic",
-                "120",
-                "--heartbeat",
-                "1",
-                "--speed",
-                str(speed),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.urls: dict[str, str] = {}
-        for _ in range(6):
-            name, _, value = self.proc.stdout.readline().partition(":")
-            self.urls[name.strip()] = value.strip()
-        self.rest = self.urls["rest"]
-
-    def control(self, **params: Any) -> dict[str, Any]:
-        """``/sim/control`` (firehose rate, publish N stories); returns the stats."""
-        response = httpx.get(f"{self.rest}/sim/control", params=params, timeout=10)
-        return dict(response.json())
-
-    def dropped(self) -> int:
-        """Messages dropped for slow consumers so far."""
-        return sum(s["dropped"] for s in self.control()["live"])
-
-    def counters(self) -> tuple[int, int]:
-        """(messages the server has written to live clients, messages it dropped) so far."""
-        sessions = self.control()["live"]
-        return sum(s["sent"] for s in sessions), sum(s["dropped"] for s in sessions)
-
-    def stop(self) -> None:
-        """Terminate the process."""
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
-class Probe:
-    """Collects frames and send-to-screen latency from the real app."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.latencies: list[float] = []
-        self.series_drawn_at: float | None = None
-        self.news_drawn: int = 0
-
-    def reset(self) -> None:
-        self.frames = 0
-        self.latencies = []
-
-    def drawn(self, app: Any, batch: SessionBatch) -> None:
-        now = time.time()
-        self.frames += 1
-        for quote in batch.quotes:
-            if quote.server_ms:
-                self.latencies.append(now * 1000 - quote.server_ms)
-        if batch.series:
-            self.series_drawn_at = now
-        self.news_drawn += len(batch.news)
-
-
-def bench_config(sim: SimProcess) -> Config:
-    """A config pointed at the benchmark's simulator, with an unlimited plan."""
-    config = Config()
-    config.endpoints = Endpoints(
-        live_url=sim.urls["live"],
-        newsfeed_url=sim.urls["newsfeed"],
-        stocknews_url=sim.urls["stocknews"].split("?")[0],
-        rest_url=sim.rest,
-        rapidapi_url=sim.rest,
-    )
-    config.plan.subscriptions = 10_000
-    config.plan.max_dp = 30_000
-    return config
-
-
-def _real_app(
-    sim: SimProcess,
-    codes: list[str],
-    probe: Probe,
-    *,
-    series: list[Subscription] | None = None,
-    news: bool = False,
-) -> Any:
-    from tui.session.session import Session, SessionOptions
-    from tui.ui.app import MarketpaneApp, ViewOptions
-
-    class SeriesSession(Session):
-        """Subscribes ``series`` beside the watchlist's quotes (they replace its chart's)."""
-
-        def desired_subscriptions(self) -> list[Subscription]:
-            extra = list(series or [])
-            replaced = {s.code for s in extra if s.type in (None, "series", "both")}
-            own = [
-                s for s in super().desired_subscriptions() if s.is_quote or s.code not in replaced
-            ]
-            return own + [s for s in extra if s not in own]
-
-    config = bench_config(sim)
-    keys = Keys(insightsentry_api_key=Secret(BENCH_KEY))
-    options = SessionOptions(
-        config=config,
-        keys=keys,
-        symbols=list(codes),
-        persist=False,
-        engine_settings=EngineSettings(newsfeed=news, stocknews=False),
-    )
-    return MarketpaneApp(SeriesSession(options), ViewOptions(display=config.display, probe=probe))
-
-
-async def _until_stable(count: Any, quiet: float, timeout: float) -> None:
-    """Until ``count()`` has not changed for ``quiet`` seconds (at most ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    last, since = count(), time.monotonic()
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        now = count()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif last and time.monotonic() - since >= quiet:
-            return
-
-
-async def _until(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark condition not met")
-        await asyncio.sleep(0.02)
 
 
 async def real_rates(
@@ -248,11 +49,11 @@ async def real_rates(
 ) -> list[Figures]:
     """The real app at each offered rate."""
     probe = Probe()
-    app = _real_app(sim, codes, probe)
+    app = real_app(sim, codes, probe)
     results: list[Figures] = []
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _engine(app) is not None and len(app.store.quotes) == len(codes))
-        live = _engine(app).feeds[0].status
+        await until(lambda: engine_of(app) is not None and len(app.store.quotes) == len(codes))
+        live = engine_of(app).feeds[0].status
         for rate in rates:
             sim.control(firehose=rate)
             await pilot.pause(1.0)
@@ -280,96 +81,6 @@ async def real_rates(
     return results
 
 
-class NaiveUpdate(Message):
-    """One decoded frame for the naive UI."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__()
-        self.data = data
-
-
-class NaiveApp(App[None]):
-    """The guides' way: json.loads per frame, one UI update per message."""
-
-    def __init__(self, url: str, subscriptions: list[dict[str, Any]], codes: list[str]) -> None:
-        super().__init__()
-        self.url, self.subscriptions, self.codes = url, subscriptions, codes
-        self.received = 0
-        self.updates = 0
-        self.latencies: list[float] = []
-
-    def compose(self) -> ComposeResult:
-        yield DataTable()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("Symbol", key="symbol")
-        table.add_column("Last", key="last")
-        for code in self.codes:
-            table.add_row(code, "", key=code)
-        self.run_worker(self.read(), exit_on_error=False)
-
-    async def read(self) -> None:
-        async with connect(self.url, max_size=None) as ws:
-            await ws.send(json.dumps({"api_key": BENCH_KEY, "subscriptions": self.subscriptions}))
-            async for message in ws:
-                if message == "pong":
-                    continue
-                data = json.loads(message)
-                self.received += 1
-                self.post_message(NaiveUpdate(data))
-
-    def on_naive_update(self, message: NaiveUpdate) -> None:
-        data = message.data
-        table = self.query_one(DataTable)
-        for quote in data.get("data", ()):
-            if quote.get("code") in self.codes and "last_price" in quote:
-                table.update_cell(quote["code"], "last", str(quote["last_price"]))
-        if "series" in data and data.get("code") in self.codes:
-            table.update_cell(data["code"], "last", str(data["series"][-1].get("close")))
-        self.updates += 1
-        if "last_update" in data:
-            self.latencies.append(time.time() * 1000 - float(data["last_update"]))
-
-
-async def naive_rates(
-    sim: SimProcess, codes: list[str], rates: Sequence[float], seconds: float
-) -> list[Figures]:
-    """The naive baseline at each offered rate (stops once it has clearly fallen behind)."""
-    app = NaiveApp(sim.urls["live"], [{"code": c, "type": "quote"} for c in codes], codes)
-    results: list[Figures] = []
-    async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: app.updates > 0)
-        for rate in rates:
-            sim.control(firehose=rate)
-            await pilot.pause(1.0)
-            (sent, dropped), updates, cpu = sim.counters(), app.updates, time.process_time()
-            app.latencies = []
-            await asyncio.sleep(seconds)
-            updates = app.updates - updates
-            cpu = time.process_time() - cpu
-            sent_after, dropped_after = sim.counters()
-            figures = Figures(
-                offered=rate,
-                received=updates / seconds,
-                server_sent=(sent_after - sent) / seconds,
-                frames=updates / seconds,
-                p50_ms=percentile(app.latencies, 0.5),
-                p99_ms=percentile(app.latencies, 0.99),
-                cpu_per_100k=cpu / max(1, updates) * 100_000,
-                dropped=dropped_after - dropped,
-            )
-            results.append(figures)
-            sim.control(firehose=0)
-            backlog_deadline = time.monotonic() + 20
-            while app.updates < app.received and time.monotonic() < backlog_deadline:
-                await pilot.pause(0.2)  # let its queue drain before the next step
-            if not figures.keeps_up and figures.received < 0.5 * rate:
-                break
-        app.exit()
-    return results
-
-
 async def series_scenario(
     sim: SimProcess, bar_type: str, codes: list[str], seconds: float
 ) -> tuple[Figures, Figures]:
@@ -385,10 +96,10 @@ async def series_scenario(
         for c in codes
     ]
     probe = Probe()
-    app = _real_app(sim, codes[:1], probe, series=series)
+    app = real_app(sim, codes[:1], probe, series=series)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _engine(app) is not None and len(app.store.series) == len(codes))
-        live = _engine(app).feeds[0].status
+        await until(lambda: engine_of(app) is not None and len(app.store.series) == len(codes))
+        live = engine_of(app).feeds[0].status
         await pilot.pause(1.0)
         messages, cpu, probe.frames = live.messages, time.process_time(), 0
         await asyncio.sleep(seconds)
@@ -404,7 +115,7 @@ async def series_scenario(
     ]
     naive = NaiveApp(sim.urls["live"], subs, codes)
     async with naive.run_test(size=SIZE) as pilot:
-        await _until(lambda: naive.updates > len(codes))
+        await until(lambda: naive.updates > len(codes))
         updates, cpu = naive.updates, time.process_time()
         await asyncio.sleep(seconds)
         theirs = Figures(
@@ -421,17 +132,17 @@ async def history_scenario(sim: SimProcess) -> dict[str, float]:
     probe = Probe()
     code = "NASDAQ:AAPL"
     series = [Subscription(code=code, type="series", bar_type="minute", max_dp=30_000)]
-    app = _real_app(sim, [code], probe, series=series)
+    app = real_app(sim, [code], probe, series=series)
     arrived: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _engine(app) is not None)
+        await until(lambda: engine_of(app) is not None)
 
         def timed(feed: str, frame: str | bytes, now: float) -> None:
             if len(frame) > 1_000_000:
                 arrived.append(time.time())
 
-        _engine(app).frame_observers.append(timed)
-        await _until(
+        engine_of(app).frame_observers.append(timed)
+        await until(
             lambda: (
                 code in app.store.series
                 and len(app.store.series[code].bars) >= 30_000
@@ -448,14 +159,14 @@ async def history_scenario(sim: SimProcess) -> dict[str, float]:
 async def news_scenario(sim: SimProcess) -> dict[str, float]:
     """1,000 news items published at once: time until all are in the store and drawn."""
     probe = Probe()
-    app = _real_app(sim, ["FX:EURUSD"], probe, news=True)
+    app = real_app(sim, ["FX:EURUSD"], probe, news=True)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _engine(app) is not None and len(app.store.news) >= 10)
+        await until(lambda: engine_of(app) is not None and len(app.store.news) >= 10)
         start_count = len(app.store.news)
         probe.news_drawn = 0
         cpu, started = time.process_time(), time.time()
         await asyncio.to_thread(sim.control, publish=1000)
-        await _until(lambda: probe.news_drawn >= 1000, 60)
+        await until(lambda: probe.news_drawn >= 1000, 60)
         elapsed = time.time() - started
         cpu = time.process_time() - cpu
         await pilot.press("q")
@@ -466,11 +177,6 @@ async def news_scenario(sim: SimProcess) -> dict[str, float]:
     }
 
 
-def _messages(app: Any) -> int:
-    """Messages the app's engine has read on every feed so far."""
-    return sum(s.messages for s in _engine(app).statuses()) if _engine(app) else 0
-
-
 async def idle_scenario(sim: SimProcess, codes: list[str], seconds: float) -> dict[str, float]:
     """50 symbols, one update a second each: CPU of this process.
 
@@ -479,17 +185,17 @@ async def idle_scenario(sim: SimProcess, codes: list[str], seconds: float) -> di
     about three times that).
     """
     probe = Probe()
-    app = _real_app(sim, codes, probe)
+    app = real_app(sim, codes, probe)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _engine(app) is not None and len(app.store.quotes) == len(codes))
+        await until(lambda: engine_of(app) is not None and len(app.store.quotes) == len(codes))
         sim.control(firehose=len(codes), market="pause")
         await pilot.pause(2.0)
-        received = _messages(app)
+        received = messages_read(app)
         cpu, wall = time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - wall
         share = (time.process_time() - cpu) / elapsed * 100
-        rate = (_messages(app) - received) / elapsed
+        rate = (messages_read(app) - received) / elapsed
         sim.control(firehose=0, market="run")
         await pilot.press("q")
     return {"idle_cpu_percent": share, "idle_msgs_per_s": rate}
@@ -503,18 +209,18 @@ async def memory_scenario(sim: SimProcess) -> dict[str, float]:
         Subscription(code=f"SIM:T{i:04d}", type="series", bar_type="minute", max_dp=30_000)
         for i in range(1, 21)
     ]
-    app = _real_app(sim, codes, probe, series=series, news=True)
+    app = real_app(sim, codes, probe, series=series, news=True)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(
+        await until(
             lambda: (
-                _engine(app) is not None
+                engine_of(app) is not None
                 and len(app.store.series) == 20
                 and all(len(s.bars) >= 30_000 for s in app.store.series.values())
             ),
             120,
         )
         await asyncio.to_thread(sim.control, publish=1000)
-        await _until_stable(lambda: len(app.store.news), 2.0, 60)  # the same story told
+        await until_stable(lambda: len(app.store.news), 2.0, 60)  # the same story told
         # twice within 15 minutes is one line: the count settles below 1,000
         await pilot.pause(1.0)
         await pilot.press("q")
@@ -707,11 +413,6 @@ def bench_command(argv: Sequence[str]) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     return 0
-
-
-def _engine(app: Any) -> Any:
-    """The in-process session's engine under the app (None until it has one)."""
-    return getattr(app.session, "engine", None)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import QUOTE_CODES, SimProcess, bench_config, percentile
+from benchmarks.harness import QUOTE_CODES, SimProcess, bench_config, percentile
 from tui import __version__
 from tui.config import save_config
 from tui.engine.engine import EngineSettings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,17 @@ def make_engine(
     )
 
 
+async def start_engine(engine: Engine) -> asyncio.Task[None]:
+    """Run ``engine`` as a task of the running loop."""
+    return asyncio.create_task(engine.run())
+
+
+async def finish_engine(engine: Engine, task: asyncio.Task[None]) -> None:
+    """Stop ``engine`` and wait (10 s at most) for its task to end."""
+    engine.stop()
+    await asyncio.wait_for(task, 10)
+
+
 async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     """Poll ``predicate`` every 20 ms; fail with TimeoutError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -109,3 +121,13 @@ class StaticSession(Session):
 
     def shown_statuses(self) -> list[FeedStatus]:
         return self.statuses
+
+
+def live_only(sim: Simulator, **settings: Any) -> Engine:
+    """An engine with only the /live feed."""
+    return make_engine(sim, newsfeed=False, stocknews=False, **settings)
+
+
+def open_fds() -> int:
+    """File descriptors this process holds."""
+    return len(os.listdir("/proc/self/fd"))

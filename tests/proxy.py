@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.sim.server import Simulator
 
 
 @dataclass
@@ -94,3 +98,12 @@ class ToxicProxy:
                 await asyncio.sleep(len(data) / toxics.bytes_per_second)
             writer.write(data)
             await writer.drain()
+
+
+async def proxied(sim: Simulator) -> tuple[ToxicProxy, str]:
+    """A proxy in front of the simulator and the /live URL through it."""
+    assert sim.urls is not None
+    port = int(sim.urls.live.rsplit(":", 1)[1].split("/")[0])
+    proxy = ToxicProxy("127.0.0.1", port)
+    proxy_port = await proxy.start()
+    return proxy, f"ws://127.0.0.1:{proxy_port}/live"

@@ -1,8 +1,8 @@
 """Break one rule at a time and check that the reliability case guarding it fails.
 
 Run from the repository root: ``python tests/rule_mutations.py``. Each mutation edits one
-source file, runs the matching case (in ``tests/integration/test_reliability.py`` unless it names another
-file), and restores the file.
+source file, runs the matching case (in ``tests/integration/test_reliability.py`` unless it
+names another file), and restores the file.
 Not collected by pytest (it rewrites sources); its output is quoted in the README.
 """
 
@@ -80,6 +80,7 @@ MUTATIONS = [
         "            check_message_size(text)\n",
         "",
         "case10_oversized",
+        "tests/integration/test_reliability_limits.py",
     ),
     (
         "case11 batch only when UI ready",
@@ -87,6 +88,7 @@ MUTATIONS = [
         "        if self._ui_busy and now - self._busy_since < UI_LOST_SECONDS:",
         "        if False:",
         "case11_slow",
+        "tests/integration/test_reliability_limits.py",
     ),
     (
         "case12 masking",
@@ -94,6 +96,7 @@ MUTATIONS = [
         "        if value in text:\n            text = text.replace(value, MASK)",
         "        pass",
         "case12",
+        "tests/integration/test_reliability_limits.py",
     ),
     (
         "case13 one cleaning boundary",
@@ -189,7 +192,7 @@ MUTATIONS = [
         "        self.pace.heartbeat(now)\n        if self.read_late:\n            return\n",
         "        self.pace.heartbeat(now)\n",
         "paced_reads_never_make_the_latency_shown",
-        "tests/integration/test_engine.py",
+        "tests/integration/test_engine_frames.py",
     ),
     (
         "case22 a paused read knows it waited",
@@ -197,7 +200,7 @@ MUTATIONS = [
         "        self._late_next = _unread_bytes(transport) != 0",
         "        self._late_next = False",
         "paced_reads_never_make_the_latency_shown",
-        "tests/integration/test_engine.py",
+        "tests/integration/test_engine_frames.py",
     ),
     (
         "case21 fencing",

@@ -5,59 +5,30 @@ protects (guide = shared/api/000_*.txt unless said otherwise)."""
 from __future__ import annotations
 
 import asyncio
-import gc
-import logging
-import os
 import time
-import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.enginehelp import make_engine, quotes, rapidapi_engine, wait_for
-from tests.proxy import ToxicProxy
+from tests.enginehelp import (
+    finish_engine,
+    live_only,
+    make_engine,
+    open_fds,
+    quotes,
+    rapidapi_engine,
+    start_engine,
+    wait_for,
+)
+from tests.proxy import proxied
 from tests.simhelp import fast_settings
-from tui.cli.main import configure_logging, main
-from tui.config import Config, load_config, save_config
-from tui.engine.engine import Engine
 from tui.engine.feeds import LiveFeed
 from tui.engine.status import FeedState
 from tui.protocol.live import Subscription
-from tui.secrets import SecretMaskingFilter
 from tui.sim.server import Simulator, run_simulator
 from tui.sim.settings import EXPIRED_STOCKNEWS_TOKEN, Faults
-
-
-async def _run(engine: Engine) -> asyncio.Task[None]:
-    return asyncio.create_task(engine.run())
-
-
-async def _stop(engine: Engine, task: asyncio.Task[None]) -> None:
-    engine.stop()
-    await asyncio.wait_for(task, 10)
-
-
-def open_fds() -> int:
-    """File descriptors this process holds."""
-    return len(os.listdir("/proc/self/fd"))
-
-
-def live_only(sim: Simulator, **kw: Any) -> Engine:
-    """An engine with only the /live feed."""
-    return make_engine(sim, newsfeed=False, stocknews=False, **kw)
-
-
-async def proxied(sim: Simulator) -> tuple[ToxicProxy, str]:
-    """A proxy in front of the simulator and the /live URL through it."""
-    assert sim.urls is not None
-    port = int(sim.urls.live.rsplit(":", 1)[1].split("/")[0])
-    proxy = ToxicProxy("127.0.0.1", port)
-    proxy_port = await proxy.start()
-    return proxy, f"ws://127.0.0.1:{proxy_port}/live"
-
 
 # 1 ------------------------------------------------------------------------------------------
 
@@ -77,9 +48,9 @@ async def test_case01_accept_then_close_storms(faults: Faults, most: int, least:
     async with run_simulator(fast_settings(), faults) as sim:
         engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         await asyncio.sleep(6.0)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
         assert least <= len(sim.records_for("live")) <= most
 
 
@@ -89,9 +60,9 @@ async def test_case01_storm_over_60_seconds() -> None:
     async with run_simulator(fast_settings(), Faults(accept_then_close=True)) as sim:
         engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         await asyncio.sleep(60.0)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
         assert len(sim.records_for("live")) <= 9
 
 
@@ -105,26 +76,26 @@ async def test_case02_handshake_auth_failure_stops(status: int) -> None:
     async with run_simulator(fast_settings(), Faults(refuse_handshake=status)) as sim:
         engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         feed = engine.feeds[0]
         await wait_for(lambda: feed.status.state is FeedState.STOPPED)
         await asyncio.sleep(1.0)
         assert f"HTTP {status}" in feed.status.detail
         assert any("live stopped" in n.text for n in engine.notice_log)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
 
 
 async def test_case02_expired_stocknews_subscription() -> None:
     """StockNews guide: '1008: Authentication failed or subscription expired' — no loop."""
     async with run_simulator(fast_settings()) as sim:
         engine = make_engine(sim, api_key=None, stocknews_token=EXPIRED_STOCKNEWS_TOKEN)
-        task = await _run(engine)
+        task = await start_engine(engine)
         feed = engine.feeds[0]
         await wait_for(lambda: feed.status.state is FeedState.STOPPED)
         await asyncio.sleep(1.0)
         assert len(sim.records_for("stocknews")) == 1
         assert "subscription expired" in feed.status.detail
-        await _stop(engine, task)
+        await finish_engine(engine, task)
 
 
 @pytest.mark.parametrize(
@@ -145,7 +116,7 @@ async def test_case02_key_rotation_failures(
     async with run_simulator(fast_settings(), faults) as sim:
         engine = rapidapi_engine(sim, isolated_paths / "state", rest_timeout=0.5)
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         feed = engine.feeds[0]
         if rest_status == 401:
             await wait_for(lambda: feed.status.state is FeedState.STOPPED, 20)
@@ -156,7 +127,7 @@ async def test_case02_key_rotation_failures(
             assert feed.status.state is not FeedState.STOPPED
             assert engine.rest.calls <= 2  # the first backoff step is 5 s
         assert not sim.records_for("live")  # never dialled without a key
-        await _stop(engine, task)
+        await finish_engine(engine, task)
 
 
 # 3 ------------------------------------------------------------------------------------------
@@ -170,7 +141,7 @@ async def test_case03_connected_but_mute(pings_answered: bool) -> None:
     async with run_simulator(fast_settings(heartbeat_seconds=0.3)) as sim:
         engine = live_only(sim, watchdog_seconds=1.5, ping_seconds=(0.3, 0.4), min_ping_gap=0.2)
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
         sim.faults.silent = sim.faults.mute_heartbeats = True
         sim.faults.ignore_pings = not pings_answered
@@ -182,7 +153,7 @@ async def test_case03_connected_but_mute(pings_answered: bool) -> None:
         await asyncio.sleep(0.5)
         assert len(sim.records_for("live")[1].subscription_messages) == 1
         assert sim.records_for("live")[0].pings > 0
-        await _stop(engine, task)
+        await finish_engine(engine, task)
 
 
 # 4 ------------------------------------------------------------------------------------------
@@ -197,7 +168,7 @@ async def test_case04_blackholed_peer_no_zombie_socket() -> None:
         engine = live_only(sim, watchdog_seconds=1.5, close_timeout=0.5)
         engine.config.endpoints.live_url = url
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
         await asyncio.sleep(0.5)
         baseline = open_fds()
@@ -211,7 +182,7 @@ async def test_case04_blackholed_peer_no_zombie_socket() -> None:
         await asyncio.sleep(0.5)
         assert feed.sockets_open == 1
         assert open_fds() <= baseline
-        await _stop(engine, task)
+        await finish_engine(engine, task)
         await proxy.stop()
 
 
@@ -244,7 +215,7 @@ async def _churn(ops: list[tuple[str, str]]) -> None:
             return [*quotes(*watch), series]
 
         engine.set_desired(desired())
-        task = await _run(engine)
+        task = await start_engine(engine)
         await wait_for(lambda: bool(sim.records_for("live")))
         for op, code in ops:
             if op == "add" and code not in watch:
@@ -279,7 +250,7 @@ async def _churn(ops: list[tuple[str, str]]) -> None:
             assert record.subscription_messages[0]
         sent = sum(len(r.subscription_messages) for r in records)
         assert sent <= len(records) + len(ops)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
         await proxy.stop()
 
 
@@ -307,12 +278,12 @@ async def test_case06_budget_under_storm_churn_and_restart(isolated_paths: Path)
         engine = live_only(sim, state_dir=state, debounce=0.05)
         engine.budget.clock = lambda: clock[0]
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         for index in range(20):  # keyboard churn during a reconnect storm
             engine.set_desired(quotes("NASDAQ:AAPL", CHURN_CODES[index % 5]))
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
         seen = sum(len(r.subscription_messages) for r in sim.records_for("live"))
     assert seen >= 3 and engine.budget.used() == seen
     again = live_only(sim, state_dir=state)
@@ -328,10 +299,10 @@ async def test_case06_budget_under_storm_churn_and_restart(isolated_paths: Path)
 async def _close_path(path: str, sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = live_only(sim, watchdog_seconds=1.0)
     engine.set_desired(quotes("NASDAQ:AAPL"))
-    task = await _run(engine)
+    task = await start_engine(engine)
     await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
     if path == "quit":
-        await _stop(engine, task)
+        await finish_engine(engine, task)
     elif path == "cancelled worker":
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -344,15 +315,15 @@ async def _close_path(path: str, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 
         monkeypatch.setattr(LiveFeed, "on_frame", explode)
         await wait_for(lambda: len(sim.records_for("live")) >= 2)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
     elif path == "manual reconnect":
         engine.reconnect()
         await wait_for(lambda: len(sim.records_for("live")) >= 2)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
     elif path == "watchdog":
         sim.faults.silent = sim.faults.mute_heartbeats = True
         await wait_for(lambda: len(sim.records_for("live")) >= 2)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
 
 
 @pytest.mark.parametrize(
@@ -392,7 +363,7 @@ async def test_case08_error_table(code: str, reaction: str) -> None:
         engine = live_only(sim)
         series = Subscription(code="NASDAQ:MSFT", type="series", bar_type="minute")
         engine.set_desired([series, *quotes("NASDAQ:AAPL")])
-        task = await _run(engine)
+        task = await start_engine(engine)
         feed = engine.feeds[0]
         if reaction.startswith("open"):
             await wait_for(
@@ -409,7 +380,7 @@ async def test_case08_error_table(code: str, reaction: str) -> None:
             await wait_for(lambda: feed.status.state is FeedState.RECONNECTING)
             assert feed.status.retry_at is not None and feed.status.retry_at - time.time() > 55
             assert any("Another client" in n.text for n in engine.notice_log)
-        await _stop(engine, task)
+        await finish_engine(engine, task)
 
 
 # 9 ------------------------------------------------------------------------------------------
@@ -423,246 +394,9 @@ async def test_case09_server_maintenance_close(code: int) -> None:
     async with run_simulator(fast_settings(), faults) as sim:
         engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
+        task = await start_engine(engine)
         await asyncio.sleep(5.0)
         attempts = len(sim.records_for("live"))
         assert 2 <= attempts <= 6
         assert engine.feeds[0].status.state is not FeedState.STOPPED
-        await _stop(engine, task)
-
-
-# 10 -----------------------------------------------------------------------------------------
-
-
-async def test_case10_oversized_outbound_is_not_sent() -> None:
-    """Guide section 1: 'Inbound messages larger than 500,000 characters are rejected': the
-    client checks in characters before sending and tells the user instead."""
-    async with run_simulator(fast_settings()) as sim:
-        engine = live_only(sim)
-        engine.config.plan.subscriptions = 100_000
-        codes = [f"NASDAQ:S{i:05d}" for i in range(16_000)]
-        assert engine.set_desired(quotes(*codes)) is None
-        task = await _run(engine)
-        await wait_for(lambda: any("500,000" in n.text for n in engine.notice_log))
-        assert not sim.records_for("live")[0].subscription_messages
-        await _stop(engine, task)
-
-
-async def test_case10_bad_frames_of_every_kind() -> None:
-    """Malformed JSON, binary frames and a 30,000-bar history in one stream: counted, survived,
-    and the history arrives intact (protocol-notes: about 2.9 MB)."""
-    faults = Faults(malformed_every=3, binary_every=5)
-    async with run_simulator(fast_settings(), faults) as sim:
-        engine = live_only(sim)
-        engine.set_desired(
-            [
-                Subscription(code="NASDAQ:AAPL", bar_type="minute", max_dp=30_000),
-                *quotes("FX:EURUSD"),
-            ]
-        )
-        task = await _run(engine)
-        feed = engine.feeds[0]
-        await wait_for(lambda: feed.status.decode_errors >= 20, 15)
-        sim.faults.malformed_every = sim.faults.binary_every = None
-        engine.reconnect()
-        await wait_for(
-            lambda: len(engine.store.series.get("NASDAQ:AAPL", _Empty()).bars) == 30_000, 15
-        )
-        assert feed.status.state is FeedState.LIVE
-        await _stop(engine, task)
-
-
-class _Empty:
-    bars: tuple[()] = ()
-
-
-# 11 -----------------------------------------------------------------------------------------
-
-
-async def test_case11_slow_consumer_bounded() -> None:
-    """A UI slower than the feed makes batches bigger, never a queue longer; heartbeats keep
-    flowing and memory stays bounded."""
-    settings = fast_settings(firehose_rate=4000, heartbeat_seconds=0.2)
-    async with run_simulator(settings) as sim:
-        batches: list[int] = []
-        engine = live_only(sim)
-
-        def slow_ui(batch: Any) -> None:  # a UI that takes 300 ms per batch
-            batches.append(len(batch.quotes))
-            asyncio.get_running_loop().call_later(0.3, engine.batch_done)
-
-        engine.on_batch = slow_ui
-        engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD", "BINANCE:BTCUSDT"))
-        task = await _run(engine)
-        await wait_for(lambda: engine.feeds[0].status.messages > 500)
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        beats: set[float] = set()
-        for _ in range(10):  # every 0.3 s for 3 s: which heartbeats the engine had taken
-            await asyncio.sleep(0.3)
-            beats.add(engine.feeds[0].status.heartbeat_at or 0.0)
-        after = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        status = engine.feeds[0].status
-        assert status.messages > 5000
-        assert len(batches) <= 3.0 / 0.3 + 3  # at most one batch per slow UI cycle
-        # Heartbeats kept being taken beside the slow UI (a count, not a wall-clock age).
-        assert len(beats - {0.0}) >= 3, beats
-        assert after - before < 5_000_000
-        await _stop(engine, task)
-
-
-async def _reconnect_soak(cycles: int) -> None:
-    async with run_simulator(fast_settings(heartbeat_seconds=0.2)) as sim:
-        proxy, url = await proxied(sim)
-        engine = live_only(sim)
-        engine.config.endpoints.live_url = url
-        engine.set_desired(quotes("FX:EURUSD"))
-        task = await _run(engine)
-        feed = engine.feeds[0]
-        await wait_for(lambda: feed.status.state is FeedState.LIVE)
-        gc.collect()
-        fds, tasks = open_fds(), len(asyncio.all_tasks())
-        tracemalloc.start()
-        for cycle in range(cycles):
-            connects = feed.status.connects
-            proxy.cut()
-            await wait_for(
-                lambda c=connects: (  # type: ignore[misc]
-                    feed.status.connects > c and feed.status.state is FeedState.LIVE
-                ),
-                10,
-            )
-            feed.backoff.attempt = 0  # keep the soak fast; the schedule is tested elsewhere
-            if cycle == 2:
-                gc.collect()
-                base_memory = tracemalloc.get_traced_memory()[0]
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - base_memory
-        tracemalloc.stop()
-        assert open_fds() <= fds + 2
-        assert len(asyncio.all_tasks()) <= tasks + 2
-        assert grown < 1_500_000
-        await _stop(engine, task)
-        await proxy.stop()
-
-
-@pytest.mark.long(11)
-async def test_case11_reconnects_leave_resources_flat() -> None:
-    """Guide section 5: 'remove any listeners/timers attached to the old socket before
-    reconnecting to avoid leaks'. 30 fault-injected reconnects (500 with -m soak)."""
-    await _reconnect_soak(30)
-
-
-@pytest.mark.soak
-async def test_case11_reconnect_soak_500() -> None:
-    """The long version: 500 reconnects."""
-    await _reconnect_soak(500)
-
-
-# 12 -----------------------------------------------------------------------------------------
-
-LEAKY_KEY = "sk-live-0123456789-SECRET"
-"""A key that must never appear anywhere."""
-LEAKY_TOKEN = "snt-987654321-SECRET"
-"""A StockNews token that must never appear anywhere (it travels in the URL)."""
-
-
-async def test_case12_secrets_never_leak(
-    isolated_paths: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Mission: 'Secrets never appear on screen, in logs, in tracebacks, in recordings or in
-    test output.' Debug logging on (websockets logs the request line with ?token=), a forced
-    crash, --record and the status screen."""
-    from tests.uihelp import sim_app
-    from tui.secrets import Keys, Secret
-
-    log_path = tmp_path / "debug.log"
-    record_path = tmp_path / "record.jsonl"
-    settings = fast_settings(heartbeat_seconds=0.2)
-    settings.key_plans[LEAKY_KEY] = "mega"
-    settings.stocknews_tokens[LEAKY_TOKEN] = 86400.0
-    root = logging.getLogger()
-    level = root.level
-    configure_logging(log_path, debug=True)
-    try:
-        async with run_simulator(settings) as sim:
-            keys = Keys(
-                insightsentry_api_key=Secret(LEAKY_KEY), stocknews_token=Secret(LEAKY_TOKEN)
-            )
-            app = sim_app(sim, record_path=record_path, keys=keys)
-            async with app.run_test(size=(160, 48)) as pilot:
-                deadline = time.monotonic() + 10
-                while len(app.store.quotes) < 5 and time.monotonic() < deadline:
-                    await pilot.pause(0.1)
-                assert sim.records_for("live")[0].key == LEAKY_KEY  # the key really was used
-                logging.getLogger("test").error("engine said %s", LEAKY_KEY)
-                try:
-                    raise RuntimeError(f"crash while sending {LEAKY_KEY}")
-                except RuntimeError:
-                    crash = str(app.crash_report())  # what _fatal_error prints on exit
-                    logging.getLogger("test").exception("forced crash")
-                await pilot.press("question_mark")
-                screen = app.export_screenshot()
-                await pilot.press("escape")
-                status = str(app.query_one("#status").render())
-                await pilot.press("q")
-    finally:
-        for handler in list(root.handlers):
-            if any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
-    log_text = log_path.read_text()
-    assert "GET /ws?token=****" in log_text  # websockets' own debug line, masked
-    assert "RuntimeError" in crash and "crash while sending ****" in crash
-    for text in (
-        log_text,
-        record_path.read_text(),
-        screen,
-        status,
-        crash,
-        capsys.readouterr().out,
-        repr(keys),
-    ):
-        assert LEAKY_KEY not in text and LEAKY_TOKEN not in text
-
-
-# corrupt files ------------------------------------------------------------------------------
-
-
-def test_corrupt_config_loses_nothing(
-    isolated_paths: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A corrupt config stops the app with one line naming the file, and is left untouched;
-    every save keeps the previous file as a backup."""
-    path = isolated_paths / "config.toml"
-    config = Config()
-    save_config(config, path)
-    save_config(config, path)
-    good = path.read_text()
-    path.write_text(good + "\n[display\n")
-    corrupt = path.read_text()
-    with pytest.raises(SystemExit) as info:
-        main(["--demo"])
-    assert info.value.code == 2
-    assert str(path) in capsys.readouterr().err
-    assert path.read_text() == corrupt
-    backup, _ = load_config(path.with_name("config.toml.bak"))
-    assert backup.watchlist().symbols == config.watchlist().symbols
-
-
-async def test_corrupt_state_files_are_reported_not_fatal(isolated_paths: Path) -> None:
-    """Corrupt budget and key state files give a notice and a fresh start, never a crash."""
-    state = isolated_paths / "state"
-    state.mkdir()
-    (state / "budget.json").write_text("{oops")
-    (state / "websocket-key.json").write_text("[]")
-    async with run_simulator(fast_settings()) as sim:
-        engine = rapidapi_engine(sim, state)
-        engine.set_desired(quotes("NASDAQ:AAPL"))
-        task = await _run(engine)
-        await wait_for(lambda: "NASDAQ:AAPL" in engine.store.quotes)
-        texts = " ".join(n.text for n in engine.notice_log)
-        assert "budget.json" in texts and "websocket-key.json" in texts
-        await _stop(engine, task)
+        await finish_engine(engine, task)
