@@ -78,7 +78,7 @@ MUTATIONS = [
         "case10 size check",
         "tui/engine/feeds.py",
         "            check_message_size(text)\n",
-        "",
+        "            pass\n",
         "case10_oversized",
         "tests/integration/test_reliability_limits.py",
     ),
@@ -225,7 +225,9 @@ for name, path, old, new, selector, *target in MUTATIONS:
     f = pathlib.Path(path)
     original = f.read_text()
     assert old in original, name
-    f.write_text(original.replace(old, new, 1))
+    mutated = original.replace(old, new, 1)
+    compile(mutated, path, "exec")  # a mutation must break the rule, not the file's syntax
+    f.write_text(mutated)
     try:
         r = subprocess.run(
             [
@@ -246,12 +248,13 @@ for name, path, old, new, selector, *target in MUTATIONS:
         )
     finally:
         f.write_text(original)
-    verdict = "FAILS as it should" if r.returncode != 0 else "STILL PASSES"
-    if r.returncode == 0:
+    summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    # caught only when a selected test ran and failed: pytest's 2 (a collection error) or 5
+    # (nothing matched the selector) says nothing about the rule
+    caught = r.returncode == 1 and " failed" in f" {summary}"
+    verdict = "FAILS as it should" if caught else "NOT CAUGHT"
+    if not caught:
         failed_to_fail.append(name)
-    print(
-        f"{name:32} -> {verdict}  ({r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''})",
-        flush=True,
-    )
+    print(f"{name:32} -> {verdict}  ({summary})", flush=True)
 print("not caught:", failed_to_fail)
 sys.exit(1 if failed_to_fail else 0)

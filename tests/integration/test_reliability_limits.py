@@ -47,7 +47,9 @@ async def test_case10_oversized_outbound_is_not_sent() -> None:
         assert engine.set_desired(quotes(*codes)) is None
         task = await start_engine(engine)
         await wait_for(lambda: any("500,000" in n.text for n in engine.notice_log))
-        assert not sim.records_for("live")[0].subscription_messages
+        said = [n.text for n in engine.notice_log if "500,000" in n.text]
+        assert said[0].startswith("subscription not sent: subscriptions: message is"), said
+        assert not sim.records_for("live")[0].subscription_messages  # nor the server's error
         await finish_engine(engine, task)
 
 
