@@ -16,6 +16,7 @@ import pytest
 
 from tests.enginehelp import (
     finish_engine,
+    live_only,
     make_engine,
     quotes,
     rapidapi_engine,
@@ -197,7 +198,7 @@ async def test_debounced_changes_become_one_message() -> None:
 async def test_30000_bar_history_arrives_intact() -> None:
     """Rule: inbound size limit high enough for a 30,000-bar history (about 2.9 MB)."""
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired([Subscription(code="NASDAQ:AAPL", bar_type="minute", max_dp=30_000)])
         task = await start_engine(engine)
         await wait_for(lambda: "NASDAQ:AAPL" in engine.store.series, 15)
@@ -211,7 +212,7 @@ async def test_30000_bar_history_arrives_intact() -> None:
 async def test_in_band_error_removes_subscription_without_reconnect() -> None:
     """Rule: errors that keep the socket open remove that subscription and are shown."""
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL", "NASDAQ:ZZZZ"))
         task = await start_engine(engine)
         await wait_for(lambda: [s.code for s in engine.desired] == ["NASDAQ:AAPL"])
@@ -246,7 +247,7 @@ async def test_server_1001_reconnects() -> None:
     async with run_simulator(
         fast_settings(), Faults(close_code=1001, close_after_seconds=0.3)
     ) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await start_engine(engine)
         await wait_for(lambda: len(sim.records_for("live")) >= 3, 10)
@@ -258,7 +259,7 @@ async def test_server_1001_reconnects() -> None:
 async def test_latency_from_server_time() -> None:
     """Rule: latency = local ms - server_time, smoothed (guide FAQ)."""
     async with run_simulator(fast_settings(heartbeat_seconds=0.2)) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await start_engine(engine)
         status = engine.feeds[0].status
@@ -271,7 +272,7 @@ async def test_latency_from_server_time() -> None:
 async def test_near_budget_limit_changes_are_held(isolated_paths: Path) -> None:
     """Rule: near the limit the engine stops sending non-essential changes and says so."""
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.budget.limit = 11  # the reserve of 10 leaves room for one change
         engine.set_desired(quotes("NASDAQ:AAPL"))
         task = await start_engine(engine)
@@ -292,7 +293,7 @@ async def test_duplicate_and_out_of_order_bars() -> None:
     """Rule: same time replaces the last bar, newer appends, older is ignored and counted."""
     faults = Faults(duplicate_bars=True, out_of_order_bars=True)
     async with run_simulator(fast_settings(), faults) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired([Subscription(code="BINANCE:BTCUSDT", bar_type="second", max_dp=50)])
         task = await start_engine(engine)
         await wait_for(lambda: "BINANCE:BTCUSDT" in engine.store.series)

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 
 from tests.enginehelp import (
     finish_engine,
-    make_engine,
+    live_only,
     quotes,
     start_engine,
     wait_for,
@@ -30,7 +30,7 @@ async def test_malformed_frames_are_counted_and_survived() -> None:
     """Rule: bad frames never stop the engine; they are counted."""
     settings = fast_settings(firehose_rate=3000)
     async with run_simulator(settings, Faults(malformed_every=2, binary_every=7)) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
         task = await start_engine(engine)
         live = engine.feeds[0]
@@ -47,7 +47,7 @@ async def test_fragmented_and_non_utf8_messages_are_taken_whole_and_in_order() -
     server sent is counted once, in order, so exactly every fifth is the bad one."""
     settings = fast_settings(firehose_rate=2000)
     async with run_simulator(settings, Faults(fragmented_every=3, bad_utf8_every=5)) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
         task = await start_engine(engine)
         live = engine.feeds[0]
@@ -97,7 +97,7 @@ async def test_a_handler_that_fails_ends_the_session_as_an_internal_error() -> N
     """A bug in a frame's handler (called from the connection's callback) ends that session
     with a clear reason and a reconnect, not a dead reader or a traceback on screen."""
     async with run_simulator(fast_settings()) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL"))
         live = engine.feeds[0]
         handle = live.on_frame
@@ -119,7 +119,7 @@ async def test_a_quiet_feed_is_read_a_few_times_a_second_not_once_a_quote() -> N
     """In a quiet market (200 quotes a second here) the socket is read five times a second:
     the engine holds its batches for half a second there anyway."""
     async with run_simulator(fast_settings(firehose_rate=200)) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
         live = engine.feeds[0]
         task = await start_engine(engine)
@@ -145,7 +145,7 @@ async def test_paced_reads_never_make_the_latency_shown(
     if not window:
         monkeypatch.setattr(pacing, "HEARTBEAT_WINDOW_SECONDS", -1e9)
     async with run_simulator(fast_settings(firehose_rate=200, heartbeat_seconds=1.0)) as sim:
-        engine = make_engine(sim, newsfeed=False, stocknews=False)
+        engine = live_only(sim)
         engine.set_desired(quotes("NASDAQ:AAPL", "FX:EURUSD"))
         live = engine.feeds[0]
         samples: list[tuple[bool, float]] = []

@@ -228,11 +228,7 @@ class MarketStore:
             if old != price:
                 if old is not None:
                     row.direction = 1 if price > old else -1
-                spark = row.spark
-                if spark and row.spark_minute == now // SPARK_SECONDS:
-                    spark[-1] = price  # the minute's point moves (add_trend_point's common case)
-                else:
-                    add_trend_point(row, price, now)
+                add_trend_point(row, price, now)
                 changed_at["last_price"] = now
         if len(present) == _FIELD_COUNT:
             row.values = values = present  # a full quote: every field new, no merge to do
